@@ -1,0 +1,226 @@
+import * as path from 'node:path';
+
+export type Role = 'api' | 'worker' | 'all';
+export type ProviderMode = 'auto' | 'offline' | 'live';
+
+/** Typed, validated configuration. Built once from the environment; never holds derived secrets in logs. */
+export interface AppConfig {
+  port: number;
+  host: string;
+  role: Role;
+  redisUrl: string;
+  /** True when REDIS_URL was not set, so a local development Redis may be started. */
+  redisUrlDefaulted: boolean;
+  redisPrefix: string;
+  providers: ProviderMode;
+  openrouter: {
+    apiKey: string | undefined;
+    baseUrl: string;
+    model: string;
+    timeoutMs: number;
+    maxRetries: number;
+    appUrl: string;
+    appTitle: string;
+    maxStoryChars: number;
+  };
+  runware: {
+    apiKey: string | undefined;
+    url: string;
+    timeoutMs: number;
+    connectTimeoutMs: number;
+    /** Per-media-type overrides, e.g. RUNWARE_MODEL_CINEMATIC. */
+    modelOverrides: Partial<Record<'cinematic' | 'cartoon' | 'realistic', string>>;
+    widthOverride: number | undefined;
+    heightOverride: number | undefined;
+    stepsOverride: number | undefined;
+    cfgScaleOverride: number | undefined;
+    outputFormat: 'PNG' | 'JPG' | 'WEBP';
+  };
+  imageDir: string;
+  imageDownloadAllowedHosts: string[];
+  imageDownloadMaxBytes: number;
+  imageDownloadTimeoutMs: number;
+  workerConcurrency: number;
+  downloadConcurrency: number;
+  jobAttempts: number;
+  jobBackoffMs: number;
+  sessionTtlHours: number;
+  corsOrigins: string[];
+  debugMode: boolean;
+  publicBaseUrl: string | undefined;
+  apiKeys: string[];
+  rateLimitPerMinute: number;
+  idempotencyTtlSeconds: number;
+  shutdownTimeoutMs: number;
+}
+
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${message}`);
+  }
+}
+
+type Env = Record<string, string | undefined>;
+
+const DEFAULT_RUNWARE_IMAGE_HOST = 'im.runware.ai';
+
+function str(env: Env, name: string, fallback: string): string {
+  const value = env[name]?.trim();
+  return value ? value : fallback;
+}
+
+function optional(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function int(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  if (!/^-?\d+$/.test(raw)) throw new ConfigError(name, `must be an integer, got "${raw}"`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function optionalInt(env: Env, name: string, min: number, max: number): number | undefined {
+  return env[name]?.trim() ? int(env, name, 0, min, max) : undefined;
+}
+
+function num(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name]?.trim();
+  if (!raw) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw new ConfigError(name, `must be a number, got "${raw}"`);
+  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  return value;
+}
+
+function bool(env: Env, name: string, fallback: boolean): boolean {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw) return fallback;
+  if (['true', '1', 'yes', 'on'].includes(raw)) return true;
+  if (['false', '0', 'no', 'off'].includes(raw)) return false;
+  throw new ConfigError(name, `must be true or false, got "${raw}"`);
+}
+
+function oneOf<T extends string>(env: Env, name: string, fallback: T, allowed: readonly T[]): T {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw) return fallback;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new ConfigError(name, `must be one of ${allowed.join(', ')}, got "${raw}"`);
+  }
+  return raw as T;
+}
+
+function list(env: Env, name: string, fallback: string[]): string[] {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  return raw
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+}
+
+function url(env: Env, name: string, fallback: string, protocols: string[]): string {
+  const value = str(env, name, fallback);
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError(name, `must be a URL, got "${value}"`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(name, `must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
+  }
+  return value.replace(/\/+$/, '');
+}
+
+export function loadConfig(env: Env = process.env): AppConfig {
+  const runwareUrl = url(env, 'RUNWARE_URL', 'wss://ws-api.runware.ai/v1', ['ws:', 'wss:']);
+  const openrouterKey = optional(env, 'OPENROUTER_API_KEY');
+  const runwareKey = optional(env, 'RUNWARE_API_KEY');
+  const providers = oneOf<ProviderMode>(env, 'AI_PROVIDERS', 'auto', ['auto', 'offline', 'live']);
+  if (providers === 'live' && !openrouterKey) {
+    throw new ConfigError('OPENROUTER_API_KEY', 'is required when AI_PROVIDERS=live');
+  }
+  if (providers === 'live' && !runwareKey) {
+    throw new ConfigError('RUNWARE_API_KEY', 'is required when AI_PROVIDERS=live');
+  }
+  const corsOrigins = list(env, 'CORS_ORIGINS', []);
+  for (const origin of corsOrigins) {
+    if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
+      throw new ConfigError('CORS_ORIGINS', `entries must be "*" or origins like https://app.example.com, got "${origin}"`);
+    }
+  }
+  const publicBaseUrl = optional(env, 'PUBLIC_BASE_URL');
+  if (publicBaseUrl) url(env, 'PUBLIC_BASE_URL', publicBaseUrl, ['http:', 'https:']);
+
+  return {
+    port: int(env, 'PORT', 8000, 0, 65535),
+    host: str(env, 'HOST', '0.0.0.0'),
+    role: oneOf<Role>(env, 'ROLE', 'all', ['api', 'worker', 'all']),
+    redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
+    redisUrlDefaulted: !optional(env, 'REDIS_URL'),
+    redisPrefix: str(env, 'REDIS_PREFIX', 'sig'),
+    providers,
+    openrouter: {
+      apiKey: openrouterKey,
+      baseUrl: url(env, 'OPENROUTER_BASE_URL', 'https://openrouter.ai/api/v1', ['http:', 'https:']),
+      model: str(env, 'OPENROUTER_MODEL', 'openai/gpt-4o-mini'),
+      timeoutMs: int(env, 'OPENROUTER_TIMEOUT_MS', 60_000, 100, 600_000),
+      maxRetries: int(env, 'OPENROUTER_MAX_RETRIES', 2, 0, 10),
+      appUrl: str(env, 'OPENROUTER_APP_URL', 'https://github.com/story-to-image-generator'),
+      appTitle: str(env, 'OPENROUTER_APP_TITLE', 'Story to Image Generator'),
+      maxStoryChars: int(env, 'OPENROUTER_MAX_STORY_CHARS', 50_000, 1_000, 200_000),
+    },
+    runware: {
+      apiKey: runwareKey,
+      url: runwareUrl,
+      timeoutMs: int(env, 'RUNWARE_TIMEOUT_MS', 90_000, 100, 600_000),
+      connectTimeoutMs: int(env, 'RUNWARE_CONNECT_TIMEOUT_MS', 10_000, 100, 120_000),
+      modelOverrides: {
+        cinematic: optional(env, 'RUNWARE_MODEL_CINEMATIC'),
+        cartoon: optional(env, 'RUNWARE_MODEL_CARTOON'),
+        realistic: optional(env, 'RUNWARE_MODEL_REALISTIC'),
+      },
+      widthOverride: optionalMultipleOf64(env, 'RUNWARE_WIDTH'),
+      heightOverride: optionalMultipleOf64(env, 'RUNWARE_HEIGHT'),
+      stepsOverride: optionalInt(env, 'RUNWARE_STEPS', 1, 100),
+      cfgScaleOverride: env.RUNWARE_CFG_SCALE?.trim() ? num(env, 'RUNWARE_CFG_SCALE', 7, 0, 50) : undefined,
+      outputFormat: oneOf(env, 'RUNWARE_OUTPUT_FORMAT', 'png', ['png', 'jpg', 'webp']).toUpperCase() as
+        | 'PNG'
+        | 'JPG'
+        | 'WEBP',
+    },
+    imageDir: path.resolve(str(env, 'IMAGE_DIR', './image_generation')),
+    imageDownloadAllowedHosts: list(env, 'IMAGE_DOWNLOAD_ALLOWED_HOSTS', [DEFAULT_RUNWARE_IMAGE_HOST]).map((h) =>
+      h.toLowerCase(),
+    ),
+    imageDownloadMaxBytes: int(env, 'IMAGE_DOWNLOAD_MAX_BYTES', 25 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    imageDownloadTimeoutMs: int(env, 'IMAGE_DOWNLOAD_TIMEOUT_MS', 30_000, 100, 600_000),
+    workerConcurrency: int(env, 'WORKER_CONCURRENCY', 50, 1, 1000),
+    downloadConcurrency: int(env, 'DOWNLOAD_CONCURRENCY', 6, 1, 64),
+    jobAttempts: int(env, 'JOB_ATTEMPTS', 3, 1, 20),
+    jobBackoffMs: int(env, 'JOB_BACKOFF_MS', 1000, 0, 600_000),
+    sessionTtlHours: num(env, 'SESSION_TTL_HOURS', 24, 0.001, 24 * 365),
+    corsOrigins,
+    debugMode: bool(env, 'DEBUG_MODE', false),
+    publicBaseUrl: publicBaseUrl?.replace(/\/+$/, ''),
+    apiKeys: list(env, 'API_KEYS', []),
+    rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 120, 0, 1_000_000),
+    idempotencyTtlSeconds: int(env, 'IDEMPOTENCY_TTL_SECONDS', 24 * 3600, 1, 30 * 24 * 3600),
+    shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 25_000, 100, 600_000),
+  };
+}
+
+function optionalMultipleOf64(env: Env, name: string): number | undefined {
+  const value = optionalInt(env, name, 64, 4096);
+  if (value !== undefined && value % 64 !== 0) throw new ConfigError(name, `must be a multiple of 64, got ${value}`);
+  return value;
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');

@@ -1,0 +1,64 @@
+import { Controller, Get, Inject, UseGuards } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
+import { existsSync } from 'node:fs';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { selectProviders } from '../providers/provider-selection';
+import { SessionStore } from '../sessions/session.store';
+import { DebugModeGuard } from './debug.guard';
+
+const configured = (value: string | undefined) => (value ? 'configured' : 'missing');
+
+@Controller('debug')
+@UseGuards(DebugModeGuard)
+@ApiExcludeController(!process.env.DEBUG_MODE)
+export class DebugController {
+  constructor(
+    private readonly sessions: SessionStore,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  @Get('sessions')
+  async list() {
+    const ids = await this.sessions.listActive(200);
+    const sessions = await Promise.all(ids.map((id) => this.sessions.get(id)));
+    const live = sessions.filter((s) => s !== null);
+    return {
+      active_sessions: await this.sessions.countActive(),
+      sessions: live.map((s) => ({
+        session_id: s.id,
+        status: s.status,
+        phase: s.phase,
+        media_type: s.media_type,
+        num_scenes: s.planned ? s.scenes.length : s.requested_scenes,
+        download_status: s.download_status,
+        created_at: s.created_at,
+        last_accessed: s.updated_at,
+      })),
+    };
+  }
+
+  /** Only whether each secret is set, never its value. */
+  @Get('config')
+  config_() {
+    const selection = selectProviders(this.config);
+    return {
+      api_keys: {
+        openrouter: configured(this.config.openrouter.apiKey),
+        runware: configured(this.config.runware.apiKey),
+        api_auth: this.config.apiKeys.length > 0 ? 'configured' : 'missing',
+      },
+      providers: { mode: this.config.providers, scene_planner: selection.planner, image_renderer: selection.renderer },
+      openrouter: { base_url: this.config.openrouter.baseUrl, model: this.config.openrouter.model },
+      runware: { url: this.config.runware.url },
+      directories: {
+        image_generation: existsSync(this.config.imageDir) ? 'exists' : 'missing',
+        static_files: existsSync(this.config.imageDir) ? 'exists' : 'missing',
+      },
+      role: this.config.role,
+      worker_concurrency: this.config.workerConcurrency,
+      session_ttl_hours: this.config.sessionTtlHours,
+      image_download_allowed_hosts: this.config.imageDownloadAllowedHosts,
+      environment: process.env.NODE_ENV ?? 'development',
+    };
+  }
+}

@@ -1,0 +1,5 @@
+import { Module } from '@nestjs/common';
+import { DebugController } from './debug.controller';
+
+@Module({ controllers: [DebugController] })
+export class DebugModule {}

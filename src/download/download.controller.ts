@@ -1,0 +1,53 @@
+import { Body, ConflictException, Controller, HttpCode, Inject, NotFoundException, Post, Req, Res, UseInterceptors } from '@nestjs/common';
+import { NoFilesInterceptor } from '@nestjs/platform-express';
+import { ApiBody, ApiConsumes, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { ApiErrorResponses } from '../http/api-error.decorator';
+import { publicBaseUrl } from '../http/public-base-url';
+import { SessionStore } from '../sessions/session.store';
+import { DownloadRequestDto } from './download-request.dto';
+import { ZipExportService } from './zip-export.service';
+
+const RETRY_AFTER_SECONDS = '2';
+
+@ApiTags('download')
+@Controller()
+export class DownloadController {
+  constructor(
+    private readonly sessions: SessionStore,
+    private readonly zip: ZipExportService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  @Post('download')
+  @HttpCode(200)
+  @UseInterceptors(NoFilesInterceptor({ limits: { fields: 5, fieldSize: 1024, parts: 5 } }))
+  @ApiOperation({ summary: 'Download the approved scenes as a ZIP project (streamed)' })
+  @ApiConsumes('application/x-www-form-urlencoded', 'multipart/form-data', 'application/json')
+  @ApiBody({ type: DownloadRequestDto })
+  @ApiProduces('application/zip')
+  @ApiResponse({ status: 200, description: 'ZIP: images/scene_NN.<ext>, scenes.json, story.txt' })
+  @ApiErrorResponses(400, 404, 409)
+  async download(@Body() body: DownloadRequestDto, @Req() req: Request, @Res() res: Response): Promise<void> {
+    const sessionId = body.session_id.toLowerCase();
+    const session = await this.sessions.get(sessionId);
+    if (!session) throw new NotFoundException('Session not found or expired');
+    if (session.download_status === 'not_started') {
+      throw new ConflictException('Nothing approved yet: approve scenes with POST /approve first');
+    }
+    if (session.download_status === 'started') {
+      res.setHeader('Retry-After', RETRY_AFTER_SECONDS);
+      throw new ConflictException('Approved images are still downloading; retry shortly');
+    }
+    const images = await this.zip.collectImages(session);
+    if (images.length === 0) {
+      throw new ConflictException('None of the approved images could be downloaded; nothing to export');
+    }
+    res.status(200);
+    res.setHeader('Content-Type', 'application/zip');
+    res.setHeader('Content-Disposition', `attachment; filename="story_${sessionId.slice(0, 8)}.zip"`);
+    res.setHeader('Cache-Control', 'no-store');
+    await this.zip.write(session, images, publicBaseUrl(req, this.config), res).catch(() => undefined);
+  }
+}

@@ -1,0 +1,77 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { mkdir } from 'node:fs/promises';
+import * as path from 'node:path';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { userMessage } from '../generation/generation.processor';
+import { IMAGE_FETCHER, ImageFetcher } from '../providers/image-fetcher';
+import { ProviderError } from '../providers/provider-error';
+import { JobContext, JobHandlers, JobName, SessionJob } from '../queue/jobs';
+import { SessionStore } from '../sessions/session.store';
+import { forEachWithLimit } from './concurrency';
+import { sceneFileBase } from './scene-files';
+
+/**
+ * Fetches the approved scenes' images into IMAGE_DIR/<session>/scene_NN.<ext>, a few at a time. A retried
+ * job skips scenes already fetched, so each approved scene ends with exactly one file.
+ */
+@Injectable()
+export class DownloadProcessor {
+  private readonly logger = new Logger('Download');
+
+  constructor(
+    private readonly sessions: SessionStore,
+    @Inject(IMAGE_FETCHER) private readonly fetcher: ImageFetcher,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  handlers(): JobHandlers {
+    return { [JobName.DownloadImages]: (data, context) => this.download(data as SessionJob, context) };
+  }
+
+  async download({ sessionId }: SessionJob, context: JobContext): Promise<void> {
+    const session = await this.sessions.get(sessionId);
+    if (!session || session.download_status !== 'started') return;
+    const dir = path.join(this.config.imageDir, sessionId);
+    await mkdir(dir, { recursive: true });
+
+    const pending = session.approved.filter((index) => session.downloads[index]?.status !== 'done');
+    const failures = new Map<number, unknown>();
+    await forEachWithLimit(pending, this.config.downloadConcurrency, async (index) => {
+      const scene = session.scenes[index];
+      try {
+        if (!scene?.source) throw new ProviderError('The scene has no rendered image to download', false);
+        const fetched = await this.fetcher.fetchTo(scene.source, path.join(dir, sceneFileBase(index)));
+        await this.sessions.saveDownload(sessionId, index, {
+          status: 'done',
+          file: path.basename(fetched.path),
+          bytes: fetched.bytes,
+          content_type: fetched.contentType,
+          error: null,
+        });
+      } catch (err) {
+        if (!(err instanceof ProviderError)) this.logger.warn(`Scene ${index} of ${sessionId}: ${String(err)}`);
+        failures.set(index, err);
+      }
+    });
+
+    const retryable = [...failures.values()].some((err) => !(err instanceof ProviderError) || err.retryable);
+    if (retryable && !context.isLastAttempt) {
+      throw new Error(`${failures.size} image download(s) failed; retrying`);
+    }
+    for (const [index, err] of failures) {
+      await this.sessions.saveDownload(sessionId, index, {
+        status: 'failed',
+        file: null,
+        bytes: null,
+        content_type: null,
+        error: userMessage(err),
+      });
+    }
+    const failed = [...failures.keys()].map((i) => i + 1);
+    await this.sessions.update(sessionId, {
+      download_status: failures.size === 0 ? 'completed' : 'failed',
+      download_error: failures.size === 0 ? null : `Could not download scene(s) ${failed.join(', ')}`,
+      downloaded_at: new Date().toISOString(),
+    });
+  }
+}

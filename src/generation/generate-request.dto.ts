@@ -1,0 +1,36 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsIn, IsInt, Max, Min, ValidateIf } from 'class-validator';
+import { IsStoryText, MAX_STORY_CHARS } from '../http/story-text.validator';
+import { MEDIA_TYPES, MediaType } from '../sessions/session.model';
+
+export const MAX_SCENES = 20;
+
+export class GenerateRequestDto {
+  @ApiProperty({ description: 'The story to illustrate', maxLength: MAX_STORY_CHARS, example: 'Mara found a glowing lantern…' })
+  @IsStoryText()
+  story_text!: string;
+
+  @ApiPropertyOptional({ enum: MEDIA_TYPES, default: 'cinematic' })
+  // Present-but-null is an error, not "use the default".
+  @ValidateIf((dto: GenerateRequestDto) => dto.media_type !== undefined)
+  @IsIn(MEDIA_TYPES, { message: `media_type must be one of: ${MEDIA_TYPES.join(', ')}` })
+  media_type: MediaType = 'cinematic';
+
+  @ApiPropertyOptional({ minimum: 1, maximum: MAX_SCENES, default: 5 })
+  @ValidateIf((dto: GenerateRequestDto) => dto.num_scenes !== undefined)
+  @IsInt({ message: 'num_scenes must be an integer' })
+  @Min(1, { message: 'num_scenes must be at least 1' })
+  @Max(MAX_SCENES, { message: `num_scenes must be at most ${MAX_SCENES}` })
+  num_scenes: number = 5;
+}
+
+export class GenerateResponseDto {
+  @ApiProperty({ format: 'uuid' })
+  session_id!: string;
+
+  @ApiProperty({ enum: ['processing'] })
+  status!: 'processing';
+
+  @ApiProperty({ example: 'Generation started' })
+  message!: string;
+}

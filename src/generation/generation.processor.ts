@@ -1,0 +1,167 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { IMAGE_RENDERER, ImageRenderer } from '../providers/image-renderer';
+import { MEDIA_PRESETS } from '../providers/media-presets';
+import { buildImagePrompt } from '../providers/prompt-builder';
+import { ProviderError } from '../providers/provider-error';
+import { SCENE_PLANNER, ScenePlanner } from '../providers/scene-planner';
+import { JobQueue } from '../queue/job-queue.service';
+import { JobContext, JobHandlers, JobName, RenderSceneJob, SessionJob } from '../queue/jobs';
+import { outcomeOfRender } from '../sessions/session-lifecycle';
+import { newScene, SceneRecord } from '../sessions/session.model';
+import { SessionStore } from '../sessions/session.store';
+
+/** Worker-side steps of a session: plan the story, render each scene, then finalise. */
+@Injectable()
+export class GenerationProcessor {
+  private readonly logger = new Logger('Generation');
+
+  constructor(
+    private readonly sessions: SessionStore,
+    private readonly queue: JobQueue,
+    @Inject(SCENE_PLANNER) private readonly planner: ScenePlanner,
+    @Inject(IMAGE_RENDERER) private readonly renderer: ImageRenderer,
+  ) {}
+
+  handlers(): JobHandlers {
+    return {
+      [JobName.PlanStory]: (data, context) => this.plan(data as SessionJob, context),
+      [JobName.RenderScene]: (data, context) => this.render(data as RenderSceneJob, context),
+      [JobName.FinalizeSession]: (data) => this.finalize(data as SessionJob),
+    };
+  }
+
+  async plan({ sessionId }: SessionJob, context: JobContext): Promise<void> {
+    const session = await this.sessions.get(sessionId);
+    if (!session || session.status === 'failed') return;
+    // A retried plan job (e.g. its worker died after planning) must not plan twice.
+    if (!session.planned) {
+      await this.sessions.update(sessionId, { phase: 'planning' });
+      let plan;
+      try {
+        plan = await this.planner.plan({
+          story: session.story,
+          mediaType: session.media_type,
+          numScenes: session.requested_scenes,
+        });
+      } catch (err) {
+        await this.failIfFinal(sessionId, err, context, 'Scene planning failed');
+        throw err;
+      }
+      if (plan.scenes.length === 0) {
+        await this.sessions.update(sessionId, { status: 'failed', phase: 'failed', error: 'The story has no text to illustrate' });
+        throw new ProviderError('The story has no text to illustrate', false);
+      }
+      const preset = MEDIA_PRESETS[session.media_type];
+      const scenes = plan.scenes.map((scene, index) =>
+        newScene(index, {
+          title: scene.title,
+          description: scene.passage,
+          image_prompt: buildImagePrompt({
+            presetStyle: preset.style,
+            storyStyle: plan.style,
+            scene: scene.imagePrompt,
+            characters: scene.characters,
+            cast: plan.cast,
+          }),
+          negative_prompt: preset.negativePrompt,
+          characters: scene.characters,
+        }),
+      );
+      const written = await this.sessions.update(
+        sessionId,
+        {
+          planned: true,
+          phase: 'rendering',
+          planner: this.planner.name,
+          style: plan.style,
+          cast: plan.cast,
+          warnings: [...session.warnings, ...plan.warnings],
+          planned_at: new Date().toISOString(),
+        },
+        scenes,
+      );
+      if (!written) return;
+      await this.queue.renderScenes(sessionId, scenes.length);
+      return;
+    }
+    await this.queue.renderScenes(sessionId, session.scenes.length);
+  }
+
+  async render({ sessionId, sceneIndex }: RenderSceneJob, context: JobContext): Promise<void> {
+    const found = await this.sessions.getSceneContext(sessionId, sceneIndex);
+    if (!found || found.scene.status === 'done') return;
+    const { scene, mediaType, seed } = found;
+    await this.sessions.saveScene(sessionId, { ...scene, status: 'rendering', attempts: context.attempt });
+    try {
+      const image = await this.renderer.render({
+        sessionId,
+        sceneIndex,
+        title: scene.title,
+        prompt: scene.image_prompt,
+        negativePrompt: scene.negative_prompt,
+        mediaType,
+        seed,
+      });
+      await this.sessions.saveScene(sessionId, {
+        ...scene,
+        status: 'done',
+        attempts: context.attempt,
+        image_url: image.imageUrl,
+        source: image.source,
+        seed: image.seed,
+        model: image.model,
+        provider: this.renderer.name,
+        error: null,
+        rendered_at: new Date().toISOString(),
+      });
+    } catch (err) {
+      const final = context.isLastAttempt || (err instanceof ProviderError && !err.retryable);
+      const failed: SceneRecord = {
+        ...scene,
+        status: final ? 'failed' : 'pending',
+        attempts: context.attempt,
+        provider: this.renderer.name,
+        error: final ? userMessage(err) : `Attempt ${context.attempt} failed, retrying: ${userMessage(err)}`,
+      };
+      await this.sessions.saveScene(sessionId, failed);
+      throw err;
+    }
+  }
+
+  /** Runs once every render job has finished, successfully or not. */
+  async finalize({ sessionId }: SessionJob): Promise<void> {
+    const session = await this.sessions.get(sessionId);
+    if (!session || session.finalized) return;
+    // A render job that died without recording its end (e.g. stalled too often) counts as failed.
+    const unfinished = session.scenes
+      .filter((scene) => scene.status === 'pending' || scene.status === 'rendering')
+      .map((scene): SceneRecord => ({ ...scene, status: 'failed', error: scene.error ?? 'Rendering did not complete' }));
+    const scenes = session.scenes.map((scene) => unfinished.find((u) => u.index === scene.index) ?? scene);
+    const outcome = outcomeOfRender(scenes);
+    await this.sessions.update(
+      sessionId,
+      {
+        status: outcome.status,
+        phase: outcome.phase,
+        error: outcome.error,
+        warnings: [...session.warnings, ...outcome.warnings],
+        finalized: true,
+        completed_at: new Date().toISOString(),
+      },
+      unfinished,
+    );
+    this.logger.log(`Session ${sessionId} ${outcome.status}`);
+  }
+
+  private async failIfFinal(sessionId: string, err: unknown, context: JobContext, what: string): Promise<void> {
+    const final = context.isLastAttempt || (err instanceof ProviderError && !err.retryable);
+    if (!final) return;
+    await this.sessions.update(sessionId, { status: 'failed', phase: 'failed', error: `${what}: ${userMessage(err)}` });
+  }
+}
+
+/** Only ProviderError messages are written for users; anything else may carry internals. */
+export function userMessage(err: unknown): string {
+  if (err instanceof ProviderError) return err.message;
+  return 'Internal error while processing the scene';
+}

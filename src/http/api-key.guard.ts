@@ -1,0 +1,46 @@
+import { CanActivate, ExecutionContext, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { Request } from 'express';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { IS_PUBLIC } from './public.decorator';
+
+/** The API key a request presents: `X-API-Key`, or `Authorization: Bearer <key>`. */
+export function presentedApiKey(req: Request): string | undefined {
+  const header = req.get('x-api-key');
+  if (header) return header.trim();
+  const match = /^Bearer\s+(.+)$/i.exec(req.get('authorization') ?? '');
+  return match?.[1].trim();
+}
+
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/**
+ * When API_KEYS is set, every route except health probes (and the docs, which are not routes) needs one of
+ * the keys. Comparing SHA-256 digests with timingSafeEqual keeps the comparison constant-time whatever the
+ * presented key's length.
+ */
+@Injectable()
+export class ApiKeyGuard implements CanActivate {
+  private readonly keys: Buffer[];
+
+  constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
+    private readonly reflector: Reflector,
+  ) {
+    this.keys = config.apiKeys.map(digest);
+  }
+
+  canActivate(context: ExecutionContext): boolean {
+    if (this.keys.length === 0) return true;
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()])) return true;
+    const presented = presentedApiKey(context.switchToHttp().getRequest<Request>());
+    if (presented) {
+      const candidate = digest(presented);
+      let match = false;
+      for (const key of this.keys) match = timingSafeEqual(key, candidate) || match;
+      if (match) return true;
+    }
+    throw new UnauthorizedException('A valid API key is required (X-API-Key header or Authorization: Bearer)');
+  }
+}

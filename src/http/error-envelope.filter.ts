@@ -1,0 +1,47 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+
+/** Errors that mean Redis (or a queue on it) cannot be reached right now. */
+function isStorageOutage(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return (
+    err.name === 'MaxRetriesPerRequestError' ||
+    /enableOfflineQueue|Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Stream isn't writeable/i.test(
+      err.message,
+    )
+  );
+}
+
+/**
+ * Every error, of any status, leaves as `{error, status_code, timestamp}`. Unknown errors become a generic
+ * 500 without internals; a Redis outage becomes a 503 so clients know to retry.
+ */
+@Catch()
+export class ErrorEnvelopeFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HTTP');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const res = host.switchToHttp().getResponse<Response>();
+    const { status, error } = this.describe(exception);
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.status(status).json({ error, status_code: status, timestamp: new Date().toISOString() });
+  }
+
+  private describe(exception: unknown): { status: number; error: string | string[] } {
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const body = exception.getResponse();
+      const message = typeof body === 'string' ? body : (body as { message?: string | string[] }).message;
+      return { status, error: message ?? exception.message };
+    }
+    if (isStorageOutage(exception)) {
+      this.logger.warn(`Storage unavailable: ${(exception as Error).message}`);
+      return { status: HttpStatus.SERVICE_UNAVAILABLE, error: 'Service temporarily unavailable (storage unreachable); please retry' };
+    }
+    this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    return { status: HttpStatus.INTERNAL_SERVER_ERROR, error: 'Internal server error' };
+  }
+}

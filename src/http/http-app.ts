@@ -1,0 +1,75 @@
+import { BadRequestException, ValidationError, ValidationPipe } from '@nestjs/common';
+import { NestExpressApplication } from '@nestjs/platform-express';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import helmet from 'helmet';
+import { AppConfig } from '../config/app-config';
+import { APP_VERSION } from '../health/version';
+import { bodyParsers } from './body-parsing';
+import { ErrorEnvelopeFilter } from './error-envelope.filter';
+
+function flatten(errors: ValidationError[], parent = ''): string[] {
+  return errors.flatMap((error) => {
+    const field = parent ? `${parent}.${error.property}` : error.property;
+    const own = Object.values(error.constraints ?? {}).map((message) =>
+      message === `property ${error.property} should not exist` ? `${field} is not an allowed field` : message,
+    );
+    return [...own, ...flatten(error.children ?? [], field)];
+  });
+}
+
+/** Everything an HTTP-serving process sets up around the Nest app; shared by main.ts and the e2e tests. */
+export function configureHttpApp(app: NestExpressApplication, config: AppConfig): void {
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  app.use(
+    helmet({
+      // Swagger UI at /docs needs inline scripts and styles.
+      contentSecurityPolicy: {
+        directives: {
+          defaultSrc: ["'self'"],
+          scriptSrc: ["'self'", "'unsafe-inline'"],
+          styleSrc: ["'self'", "'unsafe-inline'"],
+          imgSrc: ["'self'", 'data:', 'https:'],
+        },
+      },
+      crossOriginResourcePolicy: { policy: 'cross-origin' },
+    }),
+  );
+  if (config.corsOrigins.length > 0) {
+    const anyOrigin = config.corsOrigins.includes('*');
+    app.enableCors({
+      origin: anyOrigin ? '*' : config.corsOrigins,
+      // Credentials are never combined with a wildcard origin.
+      credentials: !anyOrigin,
+      methods: ['GET', 'POST', 'OPTIONS'],
+      allowedHeaders: ['Content-Type', 'Authorization', 'X-API-Key', 'Idempotency-Key'],
+      exposedHeaders: ['Content-Disposition', 'Retry-After'],
+      maxAge: 600,
+    });
+  }
+  for (const middleware of bodyParsers()) app.use(middleware);
+  app.useGlobalFilters(new ErrorEnvelopeFilter());
+  app.useGlobalPipes(
+    new ValidationPipe({
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      forbidUnknownValues: true,
+      transform: true,
+      exceptionFactory: (errors) => new BadRequestException(flatten(errors)),
+    }),
+  );
+  const document = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle('Story to Image Generator')
+      .setDescription(
+        'Turns a story into illustrated scenes: POST /generate, poll GET /status/{id}, POST /approve, POST /download. ' +
+          'Every error answers {error, status_code, timestamp}.',
+      )
+      .setVersion(APP_VERSION)
+      .addApiKey({ type: 'apiKey', name: 'X-API-Key', in: 'header' }, 'api-key')
+      .addBearerAuth()
+      .build(),
+  );
+  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/json' });
+}

@@ -1,0 +1,33 @@
+import { registerDecorator, ValidationArguments, ValidationOptions } from 'class-validator';
+
+export const MAX_STORY_CHARS = 50_000;
+
+// C0 controls other than tab, line feed and carriage return, plus DEL: never part of a story.
+const CONTROL_CHARS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
+/** Why a story text is unacceptable, or null. Lengths are counted in Unicode code points. */
+export function storyTextProblem(value: unknown, maxChars = MAX_STORY_CHARS): string | null {
+  if (typeof value !== 'string') return 'story_text must be a string';
+  if (value.trim().length === 0) return 'story_text must not be blank';
+  if (!value.isWellFormed()) return 'story_text must be valid Unicode text (it contains a lone surrogate)';
+  if (CONTROL_CHARS.test(value)) return 'story_text must not contain control characters';
+  let length = 0;
+  for (const _ of value) {
+    if (++length > maxChars) return `story_text must be at most ${maxChars} characters`;
+  }
+  return null;
+}
+
+export function IsStoryText(options?: ValidationOptions): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name: 'isStoryText',
+      target: target.constructor,
+      propertyName: propertyName as string,
+      options,
+      validator: {
+        validate: (value: unknown) => storyTextProblem(value) === null,
+        defaultMessage: (args?: ValidationArguments) => storyTextProblem(args?.value) ?? 'story_text is invalid',
+      },
+    });
+}

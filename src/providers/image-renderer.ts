@@ -1,0 +1,28 @@
+import { ImageSource, MediaType } from '../sessions/session.model';
+
+export interface RenderRequest {
+  sessionId: string;
+  sceneIndex: number;
+  title: string;
+  prompt: string;
+  negativePrompt: string | null;
+  mediaType: MediaType;
+  seed: number;
+}
+
+export interface RenderedImage {
+  /** What clients see as the scene's `image_url`. */
+  imageUrl: string;
+  /** Where the download worker fetches the image from after approval. */
+  source: ImageSource;
+  seed: number;
+  model: string;
+}
+
+/** Makes one image for one scene. */
+export interface ImageRenderer {
+  readonly name: string;
+  render(request: RenderRequest): Promise<RenderedImage>;
+}
+
+export const IMAGE_RENDERER = Symbol('IMAGE_RENDERER');

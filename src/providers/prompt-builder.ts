@@ -1,0 +1,48 @@
+import { CastMember } from '../sessions/session.model';
+
+/** Runware accepts prompts of 2..3000 characters; keep well inside it. */
+export const MAX_PROMPT_CHARS = 2000;
+
+export interface PromptParts {
+  /** The media type's style preset line. */
+  presetStyle: string;
+  /** The story-wide style line from the plan (may repeat the preset; it is then dropped). */
+  storyStyle: string;
+  /** What this scene shows. */
+  scene: string;
+  /** Names present in the scene, looked up in the cast sheet. */
+  characters: string[];
+  cast: CastMember[];
+}
+
+/**
+ * Composes the final image prompt. Every scene of a session carries the same style lines and the same
+ * cast descriptions for the characters it shows, which is what keeps characters consistent across scenes.
+ */
+export function buildImagePrompt(parts: PromptParts): string {
+  const castLines = parts.characters
+    .map((name) => parts.cast.find((member) => member.name.toLowerCase() === name.toLowerCase()))
+    .filter((member): member is CastMember => member !== undefined)
+    .map((member) => `${member.name}: ${member.description}`);
+  const style = [parts.presetStyle, parts.storyStyle]
+    .map((line) => collapse(line))
+    .filter((line, i, all) => line && all.indexOf(line) === i)
+    .join('. ');
+  const fixed = [style, castLines.length ? `Characters — ${castLines.join('; ')}` : ''].filter(Boolean);
+  const fixedLength = fixed.join('. ').length + 2;
+  const scene = truncate(collapse(parts.scene), Math.max(100, MAX_PROMPT_CHARS - fixedLength));
+  return truncate([fixed[0], scene, ...fixed.slice(1)].filter(Boolean).join('. '), MAX_PROMPT_CHARS);
+}
+
+function collapse(text: string): string {
+  return text.replace(/\s+/g, ' ').trim().replace(/[.\s]+$/, '');
+}
+
+/** Cuts at a word boundary, by code points so a surrogate pair is never split. */
+export function truncate(text: string, maxChars: number): string {
+  const chars = Array.from(text);
+  if (chars.length <= maxChars) return text;
+  const cut = chars.slice(0, maxChars - 1).join('');
+  const lastSpace = cut.lastIndexOf(' ');
+  return `${lastSpace > maxChars * 0.6 ? cut.slice(0, lastSpace) : cut}…`;
+}

@@ -1,0 +1,57 @@
+import { spawn, spawnSync } from 'node:child_process';
+import Redis from 'ioredis';
+import { AppConfig } from '../config/app-config';
+
+async function answers(url: string): Promise<boolean> {
+  const client = new Redis(url, { lazyConnect: true, connectTimeout: 1500, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    return (await client.ping()) === 'PONG';
+  } catch {
+    return false;
+  } finally {
+    client.disconnect();
+  }
+}
+
+function redisServerInstalled(): boolean {
+  return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
+}
+
+/**
+ * Refuses to start without Redis, in one line that says how to get one. For development only — REDIS_URL
+ * unset and redis-server installed — it starts a local, non-persistent Redis instead.
+ */
+export async function ensureRedis(config: AppConfig): Promise<void> {
+  if (await answers(config.redisUrl)) return;
+  if (config.redisUrlDefaulted && redisServerInstalled()) {
+    const port = new URL(config.redisUrl).port || '6379';
+    const child = spawn('redis-server', ['--port', port, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+      detached: true,
+      stdio: 'ignore',
+    });
+    child.unref();
+    for (let i = 0; i < 30; i++) {
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      if (await answers(config.redisUrl)) {
+        console.warn(`Redis was not running: started a local development redis-server on port ${port} (no persistence)`);
+        return;
+      }
+    }
+  }
+  throw new Error(
+    `Redis is not reachable at ${redactUrl(config.redisUrl)}: start one (redis-server, or docker compose up -d redis) or set REDIS_URL`,
+  );
+}
+
+/** A Redis URL may carry a password; never print it. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'the configured REDIS_URL';
+  }
+}

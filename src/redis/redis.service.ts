@@ -1,0 +1,103 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import Redis, { RedisOptions } from 'ioredis';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+
+/**
+ * Owns every Redis connection of the process.
+ *
+ * - `commands`: the request-path connection. It fails fast (no offline queue, bounded command time), so a
+ *   Redis outage turns into a 503 instead of a hung request; it keeps reconnecting in the background.
+ * - `forBullWorker()`: connections for BullMQ workers, which must wait out outages
+ *   (`maxRetriesPerRequest: null`, as BullMQ requires for blocking commands).
+ */
+@Injectable()
+export class RedisService implements OnModuleInit, OnApplicationShutdown {
+  private readonly logger = new Logger('Redis');
+  readonly commands: Redis;
+  private readonly extra: Redis[] = [];
+  private lastErrorLogAt = 0;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    this.commands = this.connect('commands', {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 3000,
+      connectTimeout: 3000,
+    });
+  }
+
+  get prefix(): string {
+    return this.config.redisPrefix;
+  }
+
+  /** A producer connection for BullMQ queues: fail fast like `commands`. */
+  forBullQueue(): Redis {
+    return this.track(
+      this.connect('queue', { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 3000 }),
+    );
+  }
+
+  /** A blocking connection for a BullMQ worker: waits out outages instead of failing jobs. */
+  forBullWorker(): Redis {
+    return this.track(this.connect('worker', { maxRetriesPerRequest: null, enableOfflineQueue: true }));
+  }
+
+  /** Fail-fast connections refuse commands until connected, so start-up waits for them once. */
+  async onModuleInit(): Promise<void> {
+    await waitUntilReady(this.commands, 10_000);
+  }
+
+  async isReachable(timeoutMs = 1000): Promise<boolean> {
+    try {
+      const pong = await Promise.race([
+        this.commands.ping(),
+        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timeout')), timeoutMs).unref()),
+      ]);
+      return pong === 'PONG';
+    } catch {
+      return false;
+    }
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await Promise.allSettled([this.commands, ...this.extra].map((c) => c.quit().catch(() => c.disconnect())));
+  }
+
+  /** Resolves once `client` is connected (or after `timeoutMs`, leaving it to keep reconnecting). */
+  static waitUntilReady = waitUntilReady;
+
+  private track(client: Redis): Redis {
+    this.extra.push(client);
+    return client;
+  }
+
+  private connect(name: string, options: RedisOptions): Redis {
+    const client = new Redis(this.config.redisUrl, {
+      lazyConnect: false,
+      retryStrategy: (times) => Math.min(times * 200, 2000),
+      ...options,
+    });
+    client.on('error', (err: Error) => {
+      // An outage makes every connection error on every retry; one line a few seconds is enough.
+      const now = Date.now();
+      if (now - this.lastErrorLogAt > 5000) {
+        this.lastErrorLogAt = now;
+        this.logger.warn(`Redis connection "${name}" error: ${err.message}`);
+      }
+    });
+    return client;
+  }
+}
+
+function waitUntilReady(client: Redis, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      client.off('ready', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    client.once('ready', done);
+  });
+}

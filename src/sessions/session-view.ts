@@ -1,0 +1,120 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { Progress, progressOf } from './session-lifecycle';
+import {
+  DownloadStatus,
+  MEDIA_TYPES,
+  MediaType,
+  SceneRecord,
+  SceneStatus,
+  SessionPhase,
+  SessionRecord,
+  SessionStatus,
+} from './session.model';
+
+export class ProgressView implements Progress {
+  @ApiProperty() current_step!: number;
+  @ApiProperty() total_steps!: number;
+  @ApiProperty() description!: string;
+}
+
+export class SceneDownloadView {
+  @ApiProperty({ enum: ['done', 'failed'] }) status!: 'done' | 'failed';
+  @ApiProperty({ nullable: true, type: String, description: 'URL of the downloaded file, served under /static' })
+  file_url!: string | null;
+  @ApiProperty({ nullable: true, type: String }) error!: string | null;
+}
+
+export class SceneView {
+  @ApiProperty({ description: '0-based' }) index!: number;
+  @ApiProperty({ description: 'index + 1' }) scene_number!: number;
+  @ApiProperty() title!: string;
+  @ApiProperty({ description: 'The passage of the story this scene shows' }) description!: string;
+  @ApiProperty() image_prompt!: string;
+  @ApiProperty({ enum: ['pending', 'rendering', 'done', 'failed'] }) status!: SceneStatus;
+  @ApiProperty({ nullable: true, type: String }) image_url!: string | null;
+  @ApiProperty({ nullable: true, type: Number }) seed!: number | null;
+  @ApiProperty({ nullable: true, type: String }) error!: string | null;
+  @ApiProperty({ nullable: true, type: String, description: 'Renderer that made the image: offline or runware' })
+  provider!: string | null;
+  @ApiProperty({ nullable: true, type: String }) model!: string | null;
+  @ApiProperty({ type: [String] }) characters!: string[];
+  @ApiProperty() approved!: boolean;
+  @ApiPropertyOptional({ type: SceneDownloadView, nullable: true }) download!: SceneDownloadView | null;
+}
+
+export class StatusView {
+  @ApiProperty({ format: 'uuid' }) session_id!: string;
+  @ApiProperty({ enum: ['processing', 'completed', 'failed'] }) status!: SessionStatus;
+  @ApiProperty({ enum: ['queued', 'planning', 'rendering', 'awaiting_approval', 'failed'] }) phase!: SessionPhase;
+  @ApiProperty({ type: ProgressView }) progress!: ProgressView;
+  @ApiProperty({ enum: MEDIA_TYPES }) media_type!: MediaType;
+  @ApiProperty({ description: 'Scenes planned (requested_scenes until planning is done)' }) num_scenes!: number;
+  @ApiProperty() requested_scenes!: number;
+  @ApiProperty({ type: [SceneView] }) scenes!: SceneView[];
+  @ApiProperty({ nullable: true, type: String, description: 'Planner that made the scenes: offline or openrouter' })
+  planner!: string | null;
+  @ApiProperty({ type: [Number] }) approved_scenes!: number[];
+  @ApiProperty({ enum: ['not_started', 'started', 'completed', 'failed'] }) download_status!: DownloadStatus;
+  @ApiProperty({ nullable: true, type: String }) error!: string | null;
+  @ApiProperty({ type: [String] }) warnings!: string[];
+  @ApiProperty() created_at!: string;
+  @ApiProperty() updated_at!: string;
+  @ApiProperty({ nullable: true, type: String }) planned_at!: string | null;
+  @ApiProperty({ nullable: true, type: String }) completed_at!: string | null;
+  @ApiProperty({ nullable: true, type: String }) downloaded_at!: string | null;
+}
+
+/** The public shape of a session. `baseUrl` makes this service's own relative URLs absolute. */
+export function toStatusView(session: SessionRecord, baseUrl: string): StatusView {
+  const approved = new Set(session.approved);
+  return {
+    session_id: session.id,
+    status: session.status,
+    phase: session.phase,
+    progress: progressOf(session),
+    media_type: session.media_type,
+    num_scenes: session.planned ? session.scenes.length : session.requested_scenes,
+    requested_scenes: session.requested_scenes,
+    scenes: session.scenes.map((scene) => sceneView(session, scene, approved.has(scene.index), baseUrl)),
+    planner: session.planner,
+    approved_scenes: session.approved,
+    download_status: session.download_status,
+    error: session.error,
+    warnings: session.warnings,
+    created_at: session.created_at,
+    updated_at: session.updated_at,
+    planned_at: session.planned_at,
+    completed_at: session.completed_at,
+    downloaded_at: session.downloaded_at,
+  };
+}
+
+function sceneView(session: SessionRecord, scene: SceneRecord, approved: boolean, baseUrl: string): SceneView {
+  const download = session.downloads[scene.index];
+  return {
+    index: scene.index,
+    scene_number: scene.index + 1,
+    title: scene.title,
+    description: scene.description,
+    image_prompt: scene.image_prompt,
+    status: scene.status,
+    image_url: absolute(scene.image_url, baseUrl),
+    seed: scene.seed,
+    error: scene.error,
+    provider: scene.provider,
+    model: scene.model,
+    characters: scene.characters,
+    approved,
+    download: download
+      ? {
+          status: download.status,
+          file_url: download.file ? `${baseUrl}/static/${session.id}/${download.file}` : null,
+          error: download.error,
+        }
+      : null,
+  };
+}
+
+function absolute(url: string | null, baseUrl: string): string | null {
+  return url && url.startsWith('/') ? `${baseUrl}${url}` : url;
+}

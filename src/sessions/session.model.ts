@@ -1,0 +1,87 @@
+export const MEDIA_TYPES = ['cinematic', 'cartoon', 'realistic'] as const;
+export type MediaType = (typeof MEDIA_TYPES)[number];
+
+export type SessionStatus = 'processing' | 'completed' | 'failed';
+export type SessionPhase = 'queued' | 'planning' | 'rendering' | 'awaiting_approval' | 'failed';
+export type SceneStatus = 'pending' | 'rendering' | 'done' | 'failed';
+export type DownloadStatus = 'not_started' | 'started' | 'completed' | 'failed';
+
+/** Where a rendered image can be fetched from: a provider URL, or a file this service rendered itself. */
+export type ImageSource = { kind: 'remote'; url: string } | { kind: 'local'; path: string };
+
+export interface SceneRecord {
+  index: number;
+  title: string;
+  description: string;
+  image_prompt: string;
+  negative_prompt: string | null;
+  characters: string[];
+  status: SceneStatus;
+  image_url: string | null;
+  seed: number | null;
+  provider: string | null;
+  model: string | null;
+  error: string | null;
+  attempts: number;
+  source: ImageSource | null;
+  rendered_at: string | null;
+}
+
+export interface SceneDownload {
+  status: 'done' | 'failed';
+  file: string | null;
+  bytes: number | null;
+  content_type: string | null;
+  error: string | null;
+}
+
+export interface CastMember {
+  name: string;
+  description: string;
+}
+
+export interface SessionRecord {
+  id: string;
+  status: SessionStatus;
+  phase: SessionPhase;
+  media_type: MediaType;
+  /** What the client asked for; `scenes.length` is what the planner produced. */
+  requested_scenes: number;
+  story: string;
+  seed: number;
+  planner: string | null;
+  style: string | null;
+  cast: CastMember[];
+  scenes: SceneRecord[];
+  planned: boolean;
+  finalized: boolean;
+  warnings: string[];
+  error: string | null;
+  approved: number[];
+  download_status: DownloadStatus;
+  download_error: string | null;
+  downloads: Record<number, SceneDownload>;
+  created_at: string;
+  updated_at: string;
+  planned_at: string | null;
+  completed_at: string | null;
+  downloaded_at: string | null;
+}
+
+export function newScene(index: number, fields: Pick<SceneRecord, 'title' | 'description' | 'image_prompt'> & Partial<SceneRecord>): SceneRecord {
+  return {
+    negative_prompt: null,
+    characters: [],
+    status: 'pending',
+    image_url: null,
+    seed: null,
+    provider: null,
+    model: null,
+    error: null,
+    attempts: 0,
+    source: null,
+    rendered_at: null,
+    ...fields,
+    index,
+  };
+}

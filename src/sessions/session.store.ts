@@ -1,0 +1,234 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { RedisService } from '../redis/redis.service';
+import {
+  CastMember,
+  DownloadStatus,
+  MediaType,
+  SceneDownload,
+  SceneRecord,
+  SessionPhase,
+  SessionRecord,
+  SessionStatus,
+} from './session.model';
+
+/** Session fields that are written individually; scenes and downloads live in fields of their own. */
+export interface SessionFields {
+  status?: SessionStatus;
+  phase?: SessionPhase;
+  planner?: string;
+  style?: string;
+  cast?: CastMember[];
+  planned?: boolean;
+  finalized?: boolean;
+  warnings?: string[];
+  error?: string | null;
+  download_status?: DownloadStatus;
+  download_error?: string | null;
+  planned_at?: string;
+  completed_at?: string;
+  downloaded_at?: string;
+}
+
+export type ApproveResult = 'ok' | 'missing' | 'not_completed' | 'already_approved';
+
+const JSON_FIELDS = new Set(['cast', 'warnings', 'approved']);
+const BOOL_FIELDS = new Set(['planned', 'finalized']);
+const SCENE_PREFIX = 'scene:';
+const DOWNLOAD_PREFIX = 'download:';
+
+// HSET only while the key exists: a late write (a job finishing after the session expired) must not
+// resurrect a partial session without a TTL.
+const UPDATE_IF_EXISTS = `
+if redis.call('exists', KEYS[1]) == 0 then return 0 end
+redis.call('hset', KEYS[1], unpack(ARGV))
+return 1`;
+
+// Approval is a check-and-set: two concurrent approvals must not both start a download.
+const APPROVE = `
+if redis.call('exists', KEYS[1]) == 0 then return 'missing' end
+if redis.call('hget', KEYS[1], 'status') ~= 'completed' then return 'not_completed' end
+if redis.call('hget', KEYS[1], 'download_status') ~= 'not_started' then return 'already_approved' end
+redis.call('hset', KEYS[1], 'approved', ARGV[1], 'download_status', 'started', 'updated_at', ARGV[2])
+return 'ok'`;
+
+/**
+ * The one place that reads and writes session state. A session is one Redis hash with a TTL; scenes are
+ * separate fields so parallel render jobs never overwrite each other's results.
+ */
+@Injectable()
+export class SessionStore {
+  constructor(
+    private readonly redis: RedisService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  private key(id: string): string {
+    return `${this.config.redisPrefix}:session:${id}`;
+  }
+
+  private get indexKey(): string {
+    return `${this.config.redisPrefix}:sessions`;
+  }
+
+  get ttlSeconds(): number {
+    return Math.max(1, Math.round(this.config.sessionTtlHours * 3600));
+  }
+
+  async create(init: {
+    id: string;
+    media_type: MediaType;
+    requested_scenes: number;
+    story: string;
+    seed: number;
+  }): Promise<void> {
+    const now = new Date().toISOString();
+    const key = this.key(init.id);
+    await this.redis.commands
+      .multi()
+      .hset(key, {
+        id: init.id,
+        status: 'processing',
+        phase: 'queued',
+        media_type: init.media_type,
+        requested_scenes: String(init.requested_scenes),
+        story: init.story,
+        seed: String(init.seed),
+        planned: '0',
+        finalized: '0',
+        warnings: '[]',
+        cast: '[]',
+        approved: '[]',
+        download_status: 'not_started',
+        created_at: now,
+        updated_at: now,
+      })
+      .expire(key, this.ttlSeconds)
+      .zadd(this.indexKey, Date.now() + this.ttlSeconds * 1000, init.id)
+      .exec();
+  }
+
+  async get(id: string): Promise<SessionRecord | null> {
+    const hash = await this.redis.commands.hgetall(this.key(id));
+    return hash.id ? parseSession(hash) : null;
+  }
+
+  /** What a render job needs, in one round trip and without the (possibly large) story text. */
+  async getSceneContext(
+    id: string,
+    index: number,
+  ): Promise<{ scene: SceneRecord; mediaType: MediaType; seed: number } | null> {
+    const [mediaType, seed, scene] = await this.redis.commands.hmget(this.key(id), 'media_type', 'seed', SCENE_PREFIX + index);
+    if (!mediaType || !seed || !scene) return null;
+    return { scene: JSON.parse(scene) as SceneRecord, mediaType: mediaType as MediaType, seed: Number(seed) };
+  }
+
+  async exists(id: string): Promise<boolean> {
+    return (await this.redis.commands.exists(this.key(id))) === 1;
+  }
+
+  /** Writes the given fields (and `updated_at`) if the session still exists; returns whether it did. */
+  async update(id: string, fields: SessionFields, scenes: SceneRecord[] = []): Promise<boolean> {
+    const args: string[] = [];
+    for (const [name, value] of Object.entries(fields)) {
+      if (value === undefined) continue;
+      args.push(name, serialize(name, value));
+    }
+    for (const scene of scenes) args.push(SCENE_PREFIX + scene.index, JSON.stringify(scene));
+    args.push('updated_at', new Date().toISOString());
+    const written = await this.redis.commands.eval(UPDATE_IF_EXISTS, 1, this.key(id), ...args);
+    return written === 1;
+  }
+
+  async saveScene(id: string, scene: SceneRecord, fields: SessionFields = {}): Promise<boolean> {
+    return this.update(id, fields, [scene]);
+  }
+
+  async saveDownload(id: string, index: number, download: SceneDownload): Promise<boolean> {
+    const written = await this.redis.commands.eval(
+      UPDATE_IF_EXISTS,
+      1,
+      this.key(id),
+      DOWNLOAD_PREFIX + index,
+      JSON.stringify(download),
+      'updated_at',
+      new Date().toISOString(),
+    );
+    return written === 1;
+  }
+
+  async approve(id: string, indices: number[]): Promise<ApproveResult> {
+    const result = await this.redis.commands.eval(
+      APPROVE,
+      1,
+      this.key(id),
+      JSON.stringify(indices),
+      new Date().toISOString(),
+    );
+    return result as ApproveResult;
+  }
+
+  /** Sessions whose TTL has not run out yet. */
+  async countActive(): Promise<number> {
+    return this.redis.commands.zcount(this.indexKey, Date.now(), '+inf');
+  }
+
+  async listActive(limit = 100): Promise<string[]> {
+    return this.redis.commands.zrangebyscore(this.indexKey, Date.now(), '+inf', 'LIMIT', 0, limit);
+  }
+
+  /** Ids of sessions that have expired, oldest first, so their files can be removed. */
+  async listExpired(limit = 100): Promise<string[]> {
+    return this.redis.commands.zrangebyscore(this.indexKey, '-inf', Date.now(), 'LIMIT', 0, limit);
+  }
+
+  async forgetExpired(ids: string[]): Promise<void> {
+    if (ids.length > 0) await this.redis.commands.zrem(this.indexKey, ...ids);
+  }
+}
+
+function serialize(name: string, value: unknown): string {
+  if (JSON_FIELDS.has(name)) return JSON.stringify(value);
+  if (BOOL_FIELDS.has(name)) return value ? '1' : '0';
+  if (value === null) return '';
+  return String(value);
+}
+
+function parseSession(hash: Record<string, string>): SessionRecord {
+  const scenes: SceneRecord[] = [];
+  const downloads: Record<number, SceneDownload> = {};
+  for (const [field, value] of Object.entries(hash)) {
+    if (field.startsWith(SCENE_PREFIX)) scenes.push(JSON.parse(value) as SceneRecord);
+    else if (field.startsWith(DOWNLOAD_PREFIX)) {
+      downloads[Number(field.slice(DOWNLOAD_PREFIX.length))] = JSON.parse(value) as SceneDownload;
+    }
+  }
+  scenes.sort((a, b) => a.index - b.index);
+  const orNull = (value: string | undefined) => (value ? value : null);
+  return {
+    id: hash.id,
+    status: hash.status as SessionStatus,
+    phase: hash.phase as SessionPhase,
+    media_type: hash.media_type as MediaType,
+    requested_scenes: Number(hash.requested_scenes),
+    story: hash.story ?? '',
+    seed: Number(hash.seed),
+    planner: orNull(hash.planner),
+    style: orNull(hash.style),
+    cast: JSON.parse(hash.cast || '[]') as CastMember[],
+    scenes,
+    planned: hash.planned === '1',
+    finalized: hash.finalized === '1',
+    warnings: JSON.parse(hash.warnings || '[]') as string[],
+    error: orNull(hash.error),
+    approved: JSON.parse(hash.approved || '[]') as number[],
+    download_status: (hash.download_status || 'not_started') as DownloadStatus,
+    download_error: orNull(hash.download_error),
+    downloads,
+    created_at: hash.created_at,
+    updated_at: hash.updated_at,
+    planned_at: orNull(hash.planned_at),
+    completed_at: orNull(hash.completed_at),
+    downloaded_at: orNull(hash.downloaded_at),
+  };
+}

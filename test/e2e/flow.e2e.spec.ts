@@ -1,0 +1,241 @@
+import sharp from 'sharp';
+import { MEDIA_PRESETS } from '../../src/providers/media-presets';
+import { expectEnvelope, request } from '../support/http-client';
+import { startTestApp, TestApp } from '../support/test-app';
+import { pollUntil } from '../support/test-env';
+import { readZip } from '../support/zip-reader';
+
+const STORY = [
+  'Mara found the lantern in her grandmother’s attic. It glowed the moment Tom touched it.',
+  'The next morning, Mara and Tom followed its light into the forest. The birds fell silent around them.',
+  'A river blocked the way. Tom built a raft from fallen branches while Mara kept watch.',
+  'At dusk they reached the tower. Mara climbed the stairs with the lantern raised high.',
+  'At the top, an old woman waited by the window. "You came," she said, and smiled at Mara and Tom.',
+].join('\n\n');
+
+type Status = {
+  status: string;
+  phase: string;
+  progress: { current_step: number; total_steps: number; description: string };
+  scenes: {
+    index: number;
+    scene_number: number;
+    title: string;
+    description: string;
+    image_prompt: string;
+    status: string;
+    image_url: string | null;
+    seed: number | null;
+    error: string | null;
+    provider: string;
+  }[];
+  download_status: string;
+  num_scenes: number;
+  error: string | null;
+};
+
+describe('the whole flow, offline (ROLE=all)', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('answers the original service example for POST /generate', async () => {
+    const res = await request(`${t.url}/generate`, {
+      method: 'POST',
+      json: { story_text: 'Test story', media_type: 'cinematic', num_scenes: 3 },
+    });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ session_id: expect.stringMatching(/^[0-9a-f-]{36}$/), status: 'processing', message: 'Generation started' });
+  });
+
+  it('answers the original service example for GET /health', async () => {
+    const res = await request(`${t.url}/health`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({
+      status: 'healthy',
+      services: { openrouter: 'offline', runware: 'offline', redis: 'available' },
+      providers: { scene_planner: 'offline', image_renderer: 'offline' },
+    });
+    expect(typeof res.body.active_sessions).toBe('number');
+  });
+
+  it('records a warning and the real count when the story cannot be split that far', async () => {
+    const { body } = await request<{ session_id: string }>(`${t.url}/generate`, {
+      method: 'POST',
+      json: { story_text: 'Test story', num_scenes: 3 },
+    });
+    const done = await pollUntil(
+      () => request<Status & { warnings: string[] }>(`${t.url}/status/${body.session_id}`),
+      (r) => r.body.status !== 'processing',
+    );
+    expect(done.body.status).toBe('completed');
+    expect(done.body.num_scenes).toBe(1);
+    expect(done.body.warnings[0]).toMatch(/only be split into 1 scene/);
+  });
+
+  it.each(['cinematic', 'cartoon', 'realistic'] as const)(
+    'generates, approves a subset, downloads and exports a %s story',
+    async (mediaType) => {
+      const started = await request<{ session_id: string }>(`${t.url}/generate`, {
+        method: 'POST',
+        json: { story_text: STORY, media_type: mediaType, num_scenes: 5 },
+      });
+      expect(started.status).toBe(200);
+      const id = started.body.session_id;
+
+      // Progress is monotonic while polling.
+      let lastStep = 0;
+      const completed = await pollUntil(
+        () => request<Status>(`${t.url}/status/${id}`),
+        (r) => {
+          expect(r.status).toBe(200);
+          expect(r.body.progress.current_step).toBeGreaterThanOrEqual(lastStep);
+          expect(r.body.progress.current_step).toBeLessThanOrEqual(r.body.progress.total_steps);
+          lastStep = r.body.progress.current_step;
+          return r.body.status !== 'processing';
+        },
+      );
+      expect(completed.body).toMatchObject({ status: 'completed', phase: 'awaiting_approval', error: null, num_scenes: 5 });
+      expect(completed.body.progress.current_step).toBe(completed.body.progress.total_steps);
+      const scenes = completed.body.scenes;
+      expect(scenes.map((s) => s.index)).toEqual([0, 1, 2, 3, 4]);
+      const seeds = new Set(scenes.map((s) => s.seed));
+      expect(seeds.size).toBe(1);
+      for (const scene of scenes) {
+        expect(scene).toMatchObject({ scene_number: scene.index + 1, status: 'done', provider: 'offline', error: null });
+        expect(scene.title.length).toBeGreaterThan(0);
+        expect(STORY.replace(/\s+/g, ' ')).toContain(scene.description.slice(0, 30));
+        expect(scene.image_prompt).toContain(MEDIA_PRESETS[mediaType].style.split(',')[0]);
+        // The offline image is served by this service.
+        const image = await fetch(scene.image_url!);
+        expect(image.status).toBe(200);
+        expect(image.headers.get('content-type')).toBe('image/png');
+      }
+      // Scenes with Mara carry the same cast description.
+      const maraScenes = scenes.filter((s) => s.description.includes('Mara'));
+      expect(maraScenes.length).toBeGreaterThan(1);
+      for (const scene of maraScenes) expect(scene.image_prompt).toContain('Mara: recurring character');
+
+      const early = await request(`${t.url}/download`, { method: 'POST', json: { session_id: id } });
+      expectEnvelope(early, 409);
+
+      const approved = await request(`${t.url}/approve`, { method: 'POST', json: { session_id: id, approved_scenes: [3, 0, 2] } });
+      expect(approved.status).toBe(200);
+      expect(approved.body).toEqual({ message: 'Images approved and downloading', download_status: 'started' });
+
+      const downloaded = await pollUntil(
+        () => request<Status>(`${t.url}/status/${id}`),
+        (r) => r.body.download_status !== 'started',
+      );
+      expect(downloaded.body.download_status).toBe('completed');
+
+      // The ZIP, requested as the original service's clients do: a form field.
+      const zipResponse = await fetch(`${t.url}/download`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ session_id: id }),
+      });
+      expect(zipResponse.status).toBe(200);
+      expect(zipResponse.headers.get('content-type')).toBe('application/zip');
+      expect(zipResponse.headers.get('content-disposition')).toBe(`attachment; filename="story_${id.slice(0, 8)}.zip"`);
+      const entries = await readZip(Buffer.from(await zipResponse.arrayBuffer()));
+      expect(entries.map((e) => e.name).sort()).toEqual([
+        'images/scene_01.png',
+        'images/scene_03.png',
+        'images/scene_04.png',
+        'scenes.json',
+        'story.txt',
+      ]);
+      const preset = MEDIA_PRESETS[mediaType];
+      for (const entry of entries.filter((e) => e.name.startsWith('images/'))) {
+        expect(entry.compressionMethod).toBe(0);
+        const meta = await sharp(entry.data).metadata();
+        expect({ format: meta.format, width: meta.width, height: meta.height }).toEqual({
+          format: 'png',
+          width: preset.width,
+          height: preset.height,
+        });
+      }
+      const byName = Object.fromEntries(entries.map((e) => [e.name, e]));
+      expect(byName['story.txt'].data.toString('utf8')).toBe(STORY);
+      expect(byName['story.txt'].compressionMethod).toBe(8);
+      expect(byName['scenes.json'].compressionMethod).toBe(8);
+      const manifest = JSON.parse(byName['scenes.json'].data.toString('utf8')) as Record<string, unknown>[];
+      expect(manifest.map((m) => m.index)).toEqual([0, 2, 3]);
+      for (const entry of manifest) {
+        expect(entry).toMatchObject({
+          title: scenes[entry.index as number].title,
+          description: scenes[entry.index as number].description,
+          prompt: scenes[entry.index as number].image_prompt,
+          seed: scenes[0].seed,
+          provider: 'offline',
+          model: expect.stringContaining('offline'),
+          source_url: expect.stringContaining(`/static/${id}/`),
+        });
+      }
+
+      // JSON is accepted too, and the same bytes come back.
+      const again = await fetch(`${t.url}/download`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ session_id: id }),
+      });
+      expect(again.status).toBe(200);
+
+      const second = await request(`${t.url}/approve`, { method: 'POST', json: { session_id: id, approved_scenes: [1] } });
+      expectEnvelope(second, 409);
+    },
+  );
+
+  it('serves the OpenAPI document with every endpoint', async () => {
+    const res = await request<{ paths: Record<string, unknown> }>(`${t.url}/docs/json`);
+    expect(res.status).toBe(200);
+    expect(Object.keys(res.body.paths).sort()).toEqual(
+      ['/approve', '/download', '/generate', '/health', '/health/live', '/health/ready', '/status/{session_id}'].sort(),
+    );
+    const ui = await fetch(`${t.url}/docs`);
+    expect(ui.status).toBe(200);
+    expect(await ui.text()).toContain('swagger');
+  });
+
+  it('answers the Terminus probes', async () => {
+    const live = await request(`${t.url}/health/live`);
+    expect(live.status).toBe(200);
+    expect(live.body.status).toBe('ok');
+    const ready = await request(`${t.url}/health/ready`);
+    expect(ready.status).toBe(200);
+    expect(ready.body).toMatchObject({ status: 'ok', info: { redis: { status: 'up' }, queues: { status: 'up' } } });
+  });
+
+  it('hides the debug endpoints unless DEBUG_MODE=true', async () => {
+    expectEnvelope(await request(`${t.url}/debug/sessions`), 404);
+    expectEnvelope(await request(`${t.url}/debug/config`), 404);
+  });
+});
+
+describe('debug mode', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({
+      DEBUG_MODE: 'true',
+      OPENROUTER_API_KEY: 'sk-or-v1-debug-secret-value-0001',
+      AI_PROVIDERS: 'offline',
+    });
+  });
+  afterAll(() => t.close());
+
+  it('lists sessions and shows configuration without any key', async () => {
+    const created = await request<{ session_id: string }>(`${t.url}/generate`, { method: 'POST', json: { story_text: 'One. Two.' } });
+    const sessions = await request<{ active_sessions: number; sessions: { session_id: string }[] }>(`${t.url}/debug/sessions`);
+    expect(sessions.status).toBe(200);
+    expect(sessions.body.active_sessions).toBe(1);
+    expect(sessions.body.sessions.map((s) => s.session_id)).toEqual([created.body.session_id]);
+
+    const config = await request(`${t.url}/debug/config`);
+    expect(config.status).toBe(200);
+    expect(config.body.api_keys).toEqual({ openrouter: 'configured', runware: 'missing', api_auth: 'missing' });
+    expect(JSON.stringify(config.body)).not.toContain('debug-secret');
+  });
+});

@@ -1,0 +1,41 @@
+/** Small fetch wrappers for driving the service over real HTTP in tests. */
+export interface JsonResponse<T = Record<string, unknown>> {
+  status: number;
+  headers: Headers;
+  body: T;
+}
+
+export async function request<T = Record<string, unknown>>(
+  url: string,
+  init: RequestInit & { json?: unknown } = {},
+): Promise<JsonResponse<T>> {
+  const { json, ...rest } = init;
+  const response = await fetch(url, {
+    ...rest,
+    headers: { ...(json !== undefined ? { 'content-type': 'application/json' } : {}), ...(rest.headers ?? {}) },
+    body: json !== undefined ? JSON.stringify(json) : rest.body,
+  });
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // not JSON: leave the text
+  }
+  return { status: response.status, headers: response.headers, body: body as T };
+}
+
+/** Asserts the error envelope shape, returning the body for further checks. */
+export function expectEnvelope(res: JsonResponse, status: number): Record<string, unknown> {
+  expect({ status: res.status, body: res.body }).toEqual({
+    status,
+    body: expect.objectContaining({
+      error: expect.anything(),
+      status_code: status,
+      timestamp: expect.stringMatching(/^\d{4}-\d{2}-\d{2}T/),
+    }),
+  });
+  const error = res.body.error;
+  expect(typeof error === 'string' || Array.isArray(error)).toBe(true);
+  return res.body;
+}
