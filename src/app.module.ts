@@ -1,4 +1,4 @@
-import { DynamicModule, Module, Type } from '@nestjs/common';
+import { DynamicModule, Logger, Module, OnApplicationShutdown, Type } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ServeStaticModule } from '@nestjs/serve-static';
 import { ThrottlerModule } from '@nestjs/throttler';
@@ -40,7 +40,12 @@ function apiModules(config: AppConfig): (Type | DynamicModule)[] {
 }
 
 @Module({})
-export class AppModule {
+export class AppModule implements OnApplicationShutdown {
+  /** The root module's hook runs after every other module's, so this line means shutdown completed. */
+  onApplicationShutdown(signal?: string): void {
+    if (signal) new Logger('Shutdown').log(`Shut down cleanly after ${signal}`);
+  }
+
   /** One codebase, three roles: `api` serves HTTP, `worker` consumes queues, `all` does both. */
   static forRoot(config: AppConfig): DynamicModule {
     const serveHttp = config.role !== 'worker';

@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
+import { hostname } from 'node:os';
 import { IMAGE_RENDERER, ImageRenderer } from '../providers/image-renderer';
 import { MEDIA_PRESETS } from '../providers/media-presets';
 import { buildImagePrompt } from '../providers/prompt-builder';
@@ -9,6 +10,8 @@ import { JobContext, JobHandlers, JobName, RenderSceneJob, SessionJob } from '..
 import { outcomeOfRender } from '../sessions/session-lifecycle';
 import { newScene, SceneRecord } from '../sessions/session.model';
 import { SessionStore } from '../sessions/session.store';
+
+const WORKER_ID = `${hostname()}:${process.pid}`;
 
 /** Worker-side steps of a session: plan the story, render each scene, then finalise. */
 @Injectable()
@@ -113,6 +116,7 @@ export class GenerationProcessor {
         provider: this.renderer.name,
         error: null,
         rendered_at: new Date().toISOString(),
+        rendered_by: WORKER_ID,
       });
     } catch (err) {
       const final = context.isLastAttempt || (err instanceof ProviderError && !err.retryable);

@@ -28,8 +28,8 @@ function httpFetcher(config: AppConfig): RemoteImageFetcher {
   return {
     fetchRemote: (url, targetBase) => {
       const { HttpImageFetcher } = require('./http/http-image-fetcher') as typeof import('./http/http-image-fetcher');
-      fetcher ??= new HttpImageFetcher(config);
-      return fetcher.fetchRemote(url, targetBase);
+      const remote = (fetcher ??= new HttpImageFetcher(config));
+      return remote.fetchRemote(url, targetBase);
     },
   };
 }

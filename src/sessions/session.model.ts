@@ -25,6 +25,8 @@ export interface SceneRecord {
   attempts: number;
   source: ImageSource | null;
   rendered_at: string | null;
+  /** host:pid of the worker process that rendered it (for operators; not in the public view). */
+  rendered_by: string | null;
 }
 
 export interface SceneDownload {
@@ -81,6 +83,7 @@ export function newScene(index: number, fields: Pick<SceneRecord, 'title' | 'des
     attempts: 0,
     source: null,
     rendered_at: null,
+    rendered_by: null,
     ...fields,
     index,
   };
