@@ -20,7 +20,9 @@ function newestMtime(target) {
 function isStale() {
   if (!fs.existsSync(entry)) return true;
   const built = fs.statSync(entry).mtimeMs;
-  const inputs = ['src', 'package.json', 'tsconfig.json', 'tsconfig.build.json'].map((p) => path.join(root, p));
+  const inputs = ['src', 'package.json', 'tsconfig.json', 'tsconfig.build.json'].map((p) =>
+    path.join(root, p),
+  );
   return inputs.some((input) => fs.existsSync(input) && newestMtime(input) > built);
 }
 

@@ -30,7 +30,13 @@ function apiModules(config: AppConfig): (Type | DynamicModule)[] {
       serveRoot: '/static',
       // Unknown files fall through to the router's 404 (with the error envelope) instead of an index page.
       exclude: ['/static/{*path}'],
-      serveStaticOptions: { index: false, dotfiles: 'deny', fallthrough: true, redirect: false, maxAge: '1h' },
+      serveStaticOptions: {
+        index: false,
+        dotfiles: 'deny',
+        fallthrough: true,
+        redirect: false,
+        maxAge: '1h',
+      },
     }),
     ThrottlerModule.forRoot({
       throttlers: [{ name: 'default', ttl: 60_000, limit: Math.max(1, config.rateLimitPerMinute) }],

@@ -19,14 +19,18 @@ async function bootstrap(config: AppConfig): Promise<void> {
     logger.log('Worker started');
     return;
   }
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), { bodyParser: false });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    bodyParser: false,
+  });
   configureHttpApp(app, config);
   app.enableShutdownHooks();
   const server = await app.listen(config.port, config.host);
   // Keep-alive longer than typical load balancer idle timeouts, so they close first.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  logger.log(`${config.role === 'all' ? 'API and worker' : 'API'} listening on http://${config.host}:${config.port} (docs at /docs)`);
+  logger.log(
+    `${config.role === 'all' ? 'API and worker' : 'API'} listening on http://${config.host}:${config.port} (docs at /docs)`,
+  );
 }
 
 let config: AppConfig;

@@ -24,7 +24,8 @@ export class ApprovalService {
     const result = await this.sessions.approve(sessionId, indices);
     if (result === 'missing') throw new NotFoundException('Session not found or expired');
     if (result === 'not_completed') throw new ConflictException('Session is not completed');
-    if (result === 'already_approved') throw new ConflictException('Scenes of this session were already approved');
+    if (result === 'already_approved')
+      throw new ConflictException('Scenes of this session were already approved');
     try {
       await this.queue.downloadImages(sessionId);
     } catch (err) {

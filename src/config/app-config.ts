@@ -82,7 +82,8 @@ function int(env: Env, name: string, fallback: number, min: number, max: number)
   if (!raw) return fallback;
   if (!/^-?\d+$/.test(raw)) throw new ConfigError(name, `must be an integer, got "${raw}"`);
   const value = Number(raw);
-  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  if (value < min || value > max)
+    throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
   return value;
 }
 
@@ -95,7 +96,8 @@ function num(env: Env, name: string, fallback: number, min: number, max: number)
   if (!raw) return fallback;
   const value = Number(raw);
   if (!Number.isFinite(value)) throw new ConfigError(name, `must be a number, got "${raw}"`);
-  if (value < min || value > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
+  if (value < min || value > max)
+    throw new ConfigError(name, `must be between ${min} and ${max}, got ${value}`);
   return value;
 }
 
@@ -153,7 +155,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const corsOrigins = list(env, 'CORS_ORIGINS', []);
   for (const origin of corsOrigins) {
     if (origin !== '*' && !/^https?:\/\/[^/\s]+$/.test(origin)) {
-      throw new ConfigError('CORS_ORIGINS', `entries must be "*" or origins like https://app.example.com, got "${origin}"`);
+      throw new ConfigError(
+        'CORS_ORIGINS',
+        `entries must be "*" or origins like https://app.example.com, got "${origin}"`,
+      );
     }
   }
   const publicBaseUrl = optional(env, 'PUBLIC_BASE_URL');
@@ -192,13 +197,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
       stepsOverride: optionalInt(env, 'RUNWARE_STEPS', 1, 100),
       cfgScaleOverride: env.RUNWARE_CFG_SCALE?.trim() ? num(env, 'RUNWARE_CFG_SCALE', 7, 0, 50) : undefined,
       outputFormat: oneOf(env, 'RUNWARE_OUTPUT_FORMAT', 'png', ['png', 'jpg', 'webp']).toUpperCase() as
-        | 'PNG'
-        | 'JPG'
-        | 'WEBP',
+        'PNG' | 'JPG' | 'WEBP',
     },
     imageDir: path.resolve(str(env, 'IMAGE_DIR', './image_generation')),
-    imageDownloadAllowedHosts: list(env, 'IMAGE_DOWNLOAD_ALLOWED_HOSTS', [DEFAULT_RUNWARE_IMAGE_HOST]).map((h) =>
-      h.toLowerCase(),
+    imageDownloadAllowedHosts: list(env, 'IMAGE_DOWNLOAD_ALLOWED_HOSTS', [DEFAULT_RUNWARE_IMAGE_HOST]).map(
+      (h) => h.toLowerCase(),
     ),
     imageDownloadMaxBytes: int(env, 'IMAGE_DOWNLOAD_MAX_BYTES', 25 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
     imageDownloadTimeoutMs: int(env, 'IMAGE_DOWNLOAD_TIMEOUT_MS', 30_000, 100, 600_000),
@@ -219,7 +222,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
 
 function optionalMultipleOf64(env: Env, name: string): number | undefined {
   const value = optionalInt(env, name, 64, 4096);
-  if (value !== undefined && value % 64 !== 0) throw new ConfigError(name, `must be a multiple of 64, got ${value}`);
+  if (value !== undefined && value % 64 !== 0)
+    throw new ConfigError(name, `must be a multiple of 64, got ${value}`);
   return value;
 }
 

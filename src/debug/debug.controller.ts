@@ -47,7 +47,11 @@ export class DebugController {
         runware: configured(this.config.runware.apiKey),
         api_auth: this.config.apiKeys.length > 0 ? 'configured' : 'missing',
       },
-      providers: { mode: this.config.providers, scene_planner: selection.planner, image_renderer: selection.renderer },
+      providers: {
+        mode: this.config.providers,
+        scene_planner: selection.planner,
+        image_renderer: selection.renderer,
+      },
       openrouter: { base_url: this.config.openrouter.baseUrl, model: this.config.openrouter.model },
       runware: { url: this.config.runware.url },
       directories: {

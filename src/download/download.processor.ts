@@ -49,7 +49,8 @@ export class DownloadProcessor {
           error: null,
         });
       } catch (err) {
-        if (!(err instanceof ProviderError)) this.logger.warn(`Scene ${index} of ${sessionId}: ${String(err)}`);
+        if (!(err instanceof ProviderError))
+          this.logger.warn(`Scene ${index} of ${sessionId}: ${String(err)}`);
         failures.set(index, err);
       }
     });

@@ -66,7 +66,8 @@ export class ZipExportService {
   private manifest(session: SessionRecord, images: ZipImage[], baseUrl: string) {
     return images.map(({ index, file }) => {
       const scene = session.scenes[index];
-      const source = scene.source?.kind === 'remote' ? scene.source.url : `${baseUrl}${scene.image_url ?? ''}`;
+      const source =
+        scene.source?.kind === 'remote' ? scene.source.url : `${baseUrl}${scene.image_url ?? ''}`;
       return {
         index,
         scene_number: index + 1,

@@ -6,7 +6,11 @@ import { MEDIA_TYPES, MediaType } from '../sessions/session.model';
 export const MAX_SCENES = 20;
 
 export class GenerateRequestDto {
-  @ApiProperty({ description: 'The story to illustrate', maxLength: MAX_STORY_CHARS, example: 'Mara found a glowing lantern…' })
+  @ApiProperty({
+    description: 'The story to illustrate',
+    maxLength: MAX_STORY_CHARS,
+    example: 'Mara found a glowing lantern…',
+  })
   @IsStoryText()
   story_text!: string;
 

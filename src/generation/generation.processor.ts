@@ -51,7 +51,11 @@ export class GenerationProcessor {
         throw err;
       }
       if (plan.scenes.length === 0) {
-        await this.sessions.update(sessionId, { status: 'failed', phase: 'failed', error: 'The story has no text to illustrate' });
+        await this.sessions.update(sessionId, {
+          status: 'failed',
+          phase: 'failed',
+          error: 'The story has no text to illustrate',
+        });
         throw new ProviderError('The story has no text to illustrate', false);
       }
       const preset = MEDIA_PRESETS[session.media_type];
@@ -139,7 +143,11 @@ export class GenerationProcessor {
     // A render job that died without recording its end (e.g. stalled too often) counts as failed.
     const unfinished = session.scenes
       .filter((scene) => scene.status === 'pending' || scene.status === 'rendering')
-      .map((scene): SceneRecord => ({ ...scene, status: 'failed', error: scene.error ?? 'Rendering did not complete' }));
+      .map((scene): SceneRecord => ({
+        ...scene,
+        status: 'failed',
+        error: scene.error ?? 'Rendering did not complete',
+      }));
     const scenes = session.scenes.map((scene) => unfinished.find((u) => u.index === scene.index) ?? scene);
     const outcome = outcomeOfRender(scenes);
     await this.sessions.update(
@@ -157,10 +165,19 @@ export class GenerationProcessor {
     this.logger.log(`Session ${sessionId} ${outcome.status}`);
   }
 
-  private async failIfFinal(sessionId: string, err: unknown, context: JobContext, what: string): Promise<void> {
+  private async failIfFinal(
+    sessionId: string,
+    err: unknown,
+    context: JobContext,
+    what: string,
+  ): Promise<void> {
     const final = context.isLastAttempt || (err instanceof ProviderError && !err.retryable);
     if (!final) return;
-    await this.sessions.update(sessionId, { status: 'failed', phase: 'failed', error: `${what}: ${userMessage(err)}` });
+    await this.sessions.update(sessionId, {
+      status: 'failed',
+      phase: 'failed',
+      error: `${what}: ${userMessage(err)}`,
+    });
   }
 }
 

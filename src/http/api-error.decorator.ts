@@ -30,6 +30,8 @@ const DESCRIPTIONS: Record<number, string> = {
 /** Documents error responses, all of which use the error envelope. */
 export function ApiErrorResponses(...statuses: number[]): MethodDecorator {
   return applyDecorators(
-    ...statuses.map((status) => ApiResponse({ status, description: DESCRIPTIONS[status], type: ErrorEnvelope })),
+    ...statuses.map((status) =>
+      ApiResponse({ status, description: DESCRIPTIONS[status], type: ErrorEnvelope }),
+    ),
   );
 }

@@ -33,7 +33,8 @@ export class ApiKeyGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     if (this.keys.length === 0) return true;
-    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()])) return true;
+    if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()]))
+      return true;
     const presented = presentedApiKey(context.switchToHttp().getRequest<Request>());
     if (presented) {
       const candidate = digest(presented);
@@ -41,6 +42,8 @@ export class ApiKeyGuard implements CanActivate {
       for (const key of this.keys) match = timingSafeEqual(key, candidate) || match;
       if (match) return true;
     }
-    throw new UnauthorizedException('A valid API key is required (X-API-Key header or Authorization: Bearer)');
+    throw new UnauthorizedException(
+      'A valid API key is required (X-API-Key header or Authorization: Bearer)',
+    );
   }
 }

@@ -29,8 +29,17 @@ function forbiddenKey(value: unknown, depth = 0): string | null {
 /** Turns body-parser failures into HttpExceptions with messages of our own, before Nest sees them. */
 function parserErrors(err: unknown, _req: Request, _res: Response, next: NextFunction): void {
   const parserError = err as { status?: number; type?: string };
-  if (!(err instanceof HttpException) && typeof parserError?.status === 'number' && parserError.status < 500) {
-    return next(new HttpException(PARSER_MESSAGES[parserError.type ?? ''] ?? 'Invalid request body', parserError.status));
+  if (
+    !(err instanceof HttpException) &&
+    typeof parserError?.status === 'number' &&
+    parserError.status < 500
+  ) {
+    return next(
+      new HttpException(
+        PARSER_MESSAGES[parserError.type ?? ''] ?? 'Invalid request body',
+        parserError.status,
+      ),
+    );
   }
   next(err);
 }

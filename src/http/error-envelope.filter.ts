@@ -39,9 +39,14 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
     }
     if (isStorageOutage(exception)) {
       this.logger.warn(`Storage unavailable: ${(exception as Error).message}`);
-      return { status: HttpStatus.SERVICE_UNAVAILABLE, error: 'Service temporarily unavailable (storage unreachable); please retry' };
+      return {
+        status: HttpStatus.SERVICE_UNAVAILABLE,
+        error: 'Service temporarily unavailable (storage unreachable); please retry',
+      };
     }
-    this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    this.logger.error(
+      exception instanceof Error ? (exception.stack ?? exception.message) : String(exception),
+    );
     return { status: HttpStatus.INTERNAL_SERVER_ERROR, error: 'Internal server error' };
   }
 }

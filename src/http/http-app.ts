@@ -11,7 +11,9 @@ function flatten(errors: ValidationError[], parent = ''): string[] {
   return errors.flatMap((error) => {
     const field = parent ? `${parent}.${error.property}` : error.property;
     const own = Object.values(error.constraints ?? {}).map((message) =>
-      message === `property ${error.property} should not exist` ? `${field} is not an allowed field` : message,
+      message === `property ${error.property} should not exist`
+        ? `${field} is not an allowed field`
+        : message,
     );
     return [...own, ...flatten(error.children ?? [], field)];
   });

@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import { AppConfig } from '../config/app-config';
 
-const SAFE_HOST = /^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
+const SAFE_HOST = /^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/;
 
 /**
  * The origin clients reach this service at, for absolute image URLs: PUBLIC_BASE_URL when set (behind a

@@ -3,6 +3,7 @@ import { registerDecorator, ValidationArguments, ValidationOptions } from 'class
 export const MAX_STORY_CHARS = 50_000;
 
 // C0 controls other than tab, line feed and carriage return, plus DEL: never part of a story.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_CHARS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 
 /** Why a story text is unacceptable, or null. Lengths are counted in Unicode code points. */
@@ -27,7 +28,8 @@ export function IsStoryText(options?: ValidationOptions): PropertyDecorator {
       options,
       validator: {
         validate: (value: unknown) => storyTextProblem(value) === null,
-        defaultMessage: (args?: ValidationArguments) => storyTextProblem(args?.value) ?? 'story_text is invalid',
+        defaultMessage: (args?: ValidationArguments) =>
+          storyTextProblem(args?.value) ?? 'story_text is invalid',
       },
     });
 }

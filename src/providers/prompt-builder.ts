@@ -35,7 +35,10 @@ export function buildImagePrompt(parts: PromptParts): string {
 }
 
 function collapse(text: string): string {
-  return text.replace(/\s+/g, ' ').trim().replace(/[.\s]+$/, '');
+  return text
+    .replace(/\s+/g, ' ')
+    .trim()
+    .replace(/[.\s]+$/, '');
 }
 
 /** Cuts at a word boundary, by code points so a surrogate pair is never split. */

@@ -41,8 +41,12 @@ export class ProviderStatusService implements OnModuleInit {
 
   async statuses(): Promise<{ openrouter: ProviderHealth; runware: ProviderHealth }> {
     const [openrouter, runware] = await Promise.all([
-      this.selection.planner === 'offline' ? ('offline' as const) : this.cached('openrouter', () => this.checkOpenRouter()),
-      this.selection.renderer === 'offline' ? ('offline' as const) : this.cached('runware', () => this.checkRunware()),
+      this.selection.planner === 'offline'
+        ? ('offline' as const)
+        : this.cached('openrouter', () => this.checkOpenRouter()),
+      this.selection.renderer === 'offline'
+        ? ('offline' as const)
+        : this.cached('runware', () => this.checkRunware()),
     ]);
     return { openrouter, runware };
   }
@@ -53,7 +57,10 @@ export class ProviderStatusService implements OnModuleInit {
     return [...this.cache.entries()].filter(([, c]) => c.value === 'unavailable').map(([name]) => name);
   }
 
-  private async cached(name: 'openrouter' | 'runware', check: () => Promise<ProviderHealth>): Promise<ProviderHealth> {
+  private async cached(
+    name: 'openrouter' | 'runware',
+    check: () => Promise<ProviderHealth>,
+  ): Promise<ProviderHealth> {
     const entry = this.cache.get(name);
     const stale = !entry || Date.now() - entry.checkedAt > CHECK_TTL_MS;
     if (stale && !this.inFlight.has(name)) {
@@ -79,7 +86,9 @@ export class ProviderStatusService implements OnModuleInit {
     });
     await response.body?.cancel();
     // A gateway without the key endpoint still proves reachability; only auth failures and 5xx count against it.
-    return response.status === 401 || response.status === 403 || response.status >= 500 ? 'unavailable' : 'available';
+    return response.status === 401 || response.status === 403 || response.status >= 500
+      ? 'unavailable'
+      : 'available';
   }
 
   private checkRunware(): Promise<ProviderHealth> {
@@ -98,9 +107,13 @@ export class ProviderStatusService implements OnModuleInit {
       socket.on('open', () => socket.send(JSON.stringify([{ taskType: 'authentication', apiKey }])));
       socket.on('message', (raw) => {
         try {
-          const message = JSON.parse(raw.toString()) as { data?: { taskType?: string; connectionSessionUUID?: string }[]; errors?: unknown[] };
+          const message = JSON.parse(raw.toString()) as {
+            data?: { taskType?: string; connectionSessionUUID?: string }[];
+            errors?: unknown[];
+          };
           if (message.errors?.length) finish('unavailable');
-          else if (message.data?.some((d) => d.taskType === 'authentication' && d.connectionSessionUUID)) finish('available');
+          else if (message.data?.some((d) => d.taskType === 'authentication' && d.connectionSessionUUID))
+            finish('available');
         } catch {
           finish('unavailable');
         }

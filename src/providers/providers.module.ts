@@ -27,7 +27,8 @@ function httpFetcher(config: AppConfig): RemoteImageFetcher {
   let fetcher: RemoteImageFetcher | undefined;
   return {
     fetchRemote: (url, targetBase) => {
-      const { HttpImageFetcher } = require('./http/http-image-fetcher') as typeof import('./http/http-image-fetcher');
+      const { HttpImageFetcher } =
+        require('./http/http-image-fetcher') as typeof import('./http/http-image-fetcher');
       const remote = (fetcher ??= new HttpImageFetcher(config));
       return remote.fetchRemote(url, targetBase);
     },
@@ -46,7 +47,9 @@ function httpFetcher(config: AppConfig): RemoteImageFetcher {
       provide: SCENE_PLANNER,
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig): ScenePlanner =>
-        selectProviders(config).planner === 'openrouter' ? openRouterPlanner(config) : new OfflineScenePlanner(),
+        selectProviders(config).planner === 'openrouter'
+          ? openRouterPlanner(config)
+          : new OfflineScenePlanner(),
     },
     {
       provide: IMAGE_RENDERER,

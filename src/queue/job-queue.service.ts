@@ -82,7 +82,10 @@ export class JobQueue implements OnModuleInit, OnApplicationShutdown {
 
   /** Retry and retention policy of every job. Job ids contain no ':' (BullMQ reserves it). */
   private options(name: JobName): JobsOptions {
-    const retention = { removeOnComplete: { age: 3600, count: 2000 }, removeOnFail: { age: 24 * 3600, count: 5000 } };
+    const retention = {
+      removeOnComplete: { age: 3600, count: 2000 },
+      removeOnFail: { age: 24 * 3600, count: 5000 },
+    };
     const backoff = { type: 'exponential', delay: this.config.jobBackoffMs, jitter: 0.5 };
     switch (name) {
       case JobName.PlanStory:

@@ -50,7 +50,9 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
       });
       this.workers.push(worker);
     }
-    this.logger.log(`Consuming queues ${Object.values(QueueName).join(', ')} (concurrency ${this.config.workerConcurrency})`);
+    this.logger.log(
+      `Consuming queues ${Object.values(QueueName).join(', ')} (concurrency ${this.config.workerConcurrency})`,
+    );
   }
 
   /** Lets in-flight jobs finish, bounded by SHUTDOWN_TIMEOUT_MS; unfinished ones go back to the queue as stalled. */
@@ -58,7 +60,9 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
     const closing = Promise.all(this.workers.map((worker) => worker.close()));
     const timedOut = await Promise.race([
       closing.then(() => false),
-      new Promise<boolean>((resolve) => setTimeout(() => resolve(true), this.config.shutdownTimeoutMs).unref()),
+      new Promise<boolean>((resolve) =>
+        setTimeout(() => resolve(true), this.config.shutdownTimeoutMs).unref(),
+      ),
     ]);
     if (timedOut) {
       this.logger.warn('Jobs still running at shutdown deadline; they will be retried by another worker');

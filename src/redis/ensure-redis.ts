@@ -3,7 +3,12 @@ import Redis from 'ioredis';
 import { AppConfig } from '../config/app-config';
 
 async function answers(url: string): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, connectTimeout: 1500, maxRetriesPerRequest: 0, retryStrategy: () => null });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    connectTimeout: 1500,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();
@@ -27,15 +32,21 @@ export async function ensureRedis(config: AppConfig): Promise<void> {
   if (await answers(config.redisUrl)) return;
   if (config.redisUrlDefaulted && redisServerInstalled()) {
     const port = new URL(config.redisUrl).port || '6379';
-    const child = spawn('redis-server', ['--port', port, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      detached: true,
-      stdio: 'ignore',
-    });
+    const child = spawn(
+      'redis-server',
+      ['--port', port, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      {
+        detached: true,
+        stdio: 'ignore',
+      },
+    );
     child.unref();
     for (let i = 0; i < 30; i++) {
       await new Promise((resolve) => setTimeout(resolve, 200));
       if (await answers(config.redisUrl)) {
-        console.warn(`Redis was not running: started a local development redis-server on port ${port} (no persistence)`);
+        console.warn(
+          `Redis was not running: started a local development redis-server on port ${port} (no persistence)`,
+        );
         return;
       }
     }

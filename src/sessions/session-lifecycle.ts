@@ -64,7 +64,9 @@ export function outcomeOfRender(scenes: SceneRecord[]): RenderOutcome {
     status: 'completed',
     phase: 'awaiting_approval',
     error: null,
-    warnings: [`Scene(s) ${numbers} failed to render and cannot be approved${firstError ? `: ${firstError}` : ''}`],
+    warnings: [
+      `Scene(s) ${numbers} failed to render and cannot be approved${firstError ? `: ${firstError}` : ''}`,
+    ],
   };
 }
 

@@ -19,7 +19,11 @@ export class ProgressView implements Progress {
 
 export class SceneDownloadView {
   @ApiProperty({ enum: ['done', 'failed'] }) status!: 'done' | 'failed';
-  @ApiProperty({ nullable: true, type: String, description: 'URL of the downloaded file, served under /static' })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'URL of the downloaded file, served under /static',
+  })
   file_url!: string | null;
   @ApiProperty({ nullable: true, type: String }) error!: string | null;
 }
@@ -34,7 +38,11 @@ export class SceneView {
   @ApiProperty({ nullable: true, type: String }) image_url!: string | null;
   @ApiProperty({ nullable: true, type: Number }) seed!: number | null;
   @ApiProperty({ nullable: true, type: String }) error!: string | null;
-  @ApiProperty({ nullable: true, type: String, description: 'Renderer that made the image: offline or runware' })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'Renderer that made the image: offline or runware',
+  })
   provider!: string | null;
   @ApiProperty({ nullable: true, type: String }) model!: string | null;
   @ApiProperty({ type: [String] }) characters!: string[];
@@ -45,13 +53,19 @@ export class SceneView {
 export class StatusView {
   @ApiProperty({ format: 'uuid' }) session_id!: string;
   @ApiProperty({ enum: ['processing', 'completed', 'failed'] }) status!: SessionStatus;
-  @ApiProperty({ enum: ['queued', 'planning', 'rendering', 'awaiting_approval', 'failed'] }) phase!: SessionPhase;
+  @ApiProperty({ enum: ['queued', 'planning', 'rendering', 'awaiting_approval', 'failed'] })
+  phase!: SessionPhase;
   @ApiProperty({ type: ProgressView }) progress!: ProgressView;
   @ApiProperty({ enum: MEDIA_TYPES }) media_type!: MediaType;
-  @ApiProperty({ description: 'Scenes planned (requested_scenes until planning is done)' }) num_scenes!: number;
+  @ApiProperty({ description: 'Scenes planned (requested_scenes until planning is done)' })
+  num_scenes!: number;
   @ApiProperty() requested_scenes!: number;
   @ApiProperty({ type: [SceneView] }) scenes!: SceneView[];
-  @ApiProperty({ nullable: true, type: String, description: 'Planner that made the scenes: offline or openrouter' })
+  @ApiProperty({
+    nullable: true,
+    type: String,
+    description: 'Planner that made the scenes: offline or openrouter',
+  })
   planner!: string | null;
   @ApiProperty({ type: [Number] }) approved_scenes!: number[];
   @ApiProperty({ enum: ['not_started', 'started', 'completed', 'failed'] }) download_status!: DownloadStatus;
@@ -89,7 +103,12 @@ export function toStatusView(session: SessionRecord, baseUrl: string): StatusVie
   };
 }
 
-function sceneView(session: SessionRecord, scene: SceneRecord, approved: boolean, baseUrl: string): SceneView {
+function sceneView(
+  session: SessionRecord,
+  scene: SceneRecord,
+  approved: boolean,
+  baseUrl: string,
+): SceneView {
   const download = session.downloads[scene.index];
   return {
     index: scene.index,

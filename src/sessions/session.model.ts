@@ -70,7 +70,10 @@ export interface SessionRecord {
   downloaded_at: string | null;
 }
 
-export function newScene(index: number, fields: Pick<SceneRecord, 'title' | 'description' | 'image_prompt'> & Partial<SceneRecord>): SceneRecord {
+export function newScene(
+  index: number,
+  fields: Pick<SceneRecord, 'title' | 'description' | 'image_prompt'> & Partial<SceneRecord>,
+): SceneRecord {
   return {
     negative_prompt: null,
     characters: [],

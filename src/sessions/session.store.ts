@@ -118,7 +118,12 @@ export class SessionStore {
     id: string,
     index: number,
   ): Promise<{ scene: SceneRecord; mediaType: MediaType; seed: number } | null> {
-    const [mediaType, seed, scene] = await this.redis.commands.hmget(this.key(id), 'media_type', 'seed', SCENE_PREFIX + index);
+    const [mediaType, seed, scene] = await this.redis.commands.hmget(
+      this.key(id),
+      'media_type',
+      'seed',
+      SCENE_PREFIX + index,
+    );
     if (!mediaType || !seed || !scene) return null;
     return { scene: JSON.parse(scene) as SceneRecord, mediaType: mediaType as MediaType, seed: Number(seed) };
   }

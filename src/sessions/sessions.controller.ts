@@ -21,7 +21,10 @@ export class SessionsController {
   @ApiParam({ name: 'session_id', format: 'uuid' })
   @ApiOkResponse({ type: StatusView })
   @ApiErrorResponses(400, 404)
-  async status(@Param('session_id', SessionIdPipe) sessionId: string, @Req() req: Request): Promise<StatusView> {
+  async status(
+    @Param('session_id', SessionIdPipe) sessionId: string,
+    @Req() req: Request,
+  ): Promise<StatusView> {
     const session = await this.sessions.get(sessionId);
     if (!session) throw new NotFoundException('Session not found or expired');
     return toStatusView(session, publicBaseUrl(req, this.config));

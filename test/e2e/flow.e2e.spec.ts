@@ -47,7 +47,11 @@ describe('the whole flow, offline (ROLE=all)', () => {
       json: { story_text: 'Test story', media_type: 'cinematic', num_scenes: 3 },
     });
     expect(res.status).toBe(200);
-    expect(res.body).toEqual({ session_id: expect.stringMatching(/^[0-9a-f-]{36}$/), status: 'processing', message: 'Generation started' });
+    expect(res.body).toEqual({
+      session_id: expect.stringMatching(/^[0-9a-f-]{36}$/),
+      status: 'processing',
+      message: 'Generation started',
+    });
   });
 
   it('answers the original service example for GET /health', async () => {
@@ -97,14 +101,24 @@ describe('the whole flow, offline (ROLE=all)', () => {
           return r.body.status !== 'processing';
         },
       );
-      expect(completed.body).toMatchObject({ status: 'completed', phase: 'awaiting_approval', error: null, num_scenes: 5 });
+      expect(completed.body).toMatchObject({
+        status: 'completed',
+        phase: 'awaiting_approval',
+        error: null,
+        num_scenes: 5,
+      });
       expect(completed.body.progress.current_step).toBe(completed.body.progress.total_steps);
       const scenes = completed.body.scenes;
       expect(scenes.map((s) => s.index)).toEqual([0, 1, 2, 3, 4]);
       const seeds = new Set(scenes.map((s) => s.seed));
       expect(seeds.size).toBe(1);
       for (const scene of scenes) {
-        expect(scene).toMatchObject({ scene_number: scene.index + 1, status: 'done', provider: 'offline', error: null });
+        expect(scene).toMatchObject({
+          scene_number: scene.index + 1,
+          status: 'done',
+          provider: 'offline',
+          error: null,
+        });
         expect(scene.title.length).toBeGreaterThan(0);
         expect(STORY.replace(/\s+/g, ' ')).toContain(scene.description.slice(0, 30));
         expect(scene.image_prompt).toContain(MEDIA_PRESETS[mediaType].style.split(',')[0]);
@@ -121,9 +135,15 @@ describe('the whole flow, offline (ROLE=all)', () => {
       const early = await request(`${t.url}/download`, { method: 'POST', json: { session_id: id } });
       expectEnvelope(early, 409);
 
-      const approved = await request(`${t.url}/approve`, { method: 'POST', json: { session_id: id, approved_scenes: [3, 0, 2] } });
+      const approved = await request(`${t.url}/approve`, {
+        method: 'POST',
+        json: { session_id: id, approved_scenes: [3, 0, 2] },
+      });
       expect(approved.status).toBe(200);
-      expect(approved.body).toEqual({ message: 'Images approved and downloading', download_status: 'started' });
+      expect(approved.body).toEqual({
+        message: 'Images approved and downloading',
+        download_status: 'started',
+      });
 
       const downloaded = await pollUntil(
         () => request<Status>(`${t.url}/status/${id}`),
@@ -139,7 +159,9 @@ describe('the whole flow, offline (ROLE=all)', () => {
       });
       expect(zipResponse.status).toBe(200);
       expect(zipResponse.headers.get('content-type')).toBe('application/zip');
-      expect(zipResponse.headers.get('content-disposition')).toBe(`attachment; filename="story_${id.slice(0, 8)}.zip"`);
+      expect(zipResponse.headers.get('content-disposition')).toBe(
+        `attachment; filename="story_${id.slice(0, 8)}.zip"`,
+      );
       const entries = await readZip(Buffer.from(await zipResponse.arrayBuffer()));
       expect(entries.map((e) => e.name).sort()).toEqual([
         'images/scene_01.png',
@@ -184,7 +206,10 @@ describe('the whole flow, offline (ROLE=all)', () => {
       });
       expect(again.status).toBe(200);
 
-      const second = await request(`${t.url}/approve`, { method: 'POST', json: { session_id: id, approved_scenes: [1] } });
+      const second = await request(`${t.url}/approve`, {
+        method: 'POST',
+        json: { session_id: id, approved_scenes: [1] },
+      });
       expectEnvelope(second, 409);
     },
   );
@@ -193,7 +218,15 @@ describe('the whole flow, offline (ROLE=all)', () => {
     const res = await request<{ paths: Record<string, unknown> }>(`${t.url}/docs/json`);
     expect(res.status).toBe(200);
     expect(Object.keys(res.body.paths).sort()).toEqual(
-      ['/approve', '/download', '/generate', '/health', '/health/live', '/health/ready', '/status/{session_id}'].sort(),
+      [
+        '/approve',
+        '/download',
+        '/generate',
+        '/health',
+        '/health/live',
+        '/health/ready',
+        '/status/{session_id}',
+      ].sort(),
     );
     const ui = await fetch(`${t.url}/docs`);
     expect(ui.status).toBe(200);
@@ -206,7 +239,10 @@ describe('the whole flow, offline (ROLE=all)', () => {
     expect(live.body.status).toBe('ok');
     const ready = await request(`${t.url}/health/ready`);
     expect(ready.status).toBe(200);
-    expect(ready.body).toMatchObject({ status: 'ok', info: { redis: { status: 'up' }, queues: { status: 'up' } } });
+    expect(ready.body).toMatchObject({
+      status: 'ok',
+      info: { redis: { status: 'up' }, queues: { status: 'up' } },
+    });
   });
 
   it('hides the debug endpoints unless DEBUG_MODE=true', async () => {
@@ -227,15 +263,24 @@ describe('debug mode', () => {
   afterAll(() => t.close());
 
   it('lists sessions and shows configuration without any key', async () => {
-    const created = await request<{ session_id: string }>(`${t.url}/generate`, { method: 'POST', json: { story_text: 'One. Two.' } });
-    const sessions = await request<{ active_sessions: number; sessions: { session_id: string }[] }>(`${t.url}/debug/sessions`);
+    const created = await request<{ session_id: string }>(`${t.url}/generate`, {
+      method: 'POST',
+      json: { story_text: 'One. Two.' },
+    });
+    const sessions = await request<{ active_sessions: number; sessions: { session_id: string }[] }>(
+      `${t.url}/debug/sessions`,
+    );
     expect(sessions.status).toBe(200);
     expect(sessions.body.active_sessions).toBe(1);
     expect(sessions.body.sessions.map((s) => s.session_id)).toEqual([created.body.session_id]);
 
     const config = await request(`${t.url}/debug/config`);
     expect(config.status).toBe(200);
-    expect(config.body.api_keys).toEqual({ openrouter: 'configured', runware: 'missing', api_auth: 'missing' });
+    expect(config.body.api_keys).toEqual({
+      openrouter: 'configured',
+      runware: 'missing',
+      api_auth: 'missing',
+    });
     expect(JSON.stringify(config.body)).not.toContain('debug-secret');
   });
 });

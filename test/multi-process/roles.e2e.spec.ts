@@ -63,18 +63,25 @@ describe('one API process and two worker processes (compiled service)', () => {
       }),
     );
     // Only worker processes render (the API process never consumes queues) ...
-    for (const renderers of renderersBySession) for (const pid of renderers) expect(workerPids).toContain(pid);
+    for (const renderers of renderersBySession)
+      for (const pid of renderers) expect(workerPids).toContain(pid);
     // ... and at least one session has scenes from both workers.
     expect(renderersBySession.some((renderers) => renderers.size === 2)).toBe(true);
 
-    const approve = await request(`${url}/approve`, { method: 'POST', json: { session_id: ids[0], approved_scenes: [0, 7] } });
+    const approve = await request(`${url}/approve`, {
+      method: 'POST',
+      json: { session_id: ids[0], approved_scenes: [0, 7] },
+    });
     expect(approve.status).toBe(200);
     await pollUntil(
       () => request(`${url}/status/${ids[0]}`),
       (r) => r.body.download_status === 'completed',
       30_000,
     );
-    const zip = await fetch(`${url}/download`, { method: 'POST', body: new URLSearchParams({ session_id: ids[0] }) });
+    const zip = await fetch(`${url}/download`, {
+      method: 'POST',
+      body: new URLSearchParams({ session_id: ids[0] }),
+    });
     expect(zip.status).toBe(200);
     const names = (await readZip(Buffer.from(await zip.arrayBuffer()))).map((e) => e.name).sort();
     expect(names).toEqual(['images/scene_01.png', 'images/scene_08.png', 'scenes.json', 'story.txt']);

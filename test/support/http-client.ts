@@ -12,7 +12,10 @@ export async function request<T = Record<string, unknown>>(
   const { json, ...rest } = init;
   const response = await fetch(url, {
     ...rest,
-    headers: { ...(json !== undefined ? { 'content-type': 'application/json' } : {}), ...(rest.headers ?? {}) },
+    headers: {
+      ...(json !== undefined ? { 'content-type': 'application/json' } : {}),
+      ...(rest.headers ?? {}),
+    },
     body: json !== undefined ? JSON.stringify(json) : rest.body,
   });
   const text = await response.text();

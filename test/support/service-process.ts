@@ -31,9 +31,13 @@ export class ServiceProcess {
   }
 
   /** Sends a signal and waits for the exit; returns the exit code and how long it took. */
-  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 30_000): Promise<{ code: number | null; ms: number }> {
+  async stop(
+    signal: NodeJS.Signals = 'SIGTERM',
+    timeoutMs = 30_000,
+  ): Promise<{ code: number | null; ms: number }> {
     const started = Date.now();
-    if (this.child.exitCode !== null || this.child.signalCode !== null) return { code: this.child.exitCode, ms: 0 };
+    if (this.child.exitCode !== null || this.child.signalCode !== null)
+      return { code: this.child.exitCode, ms: 0 };
     this.child.kill(signal);
     const code = await Promise.race([
       this.exited,

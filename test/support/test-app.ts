@@ -17,7 +17,10 @@ export interface TestApp {
 }
 
 /** Boots the real application (ROLE=all by default) on a random port against the real Redis. */
-export async function startTestApp(overrides: Record<string, string> = {}, env = new TestEnv()): Promise<TestApp> {
+export async function startTestApp(
+  overrides: Record<string, string> = {},
+  env = new TestEnv(),
+): Promise<TestApp> {
   const config = loadConfig(env.vars({ ROLE: 'all', ...overrides }));
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bodyParser: false,

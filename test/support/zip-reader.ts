@@ -19,7 +19,11 @@ export function readZip(buffer: Buffer): Promise<ZipEntry[]> {
           const chunks: Buffer[] = [];
           stream.on('data', (chunk: Buffer) => chunks.push(chunk));
           stream.on('end', () => {
-            entries.push({ name: entry.fileName, compressionMethod: entry.compressionMethod, data: Buffer.concat(chunks) });
+            entries.push({
+              name: entry.fileName,
+              compressionMethod: entry.compressionMethod,
+              data: Buffer.concat(chunks),
+            });
             zip.readEntry();
           });
           stream.on('error', reject);

@@ -4,7 +4,14 @@ import { selectProviders } from '../../src/providers/provider-selection';
 describe('loadConfig', () => {
   it('has working defaults for an empty environment', () => {
     const config = loadConfig({});
-    expect(config).toMatchObject({ port: 8000, role: 'all', redisUrl: 'redis://127.0.0.1:6379', providers: 'auto', sessionTtlHours: 24, debugMode: false });
+    expect(config).toMatchObject({
+      port: 8000,
+      role: 'all',
+      redisUrl: 'redis://127.0.0.1:6379',
+      providers: 'auto',
+      sessionTtlHours: 24,
+      debugMode: false,
+    });
     expect(selectProviders(config)).toEqual({ planner: 'offline', renderer: 'offline' });
   });
 
@@ -30,7 +37,13 @@ describe('loadConfig', () => {
   });
 
   it('uses a live provider wherever its key is set in auto mode', () => {
-    expect(selectProviders(loadConfig({ RUNWARE_API_KEY: 'k' }))).toEqual({ planner: 'offline', renderer: 'runware' });
-    expect(selectProviders(loadConfig({ RUNWARE_API_KEY: 'k', AI_PROVIDERS: 'offline' }))).toEqual({ planner: 'offline', renderer: 'offline' });
+    expect(selectProviders(loadConfig({ RUNWARE_API_KEY: 'k' }))).toEqual({
+      planner: 'offline',
+      renderer: 'runware',
+    });
+    expect(selectProviders(loadConfig({ RUNWARE_API_KEY: 'k', AI_PROVIDERS: 'offline' }))).toEqual({
+      planner: 'offline',
+      renderer: 'offline',
+    });
   });
 });

@@ -4,7 +4,9 @@ import { codePointLength, splitStory } from '../../src/providers/offline/story-s
 
 const paragraphs = (n: number, sentences = 3) =>
   Array.from({ length: n }, (_, p) =>
-    Array.from({ length: sentences }, (_, s) => `Paragraph ${p} sentence ${s} has a few words in it.`).join(' '),
+    Array.from({ length: sentences }, (_, s) => `Paragraph ${p} sentence ${s} has a few words in it.`).join(
+      ' ',
+    ),
   ).join('\n\n');
 
 describe('splitStory', () => {
@@ -41,7 +43,11 @@ describe('splitStory', () => {
   });
 
   it('handles scripts without spaces, RTL text, combining marks and emoji', () => {
-    expect(splitStory('猫が走った。犬が吠えた。鳥が飛んだ。', 3)).toEqual(['猫が走った。', '犬が吠えた。', '鳥が飛んだ。']);
+    expect(splitStory('猫が走った。犬が吠えた。鳥が飛んだ。', 3)).toEqual([
+      '猫が走った。',
+      '犬が吠えた。',
+      '鳥が飛んだ。',
+    ]);
     expect(splitStory('القطة نائمة. الكلب يركض.', 2)).toEqual(['القطة نائمة.', 'الكلب يركض.']);
     const emoji = splitStory('The 👩‍🚀 lands. Café́ opens.', 2);
     expect(emoji).toEqual(['The 👩‍🚀 lands.', 'Café́ opens.']);
@@ -50,7 +56,8 @@ describe('splitStory', () => {
 
 describe('cast sheet', () => {
   it('finds names that recur and appear mid-sentence, most frequent first', () => {
-    const story = 'Mara met Tom. Later Mara smiled at Tom and Mara waved. The end. Suddenly it rained. Suddenly Paris.';
+    const story =
+      'Mara met Tom. Later Mara smiled at Tom and Mara waved. The end. Suddenly it rained. Suddenly Paris.';
     expect(findRecurringNames(story)).toEqual(['Mara', 'Tom']);
   });
 
@@ -79,14 +86,28 @@ describe('OfflineScenePlanner', () => {
     });
     expect(plan.cast.map((c) => c.name)).toEqual(['Ana', 'Ben']);
     expect(plan.scenes).toEqual([
-      { title: 'Ana found a map', passage: 'Ana found a map. Ana showed it to Ben.', imagePrompt: expect.stringContaining('Ana found a map'), characters: ['Ana', 'Ben'] },
-      { title: 'Ben and Ana sailed away at dawn', passage: 'Ben and Ana sailed away at dawn.', imagePrompt: expect.stringContaining('sailed away'), characters: ['Ana', 'Ben'] },
+      {
+        title: 'Ana found a map',
+        passage: 'Ana found a map. Ana showed it to Ben.',
+        imagePrompt: expect.stringContaining('Ana found a map'),
+        characters: ['Ana', 'Ben'],
+      },
+      {
+        title: 'Ben and Ana sailed away at dawn',
+        passage: 'Ben and Ana sailed away at dawn.',
+        imagePrompt: expect.stringContaining('sailed away'),
+        characters: ['Ana', 'Ben'],
+      },
     ]);
     expect(plan.warnings).toEqual([]);
   });
 
   it('warns with the real count when it produces fewer scenes than asked', async () => {
-    const plan = await planner.plan({ story: 'Only one sentence here', mediaType: 'realistic', numScenes: 5 });
+    const plan = await planner.plan({
+      story: 'Only one sentence here',
+      mediaType: 'realistic',
+      numScenes: 5,
+    });
     expect(plan.scenes).toHaveLength(1);
     expect(plan.warnings).toEqual([expect.stringContaining('only be split into 1 scene(s)')]);
   });
@@ -95,7 +116,9 @@ describe('OfflineScenePlanner', () => {
 describe('titleOf', () => {
   it('takes the first words of the first sentence without trailing punctuation', () => {
     expect(titleOf('“Run!” she shouted. Then silence.', 0)).toBe('Run!” she shouted');
-    expect(titleOf('One two three four five six seven eight nine.', 0)).toBe('One two three four five six seven…');
+    expect(titleOf('One two three four five six seven eight nine.', 0)).toBe(
+      'One two three four five six seven…',
+    );
     expect(titleOf('...', 4)).toBe('Scene 5');
   });
 });

@@ -8,7 +8,15 @@ describe('OfflineImageRenderer', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'render-'));
   const renderer = new OfflineImageRenderer(dir);
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
-  const request = { sessionId: 's1', sceneIndex: 2, title: 'The <tower> & “dusk”', prompt: 'a tower at dusk', negativePrompt: null, mediaType: 'cinematic' as const, seed: 42 };
+  const request = {
+    sessionId: 's1',
+    sceneIndex: 2,
+    title: 'The <tower> & “dusk”',
+    prompt: 'a tower at dusk',
+    negativePrompt: null,
+    mediaType: 'cinematic' as const,
+    seed: 42,
+  };
 
   it('writes a PNG of the media type size, served under /static', async () => {
     const image = await renderer.render(request);
@@ -29,7 +37,10 @@ describe('OfflineImageRenderer', () => {
   });
 
   it('sizes cartoon and realistic scenes by their presets', async () => {
-    for (const [mediaType, size] of [['cartoon', [1024, 1024]], ['realistic', [1216, 832]]] as const) {
+    for (const [mediaType, size] of [
+      ['cartoon', [1024, 1024]],
+      ['realistic', [1216, 832]],
+    ] as const) {
       const image = await renderer.render({ ...request, mediaType, sceneIndex: 0 });
       const source = image.source as { path: string };
       const meta = await sharp(source.path).metadata();

@@ -26,12 +26,24 @@ describe('buildImagePrompt', () => {
   });
 
   it('drops a story style that repeats the preset and names not on the cast sheet', () => {
-    const prompt = buildImagePrompt({ presetStyle: 'Cartoon', storyStyle: 'Cartoon', scene: 'x', characters: ['Nobody'], cast });
+    const prompt = buildImagePrompt({
+      presetStyle: 'Cartoon',
+      storyStyle: 'Cartoon',
+      scene: 'x',
+      characters: ['Nobody'],
+      cast,
+    });
     expect(prompt).toBe('Cartoon. x');
   });
 
   it('never exceeds the provider prompt limit, keeping the style and cast', () => {
-    const prompt = buildImagePrompt({ presetStyle: 'Style', storyStyle: '', scene: 'word '.repeat(2000), characters: ['Mara'], cast });
+    const prompt = buildImagePrompt({
+      presetStyle: 'Style',
+      storyStyle: '',
+      scene: 'word '.repeat(2000),
+      characters: ['Mara'],
+      cast,
+    });
     expect(prompt.length).toBeLessThanOrEqual(MAX_PROMPT_CHARS);
     expect(prompt.startsWith('Style. word')).toBe(true);
     expect(prompt.endsWith('Mara: a tall woman with a red scarf')).toBe(true);

@@ -50,7 +50,9 @@ export function composeSvg(request: RenderRequest, preset: MediaPreset): string 
 
   const sunX = Math.round(w * (0.15 + random() * 0.7));
   const sunY = Math.round(h * (0.12 + random() * 0.25));
-  shapes.push(`<circle cx="${sunX}" cy="${sunY}" r="${Math.round(h * (0.06 + random() * 0.06))}" fill="${pick(palette.accents)}" opacity="0.9"/>`);
+  shapes.push(
+    `<circle cx="${sunX}" cy="${sunY}" r="${Math.round(h * (0.06 + random() * 0.06))}" fill="${pick(palette.accents)}" opacity="0.9"/>`,
+  );
 
   for (let layer = 0; layer < 3; layer++) {
     const baseY = h * (0.45 + layer * 0.12);
@@ -92,18 +94,22 @@ ${shapes.join('\n')}
 
 function escapeXml(text: string): string {
   // Control characters are not allowed in XML 1.0 at all, escaped or not.
-  return text
-    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '')
-    .replace(/[\ud800-\udfff]/g, (c, i: number, s: string) => (isPaired(s, i) ? c : ''))
-    .replace(/&/g, '&amp;')
-    .replace(/</g, '&lt;')
-    .replace(/>/g, '&gt;')
-    .replace(/"/g, '&quot;');
+  return (
+    text
+      // eslint-disable-next-line no-control-regex -- matching control characters is the point
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\ufffe\uffff]/g, '')
+      .replace(/[\ud800-\udfff]/g, (c, i: number, s: string) => (isPaired(s, i) ? c : ''))
+      .replace(/&/g, '&amp;')
+      .replace(/</g, '&lt;')
+      .replace(/>/g, '&gt;')
+      .replace(/"/g, '&quot;')
+  );
 }
 
 function isPaired(s: string, i: number): boolean {
   const code = s.charCodeAt(i);
-  if (code <= 0xdbff) return i + 1 < s.length && s.charCodeAt(i + 1) >= 0xdc00 && s.charCodeAt(i + 1) <= 0xdfff;
+  if (code <= 0xdbff)
+    return i + 1 < s.length && s.charCodeAt(i + 1) >= 0xdc00 && s.charCodeAt(i + 1) <= 0xdfff;
   return i > 0 && s.charCodeAt(i - 1) >= 0xd800 && s.charCodeAt(i - 1) <= 0xdbff;
 }
 

@@ -47,7 +47,12 @@ function splitAtClauses(units: Unit[], wanted: number): Unit[] {
     });
     if (longest < 0 || !best) break;
     const [head, tail] = best as [string, string];
-    result.splice(longest, 1, { text: head, opensParagraph: result[longest].opensParagraph }, { text: tail, opensParagraph: false });
+    result.splice(
+      longest,
+      1,
+      { text: head, opensParagraph: result[longest].opensParagraph },
+      { text: tail, opensParagraph: false },
+    );
   }
   return result;
 }
@@ -59,7 +64,10 @@ function splitClause(text: string): [string, string] | null {
   for (const mark of marks) {
     const at = (mark.index ?? 0) + mark[0].length;
     if (at <= 1 || at >= text.length - 1) continue;
-    if (!best || Math.abs(at - text.length / 2) < Math.abs((best.index ?? 0) + best[0].length - text.length / 2)) {
+    if (
+      !best ||
+      Math.abs(at - text.length / 2) < Math.abs((best.index ?? 0) + best[0].length - text.length / 2)
+    ) {
       best = mark;
     }
   }
@@ -110,7 +118,12 @@ function partition(units: Unit[], count: number): string[] {
   let end = n;
   for (let g = k; g >= 1; g--) {
     const start = from[g][end];
-    passages.unshift(units.slice(start, end).map((u) => u.text).join(' '));
+    passages.unshift(
+      units
+        .slice(start, end)
+        .map((u) => u.text)
+        .join(' '),
+    );
     end = start;
   }
   return passages;
@@ -122,7 +135,12 @@ function greedyPartition(units: Unit[], k: number): string[] {
   for (let g = 0; g < k; g++) {
     const start = Math.floor((g * units.length) / k);
     const end = Math.floor(((g + 1) * units.length) / k);
-    passages.push(units.slice(start, end).map((u) => u.text).join(' '));
+    passages.push(
+      units
+        .slice(start, end)
+        .map((u) => u.text)
+        .join(' '),
+    );
   }
   return passages;
 }
