@@ -14,7 +14,9 @@ import { ClientThrottlerGuard } from './http/client-throttler.guard';
 import { ProvidersModule } from './providers/providers.module';
 import { QueueModule } from './queue/queue.module';
 import { WorkerModule } from './queue/worker.module';
+import { RedisThrottlerStorage } from './http/redis-throttler.storage';
 import { RedisModule } from './redis/redis.module';
+import { RedisService } from './redis/redis.service';
 import { SessionsModule } from './sessions/sessions.module';
 
 /** The HTTP side: every endpoint of the public API, static images, auth and rate limiting. */
@@ -38,9 +40,13 @@ function apiModules(config: AppConfig): (Type | DynamicModule)[] {
         maxAge: '1h',
       },
     }),
-    ThrottlerModule.forRoot({
-      throttlers: [{ name: 'default', ttl: 60_000, limit: Math.max(1, config.rateLimitPerMinute) }],
-      skipIf: () => config.rateLimitPerMinute === 0,
+    ThrottlerModule.forRootAsync({
+      inject: [RedisService],
+      useFactory: (redis: RedisService) => ({
+        throttlers: [{ name: 'default', ttl: 60_000, limit: Math.max(1, config.rateLimitPerMinute) }],
+        skipIf: () => config.rateLimitPerMinute === 0,
+        storage: new RedisThrottlerStorage(redis),
+      }),
     }),
   ];
 }
@@ -69,8 +75,8 @@ export class AppModule implements OnApplicationShutdown {
       ],
       providers: serveHttp
         ? [
-            { provide: APP_GUARD, useClass: ApiKeyGuard },
             { provide: APP_GUARD, useClass: ClientThrottlerGuard },
+            { provide: APP_GUARD, useClass: ApiKeyGuard },
           ]
         : [],
     };

@@ -214,7 +214,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     debugMode: bool(env, 'DEBUG_MODE', false),
     publicBaseUrl: publicBaseUrl?.replace(/\/+$/, ''),
     apiKeys: list(env, 'API_KEYS', []),
-    rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 120, 0, 1_000_000),
+    rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 600, 0, 1_000_000),
     idempotencyTtlSeconds: int(env, 'IDEMPOTENCY_TTL_SECONDS', 24 * 3600, 1, 30 * 24 * 3600),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 25_000, 100, 600_000),
   };

@@ -1,5 +1,8 @@
-import { Body, Controller, HttpCode, Post } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Headers, HttpCode, Post, Req } from '@nestjs/common';
+import type { Request } from 'express';
+import { createHash } from 'node:crypto';
+import { presentedApiKey } from '../http/api-key.guard';
+import { ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponses } from '../http/api-error.decorator';
 import { RequireJson } from '../http/require-json.guard';
 import { GenerateRequestDto, GenerateResponseDto } from './generate-request.dto';
@@ -15,8 +18,24 @@ export class GenerationController {
   @RequireJson()
   @ApiOperation({ summary: 'Start planning and rendering a story' })
   @ApiOkResponse({ type: GenerateResponseDto })
-  @ApiErrorResponses(400, 413, 415, 503)
-  generate(@Body() body: GenerateRequestDto): Promise<GenerateResponseDto> {
-    return this.generation.start(body);
+  @ApiErrorResponses(400, 413, 415, 422, 503)
+  @ApiHeader({
+    name: 'Idempotency-Key',
+    required: false,
+    description:
+      'Repeating a request with the same key and body returns the same session (422 if the body differs)',
+  })
+  generate(
+    @Body() body: GenerateRequestDto,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
+    @Req() req: Request,
+  ): Promise<GenerateResponseDto> {
+    const scope = createHash('sha256')
+      .update(presentedApiKey(req) ?? '')
+      .digest('hex');
+    return this.generation.start(
+      body,
+      idempotencyKey !== undefined ? { key: idempotencyKey, scope } : undefined,
+    );
   }
 }

@@ -4,6 +4,7 @@ import { ProviderStatusService } from '../providers/provider-status.service';
 import { JobQueue } from '../queue/job-queue.service';
 import { SessionStore } from '../sessions/session.store';
 import { GenerateRequestDto, GenerateResponseDto } from './generate-request.dto';
+import { IdempotencyStore } from './idempotency.store';
 
 @Injectable()
 export class GenerationService {
@@ -13,14 +14,38 @@ export class GenerationService {
     private readonly sessions: SessionStore,
     private readonly queue: JobQueue,
     private readonly providers: ProviderStatusService,
+    private readonly idempotency: IdempotencyStore,
   ) {}
 
-  async start(request: GenerateRequestDto): Promise<GenerateResponseDto> {
+  async start(
+    request: GenerateRequestDto,
+    idempotency?: { key: string; scope: string },
+  ): Promise<GenerateResponseDto> {
     const unavailable = this.providers.requiredButUnavailable();
     if (unavailable.length > 0) {
       throw new ServiceUnavailableException(`Live providers are not available: ${unavailable.join(', ')}`);
     }
     const id = randomUUID();
+    if (idempotency) {
+      const body = {
+        story_text: request.story_text,
+        media_type: request.media_type,
+        num_scenes: request.num_scenes,
+      };
+      const earlier = await this.idempotency.claim(idempotency.key, idempotency.scope, body, id);
+      if (earlier) return { session_id: earlier, status: 'processing', message: 'Generation started' };
+    }
+    try {
+      await this.createAndQueue(id, request);
+    } catch (err) {
+      if (idempotency)
+        await this.idempotency.release(idempotency.key, idempotency.scope).catch(() => undefined);
+      throw err;
+    }
+    return { session_id: id, status: 'processing', message: 'Generation started' };
+  }
+
+  private async createAndQueue(id: string, request: GenerateRequestDto): Promise<void> {
     await this.sessions.create({
       id,
       media_type: request.media_type,
@@ -38,6 +63,5 @@ export class GenerationService {
       throw err;
     }
     this.logger.log(`Session ${id} queued (${request.num_scenes} scenes, ${request.media_type})`);
-    return { session_id: id, status: 'processing', message: 'Generation started' };
   }
 }

@@ -1,17 +1,38 @@
-import { Injectable } from '@nestjs/common';
-import { ThrottlerGuard } from '@nestjs/throttler';
+import { Inject, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { ThrottlerGuard, ThrottlerModuleOptions, ThrottlerStorage } from '@nestjs/throttler';
 import type { Request } from 'express';
 import { createHash } from 'node:crypto';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { presentedApiKey } from './api-key.guard';
 
-/** Rate limits per API key when one is presented, else per client address. */
+const digest = (value: string) => createHash('sha256').update(value).digest('hex');
+
+/**
+ * Rate limits per API key when a valid one is presented, else per client address. Invalid keys count
+ * against the address, so rotating made-up keys does not buy a fresh budget. Runs before authentication,
+ * so unauthenticated floods are limited too.
+ */
 @Injectable()
 export class ClientThrottlerGuard extends ThrottlerGuard {
+  private readonly validKeys: Set<string>;
+
+  constructor(
+    options: ThrottlerModuleOptions,
+    storage: ThrottlerStorage,
+    reflector: Reflector,
+    @Inject(APP_CONFIG) config: AppConfig,
+  ) {
+    super(options, storage, reflector);
+    this.validKeys = new Set(config.apiKeys.map(digest));
+  }
+
   protected override getTracker(req: Record<string, unknown>): Promise<string> {
     const request = req as unknown as Request;
     const key = presentedApiKey(request);
-    // The key itself never becomes a storage key: only a digest of it.
-    if (key) return Promise.resolve(`key:${createHash('sha256').update(key).digest('hex').slice(0, 32)}`);
+    const keyDigest = key ? digest(key) : undefined;
+    // The key itself never becomes a storage key: only its digest.
+    if (keyDigest && this.validKeys.has(keyDigest)) return Promise.resolve(`key:${keyDigest.slice(0, 32)}`);
     return Promise.resolve(`ip:${request.ip ?? 'unknown'}`);
   }
 }
