@@ -1,5 +1,6 @@
 import { Controller, Get, Inject, UseGuards } from '@nestjs/common';
-import { ApiExcludeController } from '@nestjs/swagger';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiErrorResponses } from '../http/api-error.decorator';
 import { existsSync } from 'node:fs';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { selectProviders } from '../providers/provider-selection';
@@ -10,7 +11,7 @@ const configured = (value: string | undefined) => (value ? 'configured' : 'missi
 
 @Controller('debug')
 @UseGuards(DebugModeGuard)
-@ApiExcludeController(!process.env.DEBUG_MODE)
+@ApiTags('debug')
 export class DebugController {
   constructor(
     private readonly sessions: SessionStore,
@@ -18,6 +19,8 @@ export class DebugController {
   ) {}
 
   @Get('sessions')
+  @ApiOperation({ summary: 'Live sessions (only when DEBUG_MODE=true)' })
+  @ApiErrorResponses(404)
   async list() {
     const ids = await this.sessions.listActive(200);
     const sessions = await Promise.all(ids.map((id) => this.sessions.get(id)));
@@ -39,6 +42,8 @@ export class DebugController {
 
   /** Only whether each secret is set, never its value. */
   @Get('config')
+  @ApiOperation({ summary: 'Configuration status, never a secret (only when DEBUG_MODE=true)' })
+  @ApiErrorResponses(404)
   config_() {
     const selection = selectProviders(this.config);
     return {

@@ -1,6 +1,6 @@
 import { CanActivate, ExecutionContext, Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { Request } from 'express';
+import type { NextFunction, Request, Response } from 'express';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { IS_PUBLIC } from './public.decorator';
@@ -14,6 +14,28 @@ export function presentedApiKey(req: Request): string | undefined {
 }
 
 const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/** Whether `presented` is one of `keys` (SHA-256 digests), compared in constant time. */
+function matchesAny(keys: Buffer[], presented: string | undefined): boolean {
+  if (!presented) return false;
+  const candidate = digest(presented);
+  let match = false;
+  for (const key of keys) match = timingSafeEqual(key, candidate) || match;
+  return match;
+}
+
+const MISSING_KEY = 'A valid API key is required (X-API-Key header or Authorization: Bearer)';
+
+/** The same check for /static, which Express serves before Nest's guards run. */
+export function staticApiKeyCheck(config: AppConfig) {
+  const keys = config.apiKeys.map(digest);
+  return (req: Request, _res: Response, next: NextFunction) =>
+    next(
+      keys.length === 0 || matchesAny(keys, presentedApiKey(req))
+        ? undefined
+        : new UnauthorizedException(MISSING_KEY),
+    );
+}
 
 /**
  * When API_KEYS is set, every route except health probes (and the docs, which are not routes) needs one of

@@ -4,6 +4,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import { AppConfig } from '../config/app-config';
 import { APP_VERSION } from '../health/version';
+import { staticApiKeyCheck } from './api-key.guard';
 import { bodyParsers } from './body-parsing';
 import { ErrorEnvelopeFilter } from './error-envelope.filter';
 
@@ -50,6 +51,8 @@ export function configureHttpApp(app: NestExpressApplication, config: AppConfig)
     });
   }
   for (const middleware of bodyParsers()) app.use(middleware);
+  // Static files are served by middleware, ahead of the guards, so they get their own key check.
+  app.use('/static', staticApiKeyCheck(config));
   app.useGlobalFilters(new ErrorEnvelopeFilter());
   app.useGlobalPipes(
     new ValidationPipe({

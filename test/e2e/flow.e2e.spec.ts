@@ -220,6 +220,8 @@ describe('the whole flow, offline (ROLE=all)', () => {
     expect(Object.keys(res.body.paths).sort()).toEqual(
       [
         '/approve',
+        '/debug/config',
+        '/debug/sessions',
         '/download',
         '/generate',
         '/health',

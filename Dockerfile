@@ -1,0 +1,33 @@
+# syntax=docker/dockerfile:1
+
+# ---- Build: compile TypeScript to dist/ ----
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+RUN npx tsc -p tsconfig.build.json
+
+# ---- Runtime: production dependencies and the compiled service ----
+FROM node:20-bookworm-slim AS runtime
+# The offline renderer draws scene text from SVG through sharp (librsvg + fontconfig), which needs a font and
+# a fontconfig configuration: fonts-dejavu-core is the font (the SVG asks for "DejaVu Sans"), fontconfig-config
+# provides /etc/fonts/fonts.conf.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends fonts-dejavu-core fontconfig-config \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+ENV NODE_ENV=production IMAGE_DIR=/data/images
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev && npm cache clean --force
+COPY --from=build /app/dist ./dist
+# IMAGE_DIR must be writable by the non-root user; a new named volume mounted here takes this ownership.
+RUN mkdir -p /data/images && chown node:node /data/images
+USER node
+EXPOSE 8000
+# Only meaningful for ROLE=api and ROLE=all: a worker serves no HTTP (compose disables this check for workers).
+# Probes the default PORT 8000.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
+    CMD ["node", "-e", "fetch('http://127.0.0.1:8000/health/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
+CMD ["node", "dist/main.js"]
