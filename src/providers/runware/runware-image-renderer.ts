@@ -1,0 +1,262 @@
+import type { LoggerService } from '@nestjs/common';
+import { RunwareServer } from '@runware/sdk-js';
+import { randomUUID } from 'node:crypto';
+import { AppConfig } from '../../config/app-config';
+import { ImageRenderer, RenderedImage, RenderRequest } from '../image-renderer';
+import { MEDIA_PRESETS } from '../media-presets';
+import { ProviderError } from '../provider-error';
+import { apiErrorOf, connectTimeoutError, isKeyError, mapRunwareError, timeoutError } from './runware-errors';
+
+export type ProviderLogger = Pick<LoggerService, 'log' | 'warn'>;
+
+/** Extra time past `timeoutMs` before our own backstop fires, should the SDK never settle. */
+const BACKSTOP_MS = 2_000;
+const CONNECT_POLL_MS = 25;
+
+/**
+ * Renders one image per call through Runware's WebSocket API with @runware/sdk-js 1.3.2.
+ *
+ * SDK facts this class is built on (from the SDK's bundled source, dist/index.cjs.map):
+ * - In Node `Runware` is `RunwareServer`, whose constructor connects immediately and authenticates on open;
+ *   it reconnects by itself 1 s after a close (unless the key was rejected). So the instance is created
+ *   lazily, on the first render, and then shared by every render of the process.
+ * - `ensureConnection()` waits up to 60 s and leaves intervals running when it gives up, so instead we poll
+ *   the SDK's public connection fields (`_ws.readyState`, `_connectionSessionUUID`, `_connectionError`)
+ *   for at most `connectTimeoutMs`.
+ * - `imageInference` resolves only on the SDK's internal 100 ms poll, while `onPartialImages` is called as
+ *   soon as the result frame arrives (and with the error object when the task fails), so we settle on
+ *   whichever comes first.
+ * - `globalMaxRetries: 1` means one attempt (its retry loop decrements before retrying) but, unlike 0, it
+ *   removes the task's listener after a timeout. Retries belong to the job queue.
+ * - A socket that drops mid-task is only noticed by the SDK when the response timeout expires; we watch the
+ *   socket's `close` event to fail such a render at once.
+ */
+export class RunwareImageRenderer implements ImageRenderer {
+  readonly name = 'runware';
+  private readonly apiKey: string;
+  private sdk: RunwareServer | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly config: AppConfig['runware'],
+    private readonly logger?: ProviderLogger,
+  ) {
+    if (!config.apiKey) throw new Error('RUNWARE_API_KEY is required for the Runware image renderer');
+    this.apiKey = config.apiKey;
+  }
+
+  async render(request: RenderRequest): Promise<RenderedImage> {
+    const preset = MEDIA_PRESETS[request.mediaType];
+    const model = this.config.modelOverrides[request.mediaType] ?? preset.model;
+    const sdk = await this.session();
+    const taskUUID = randomUUID();
+    try {
+      const image = await this.infer(sdk, taskUUID, {
+        positivePrompt: request.prompt,
+        negativePrompt: request.negativePrompt ?? preset.negativePrompt,
+        model,
+        width: this.config.widthOverride ?? preset.width,
+        height: this.config.heightOverride ?? preset.height,
+        steps: this.config.stepsOverride ?? preset.steps,
+        CFGScale: this.config.cfgScaleOverride ?? preset.cfgScale,
+        seed: request.seed,
+        numberResults: 1,
+        outputType: 'URL',
+        outputFormat: this.config.outputFormat,
+      });
+      return {
+        imageUrl: image.imageURL,
+        source: { kind: 'remote', url: image.imageURL },
+        seed: image.seed ?? request.seed,
+        model,
+      };
+    } catch (err) {
+      forgetTask(sdk, taskUUID);
+      throw mapRunwareError(err, this.config.timeoutMs, this.apiKey);
+    }
+  }
+
+  /** Closes the WebSocket for good (graceful shutdown); later renders fail with a retryable error. */
+  async close(): Promise<void> {
+    this.closed = true;
+    const sdk = this.sdk;
+    this.sdk = null;
+    if (sdk) await shutdown(sdk);
+  }
+
+  private infer(sdk: RunwareServer, taskUUID: string, params: InferenceParams): Promise<RunwareImage> {
+    const { timeoutMs } = this.config;
+    return new Promise<RunwareImage>((resolve, reject) => {
+      let settled = false;
+      const socket = socketOf(sdk);
+      const settle = (outcome: RunwareImage | ProviderError): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(backstop);
+        socket?.off('close', onClose);
+        if (outcome instanceof ProviderError) reject(outcome);
+        else resolve(outcome);
+      };
+      const onClose = () =>
+        settle(new ProviderError('The connection to Runware was lost while rendering', true));
+      const fail = (raw: unknown): void => {
+        if (settled) return;
+        // A key revoked mid-session fails every later task too; re-authenticate from a fresh instance.
+        const api = apiErrorOf(raw);
+        if (api && isKeyError(api)) this.discard(sdk);
+        settle(mapRunwareError(raw, timeoutMs, this.apiKey));
+      };
+      const backstop = setTimeout(() => settle(timeoutError(timeoutMs)), timeoutMs + BACKSTOP_MS);
+      socket?.once('close', onClose);
+
+      // Called from inside the SDK's socket message handler: it must never throw.
+      const onPartialImages = (images: unknown, error?: unknown): void => {
+        try {
+          if (error) fail(error);
+          else {
+            const image = pickImage(images, taskUUID);
+            if (image) settle(image);
+          }
+        } catch {
+          // ignored: the SDK promise below still settles the render
+        }
+      };
+
+      // Both outcomes are handled, so the promise that loses the race never becomes an unhandled rejection.
+      sdk.imageInference({ ...params, taskUUID, onPartialImages }).then(
+        (images) =>
+          settle(pickImage(images, taskUUID) ?? new ProviderError('Runware returned no image', true)),
+        (err: unknown) => fail(err),
+      );
+    });
+  }
+
+  /** The shared SDK instance, once its WebSocket is open and authenticated. */
+  private async session(): Promise<RunwareServer> {
+    if (this.closed) throw new ProviderError('The Runware renderer is shutting down', true);
+    const sdk = (this.sdk ??= this.createSdk());
+    const deadline = Date.now() + this.config.connectTimeoutMs;
+    for (;;) {
+      const internals = internalsOf(sdk);
+      const authError = apiErrorOf(internals._connectionError);
+      if (authError) {
+        // The SDK will not reconnect after a rejected key; start from a fresh instance next time.
+        this.discard(sdk);
+        throw mapRunwareError(internals._connectionError, this.config.timeoutMs, this.apiKey);
+      }
+      if (socketOf(sdk)?.readyState === OPEN && internals._connectionSessionUUID) return sdk;
+      if (Date.now() >= deadline) {
+        // A socket that opened but never authenticated would not recover by itself.
+        this.discard(sdk);
+        throw connectTimeoutError(this.config.connectTimeoutMs);
+      }
+      await new Promise((resolve) => setTimeout(resolve, CONNECT_POLL_MS));
+    }
+  }
+
+  private createSdk(): RunwareServer {
+    return new RunwareServer({
+      apiKey: this.apiKey,
+      url: this.config.url,
+      shouldReconnect: true,
+      globalMaxRetries: 1,
+      timeoutDuration: this.config.timeoutMs,
+      enableLogging: false,
+    });
+  }
+
+  private discard(sdk: RunwareServer): void {
+    if (this.sdk === sdk) this.sdk = null;
+    this.logger?.warn('Dropping the Runware connection; the next render opens a new one');
+    void shutdown(sdk);
+  }
+}
+
+type InferenceParams = {
+  positivePrompt: string;
+  negativePrompt: string;
+  model: string;
+  width: number;
+  height: number;
+  steps: number;
+  CFGScale: number;
+  seed: number;
+  numberResults: number;
+  outputType: 'URL';
+  outputFormat: 'PNG' | 'JPG' | 'WEBP';
+};
+
+interface RunwareImage {
+  imageURL: string;
+  seed: number | undefined;
+}
+
+/** The first image of this task with an http(s) URL, from the SDK's (untyped at runtime) image list. */
+function pickImage(images: unknown, taskUUID: string): RunwareImage | undefined {
+  if (!Array.isArray(images)) return undefined;
+  for (const image of images as unknown[]) {
+    if (typeof image !== 'object' || image === null) continue;
+    const { imageURL, seed, taskUUID: owner } = image as Record<string, unknown>;
+    if (owner !== undefined && owner !== taskUUID) continue;
+    if (typeof imageURL !== 'string' || !/^https?:\/\//i.test(imageURL)) continue;
+    return { imageURL, seed: typeof seed === 'number' && Number.isFinite(seed) ? seed : undefined };
+  }
+  return undefined;
+}
+
+const OPEN = 1;
+
+/** The SDK's connection state; these fields are public in its type declarations but typed `any`. */
+interface SdkInternals {
+  _ws?: unknown;
+  _connectionSessionUUID?: unknown;
+  _connectionError?: unknown;
+  _listeners?: unknown;
+  _globalImages?: unknown;
+  _url?: string;
+}
+
+interface SocketLike {
+  readyState: number;
+  once(event: 'close', listener: () => void): unknown;
+  off(event: 'close', listener: () => void): unknown;
+}
+
+function internalsOf(sdk: RunwareServer): SdkInternals {
+  return sdk as unknown as SdkInternals;
+}
+
+function socketOf(sdk: RunwareServer): SocketLike | undefined {
+  const ws = internalsOf(sdk)._ws as Partial<SocketLike> | null | undefined;
+  if (!ws || typeof ws.once !== 'function' || typeof ws.off !== 'function') return undefined;
+  return typeof ws.readyState === 'number' ? (ws as SocketLike) : undefined;
+}
+
+/**
+ * After a failed task the SDK keeps its response listener (for API errors) and would keep late images in
+ * `_globalImages` for ever; drop both so a long-running worker does not accumulate them.
+ */
+function forgetTask(sdk: RunwareServer, taskUUID: string): void {
+  const internals = internalsOf(sdk);
+  if (Array.isArray(internals._listeners)) {
+    internals._listeners = internals._listeners.filter(
+      (l: unknown) => (l as { key?: unknown })?.key !== taskUUID,
+    );
+  }
+  if (Array.isArray(internals._globalImages)) {
+    internals._globalImages = internals._globalImages.filter(
+      (image: unknown) => (image as { taskUUID?: unknown })?.taskUUID !== taskUUID,
+    );
+  }
+}
+
+async function shutdown(sdk: RunwareServer): Promise<void> {
+  // A reconnect the SDK already scheduled (setTimeout(connect, 1000)) would open a new socket after
+  // disconnect(); its connect() returns early without a URL.
+  internalsOf(sdk)._url = undefined;
+  try {
+    await sdk.disconnect();
+  } catch {
+    // already closed
+  }
+}

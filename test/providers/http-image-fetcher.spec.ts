@@ -1,0 +1,247 @@
+import * as fs from 'node:fs';
+import * as http from 'node:http';
+import { AddressInfo } from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { isPrivateAddress } from '../../src/providers/http/host-policy';
+import { FetcherConfig, HttpImageFetcher, sniffImageType } from '../../src/providers/http/http-image-fetcher';
+import { ProviderError } from '../../src/providers/provider-error';
+import { fakeImage } from '../support/fake-images';
+
+const MAX_BYTES = 50_000;
+let server: http.Server;
+let port: number;
+let png: Buffer;
+let jpg: Buffer;
+let dir: string;
+
+beforeAll(async () => {
+  png = await fakeImage('png');
+  jpg = await fakeImage('jpg');
+  server = http.createServer(route);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  port = (server.address() as AddressInfo).port;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+beforeEach(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fetcher-'));
+});
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+function route(req: http.IncomingMessage, res: http.ServerResponse): void {
+  const send = (status: number, type: string, body: Buffer | string): void => {
+    res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) }).end(body);
+  };
+  switch (req.url) {
+    case '/image.png':
+      return send(200, 'image/png', png);
+    case '/photo':
+      return send(200, 'image/jpeg; charset=binary', jpg);
+    case '/page':
+      return send(200, 'text/html', '<html>not an image</html>');
+    case '/svg':
+      return send(200, 'image/svg+xml', '<svg xmlns="http://www.w3.org/2000/svg"/>');
+    case '/lying':
+      return send(200, 'image/jpeg', png);
+    case '/declared-huge':
+      res.writeHead(200, { 'Content-Type': 'image/png', 'Content-Length': String(MAX_BYTES * 10) });
+      return void res.end(png);
+    case '/streamed-huge': {
+      res.writeHead(200, { 'Content-Type': 'image/png' }); // chunked, no Content-Length
+      res.write(png);
+      const filler = Buffer.alloc(16_384, 7);
+      const timer = setInterval(() => (res.destroyed ? clearInterval(timer) : res.write(filler)), 1);
+      return;
+    }
+    case '/stalls':
+      res.writeHead(200, { 'Content-Type': 'image/png', 'Content-Length': String(png.length) });
+      return void res.write(png.subarray(0, 20)); // never ends
+    case '/redirect-same':
+      return void res.writeHead(302, { Location: '/image.png' }).end();
+    case '/redirect-other':
+      return void res.writeHead(302, { Location: `http://localhost:${port}/image.png` }).end();
+    case '/redirect-loop':
+      return void res.writeHead(307, { Location: '/redirect-loop' }).end();
+    case '/gone':
+      return send(404, 'text/plain', 'not found');
+    case '/broken':
+      return send(503, 'text/plain', 'try later');
+    default:
+      return send(404, 'text/plain', 'no route');
+  }
+}
+
+function fetcher(
+  overrides: Partial<FetcherConfig> = {},
+  resolve?: () => Promise<{ address: string; family: number }[]>,
+) {
+  return new HttpImageFetcher(
+    {
+      imageDownloadAllowedHosts: [`127.0.0.1:${port}`],
+      imageDownloadMaxBytes: MAX_BYTES,
+      imageDownloadTimeoutMs: 1000,
+      ...overrides,
+    },
+    resolve ? { resolve } : {},
+  );
+}
+
+const url = (p: string) => `http://127.0.0.1:${port}${p}`;
+const target = () => path.join(dir, 'session', 'scene_01');
+
+async function refusal(promise: Promise<unknown>): Promise<ProviderError> {
+  const error: unknown = await promise.then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  if (!(error instanceof ProviderError)) throw new Error(`expected a ProviderError, got ${String(error)}`);
+  return error;
+}
+
+/** Every file left under the temp dir (a failed download must leave none, temp files included). */
+function leftovers(): string[] {
+  return fs
+    .readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => e.name);
+}
+
+describe('HttpImageFetcher', () => {
+  it('downloads from an allowlisted host and names the file after the magic bytes', async () => {
+    const fetched = await fetcher().fetchRemote(url('/image.png'), target());
+    expect(fetched).toEqual({ path: `${target()}.png`, bytes: png.length, contentType: 'image/png' });
+    expect(fs.readFileSync(fetched.path).equals(png)).toBe(true);
+    expect(leftovers()).toEqual(['scene_01.png']);
+  });
+
+  it('accepts a Content-Type with parameters and a JPEG body', async () => {
+    const fetched = await fetcher().fetchRemote(url('/photo'), target());
+    expect(fetched.path).toBe(`${target()}.jpg`);
+    expect(fetched.contentType).toBe('image/jpeg');
+  });
+
+  it('matches allowlist entries case-insensitively, with or without a port', async () => {
+    const fetched = await fetcher({ imageDownloadAllowedHosts: ['127.0.0.1'] }).fetchRemote(
+      url('/image.png'),
+      target(),
+    );
+    expect(fetched.bytes).toBe(png.length);
+  });
+
+  it.each([
+    ['a host that is not allowlisted', `http://localhost:PORT/image.png`, [`127.0.0.1:PORT`]],
+    ['an allowlisted host on another port', `http://127.0.0.1:PORT/image.png`, ['127.0.0.1:1']],
+    ['a scheme other than http(s)', 'file:///etc/passwd', ['127.0.0.1']],
+  ])('refuses %s', async (_label, rawUrl, hosts) => {
+    const f = fetcher({ imageDownloadAllowedHosts: hosts.map((h) => h.replace('PORT', String(port))) });
+    const error = await refusal(f.fetchRemote(rawUrl.replace('PORT', String(port)), target()));
+    expect(error.retryable).toBe(false);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('refuses a wildcard-matched host that resolves to a private address', async () => {
+    const f = fetcher({ imageDownloadAllowedHosts: ['*.images.test'] }, async () => [
+      { address: '127.0.0.1', family: 4 },
+    ]);
+    const error = await refusal(f.fetchRemote(`http://cdn.images.test:${port}/image.png`, target()));
+    expect(error.retryable).toBe(false);
+    expect(error.message).toMatch(/private address/);
+  });
+
+  it('follows a redirect on the same host', async () => {
+    const fetched = await fetcher().fetchRemote(url('/redirect-same'), target());
+    expect(fetched.bytes).toBe(png.length);
+  });
+
+  it('refuses a redirect to another host', async () => {
+    const f = fetcher({ imageDownloadAllowedHosts: [`127.0.0.1:${port}`, `localhost:${port}`] });
+    const error = await refusal(f.fetchRemote(url('/redirect-other'), target()));
+    expect(error.retryable).toBe(false);
+    expect(error.message).toMatch(/redirected to another host/);
+  });
+
+  it('stops after three redirects', async () => {
+    const error = await refusal(fetcher().fetchRemote(url('/redirect-loop'), target()));
+    expect(error.retryable).toBe(false);
+    expect(error.message).toMatch(/more than 3 times/);
+  });
+
+  it('refuses a body whose Content-Length is over the limit before reading it', async () => {
+    const error = await refusal(fetcher().fetchRemote(url('/declared-huge'), target()));
+    expect(error.retryable).toBe(false);
+    expect(error.message).toMatch(/larger than/);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('aborts a streamed body that grows over the limit and deletes the partial file', async () => {
+    const error = await refusal(fetcher().fetchRemote(url('/streamed-huge'), target()));
+    expect(error.retryable).toBe(false);
+    expect(error.message).toMatch(/larger than/);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it.each([
+    ['/page', /not an image/],
+    ['/svg', /Unsupported image type image\/svg\+xml/],
+    ['/lying', /does not match its Content-Type/],
+  ])('refuses %s', async (p, message) => {
+    const error = await refusal(fetcher().fetchRemote(url(p), target()));
+    expect(error.retryable).toBe(false);
+    expect(error.message).toMatch(message);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('treats 4xx as final and 5xx as retryable', async () => {
+    expect((await refusal(fetcher().fetchRemote(url('/gone'), target()))).retryable).toBe(false);
+    expect((await refusal(fetcher().fetchRemote(url('/broken'), target()))).retryable).toBe(true);
+  });
+
+  it('times out a stalled body as retryable and leaves no file', async () => {
+    const error = await refusal(
+      fetcher({ imageDownloadTimeoutMs: 300 }).fetchRemote(url('/stalls'), target()),
+    );
+    expect(error.retryable).toBe(true);
+    expect(error.message).toMatch(/did not finish/);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('reports a refused connection as retryable', async () => {
+    const f = fetcher({ imageDownloadAllowedHosts: ['127.0.0.1:9'] });
+    const error = await refusal(f.fetchRemote('http://127.0.0.1:9/image.png', target()));
+    expect(error.retryable).toBe(true);
+    expect(error.message).toMatch(/ECONNREFUSED/);
+  });
+});
+
+describe('sniffImageType', () => {
+  it('recognises PNG, JPEG, GIF and WebP and nothing else', () => {
+    expect(sniffImageType(png)).toBe('png');
+    expect(sniffImageType(jpg)).toBe('jpg');
+    expect(sniffImageType(Buffer.from('GIF89a\x01\x00\x01\x00', 'latin1'))).toBe('gif');
+    expect(sniffImageType(Buffer.from('RIFF\x24\x00\x00\x00WEBPVP8 ', 'latin1'))).toBe('webp');
+    expect(sniffImageType(Buffer.from('RIFF\x24\x00\x00\x00WAVEfmt ', 'latin1'))).toBeNull();
+    expect(sniffImageType(Buffer.from('<html>'))).toBeNull();
+    expect(sniffImageType(png.subarray(0, 4))).toBeNull();
+  });
+});
+
+describe('isPrivateAddress', () => {
+  it.each([
+    '127.0.0.1',
+    '10.1.2.3',
+    '172.20.0.1',
+    '192.168.1.1',
+    '169.254.169.254',
+    '0.0.0.0',
+    '::1',
+    'fe80::1',
+    'fd00::1',
+    '::ffff:127.0.0.1',
+  ])('treats %s as private', (address) => expect(isPrivateAddress(address)).toBe(true));
+  it.each(['8.8.8.8', '104.18.2.3', '2606:4700::1111', '::ffff:8.8.8.8'])('treats %s as public', (address) =>
+    expect(isPrivateAddress(address)).toBe(false),
+  );
+});

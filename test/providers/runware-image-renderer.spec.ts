@@ -1,0 +1,158 @@
+import { AppConfig } from '../../src/config/app-config';
+import { RenderRequest } from '../../src/providers/image-renderer';
+import { ProviderError } from '../../src/providers/provider-error';
+import { RunwareImageRenderer } from '../../src/providers/runware/runware-image-renderer';
+import { FakeRunware, startFakeRunware } from '../support/fake-runware';
+
+const KEY = 'rw-SECRET-TEST-KEY-123';
+
+let fake: FakeRunware;
+const renderers: RunwareImageRenderer[] = [];
+
+beforeAll(async () => {
+  fake = await startFakeRunware({ apiKey: KEY });
+});
+afterAll(() => fake.close());
+beforeEach(() => fake.reset());
+afterEach(async () => {
+  await Promise.all(renderers.splice(0).map((r) => r.close()));
+});
+
+function renderer(overrides: Partial<AppConfig['runware']> = {}): RunwareImageRenderer {
+  const created = new RunwareImageRenderer({
+    apiKey: KEY,
+    url: fake.wsUrl,
+    timeoutMs: 1500,
+    connectTimeoutMs: 3000,
+    modelOverrides: {},
+    widthOverride: undefined,
+    heightOverride: undefined,
+    stepsOverride: undefined,
+    cfgScaleOverride: undefined,
+    outputFormat: 'PNG',
+    ...overrides,
+  });
+  renderers.push(created);
+  return created;
+}
+
+const request = (sceneIndex = 0): RenderRequest => ({
+  sessionId: 'session-1',
+  sceneIndex,
+  title: 'The lantern',
+  prompt: 'Cinematic film still. Mara holds a brass lantern in a dusty attic',
+  negativePrompt: null,
+  mediaType: 'cinematic',
+  seed: 424242,
+});
+
+async function renderError(r: RunwareImageRenderer): Promise<ProviderError> {
+  const error: unknown = await r.render(request()).then(
+    () => undefined,
+    (err: unknown) => err,
+  );
+  if (!(error instanceof ProviderError)) throw new Error(`expected a ProviderError, got ${String(error)}`);
+  return error;
+}
+
+describe('RunwareImageRenderer against the fake Runware', () => {
+  it('renders an image whose URL is on the fake image host, echoing the seed', async () => {
+    const image = await renderer({ modelOverrides: { cinematic: 'civitai:4384@128713' } }).render(request());
+
+    expect(new URL(image.imageUrl).host).toBe(fake.imageHost);
+    expect(image.source).toEqual({ kind: 'remote', url: image.imageUrl });
+    expect(image.seed).toBe(424242);
+    expect(image.model).toBe('civitai:4384@128713');
+    expect(fake.stats.imageTasks).toEqual([
+      expect.objectContaining({ seed: 424242, positivePrompt: request().prompt }),
+    ]);
+    const response = await fetch(image.imageUrl);
+    expect(response.headers.get('content-type')).toBe('image/png');
+  });
+
+  it('shares one connection for many renders and sends exactly one task per render', async () => {
+    const r = renderer();
+    const images = await Promise.all([0, 1, 2, 3, 4].map((i) => r.render(request(i))));
+
+    expect(new Set(images.map((i) => i.imageUrl)).size).toBe(5);
+    expect(fake.stats.connections).toBe(1);
+    expect(fake.stats.tasks.authentication).toBe(1);
+    expect(fake.stats.tasks.imageInference).toBe(5);
+    expect(new Set(fake.stats.imageTasks.map((t) => t.connection))).toEqual(new Set([1]));
+  });
+
+  it('maps a rejected key at authentication to a non-retryable error without the key', async () => {
+    const wrongKey = 'rw-SECRET-WRONG-KEY-456';
+    const error = await renderError(renderer({ apiKey: wrongKey }));
+    expect(error.retryable).toBe(false);
+    expect(error.message).toBe('Runware rejected the API key');
+    expect(error.message).not.toContain(wrongKey);
+    expect(fake.stats.tasks.imageInference ?? 0).toBe(0);
+  });
+
+  it.each([
+    ['invalidApiKey', false, /^Runware rejected the API key$/],
+    ['insufficientCredits', false, /^Runware account has insufficient credit$/],
+    ['invalidParameter', false, /rejected the request parameters \(width\)/],
+    ['providerError', true, /model provider timed out \(timeoutProvider\)/],
+  ] as const)('maps a %s task error to retryable=%s', async (fault, retryable, message) => {
+    fake.enqueue({ fault });
+    const error = await renderError(renderer());
+    expect(error.retryable).toBe(retryable);
+    expect(error.message).toMatch(message);
+    expect(error.message).not.toContain(KEY);
+  });
+
+  it('keeps working after a task error on the same connection', async () => {
+    const r = renderer();
+    fake.enqueue({ fault: 'providerError' });
+    await expect(r.render(request())).rejects.toBeInstanceOf(ProviderError);
+    const image = await r.render(request(1));
+    expect(image.imageUrl).toContain(fake.imageHost);
+    expect(fake.stats.connections).toBe(1);
+  });
+
+  it('re-authenticates on a fresh connection after a task is rejected for its key', async () => {
+    const r = renderer();
+    fake.enqueue({ fault: 'invalidApiKey' });
+    await expect(r.render(request())).rejects.toMatchObject({ retryable: false });
+    await r.render(request(1));
+    expect(fake.stats.connections).toBe(2);
+    expect(fake.stats.tasks.authentication).toBe(2);
+  });
+
+  it('times out a dropped task as retryable', async () => {
+    fake.enqueue({ fault: 'drop' });
+    const error = await renderError(renderer({ timeoutMs: 1000 }));
+    expect(error.retryable).toBe(true);
+    expect(error.message).toMatch(/did not return the image within 1 s/);
+  }, 10_000);
+
+  it('fails a render whose connection drops as retryable, then reconnects for the next one', async () => {
+    const r = renderer();
+    fake.enqueue({ fault: 'disconnect', latencyMs: 40 });
+    const error = await renderError(r);
+    expect(error.retryable).toBe(true);
+    expect(error.message).toMatch(/connection to Runware was lost/);
+
+    const image = await r.render(request(1));
+    expect(image.imageUrl).toContain(fake.imageHost);
+    expect(fake.stats.connections).toBe(2);
+    expect(fake.stats.imageTasks.map((t) => t.connection)).toEqual([1, 2]);
+  }, 10_000);
+
+  it('reports an unreachable server as a retryable connection failure', async () => {
+    const error = await renderError(renderer({ url: 'ws://127.0.0.1:9', connectTimeoutMs: 500 }));
+    expect(error.retryable).toBe(true);
+    expect(error.message).toMatch(/Could not connect to Runware/);
+  });
+
+  it('refuses to render after close()', async () => {
+    const r = renderer();
+    await r.render(request());
+    await r.close();
+    const error = await renderError(r);
+    expect(error.retryable).toBe(true);
+    expect(fake.stats.tasks.imageInference).toBe(1);
+  });
+});

@@ -1,0 +1,335 @@
+import { randomUUID } from 'node:crypto';
+import * as http from 'node:http';
+import { AddressInfo } from 'node:net';
+import { RawData, WebSocket, WebSocketServer } from 'ws';
+import { CONTENT_TYPES, fakeImage, FakeImageFormat } from './fake-images';
+import { seededRandom } from './seeded-random';
+
+/**
+ * A local stand-in for Runware's WebSocket task API (https://runware.ai/docs/platform/errors and the
+ * @runware/sdk-js client): the client sends JSON arrays of tasks; the server answers `{"data": [...]}` or
+ * `{"errors": [{code, message, parameter?, taskType, taskUUID?}]}`, one error per frame (the SDK only
+ * reads the first error of a frame). Image URLs point at a separate HTTP server serving real image bytes.
+ */
+
+export type FakeRunwareFault =
+  | 'invalidApiKey' // the task fails with invalidApiKey
+  | 'insufficientCredits' // the task fails for lack of credit (the real code is not documented)
+  | 'providerError' // a retryable provider failure (timeoutProvider)
+  | 'invalidParameter' // invalidWidth, with parameter/min/max like the real API
+  | 'drop' // never answer the task
+  | 'disconnect'; // close the socket while the task runs
+
+export interface FakeRunwareBehaviour {
+  /** Time before an image result is sent. */
+  latencyMs: number;
+  fault?: FakeRunwareFault;
+  /** A custom error for the task, instead of a named fault. */
+  error?: { code: string; message: string; parameter?: string };
+  /** Random faults per task: errors are providerError. */
+  faults?: { errorRate?: number; dropRate?: number; disconnectRate?: number };
+}
+
+export interface FakeRunwareOptions {
+  /** WebSocket port (0 = random). */
+  port?: number;
+  /** Image HTTP port (0 = random). */
+  imagePort?: number;
+  /** The API key the authentication task must carry; any key is accepted when unset. */
+  apiKey?: string;
+  behaviour?: Partial<FakeRunwareBehaviour>;
+  /** Approximate size of served images (noise images), e.g. 2_000_000 for benchmarks. Default: 64×64. */
+  imageBytes?: number;
+  /** Seed for fault injection. */
+  seed?: number;
+}
+
+export interface FakeRunwareStats {
+  /** WebSocket connections accepted so far. */
+  connections: number;
+  openConnections: number;
+  /** Tasks received, by taskType (authentication, ping, imageInference…). */
+  tasks: Record<string, number>;
+  /** Every imageInference task, with the connection (1-based, in accept order) that sent it. */
+  imageTasks: { taskUUID: string; connection: number; positivePrompt: unknown; seed: unknown }[];
+  imagesServed: number;
+}
+
+export interface FakeRunware {
+  /** As RUNWARE_URL. */
+  wsUrl: string;
+  /** host:port of the image server, for IMAGE_DOWNLOAD_ALLOWED_HOSTS. */
+  imageHost: string;
+  stats: FakeRunwareStats;
+  set(behaviour: Partial<FakeRunwareBehaviour>): void;
+  /** One-shot behaviours for the next imageInference tasks, in order. */
+  enqueue(...behaviours: Partial<FakeRunwareBehaviour>[]): void;
+  reset(): void;
+  /** Closes every client socket (the server keeps accepting new ones). */
+  disconnectAll(): void;
+  close(): Promise<void>;
+}
+
+type Task = Record<string, unknown>;
+
+const FORMATS: Record<string, FakeImageFormat> = { PNG: 'png', JPG: 'jpg', JPEG: 'jpg', WEBP: 'webp' };
+
+export async function startFakeRunware(options: FakeRunwareOptions = {}): Promise<FakeRunware> {
+  const initial: FakeRunwareBehaviour = { latencyMs: 0, ...options.behaviour };
+  let standing = { ...initial };
+  const queue: Partial<FakeRunwareBehaviour>[] = [];
+  const stats = emptyStats();
+  const timers = new Set<NodeJS.Timeout>();
+  const sessions = new Set<string>();
+  const random = seededRandom(options.seed ?? Date.now());
+
+  const imageServer = http.createServer((req, res) => {
+    const match = /\.(png|jpg|webp)(?:\?.*)?$/.exec(req.url ?? '');
+    if (req.method !== 'GET' || !match) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
+      return;
+    }
+    const format = match[1] as FakeImageFormat;
+    fakeImage(format, options.imageBytes).then(
+      (bytes) => {
+        stats.imagesServed++;
+        res
+          .writeHead(200, { 'Content-Type': CONTENT_TYPES[format], 'Content-Length': bytes.length })
+          .end(bytes);
+      },
+      () => res.writeHead(500).end(),
+    );
+  });
+  await listen(imageServer, options.imagePort ?? 0);
+  const imageHost = `127.0.0.1:${(imageServer.address() as AddressInfo).port}`;
+  // Warm the cache so the first download is not slowed by image generation.
+  await fakeImage('png', options.imageBytes);
+
+  const httpServer = http.createServer((_req, res) => res.writeHead(426).end('WebSocket only'));
+  const wss = new WebSocketServer({ server: httpServer });
+  await listen(httpServer, options.port ?? 0);
+  const wsPort = (httpServer.address() as AddressInfo).port;
+
+  wss.on('connection', (socket) => {
+    const connection = ++stats.connections;
+    stats.openConnections++;
+    let authenticated = false;
+    socket.on('close', () => stats.openConnections--);
+    socket.on('error', () => undefined);
+    socket.on('message', (data: RawData) => {
+      let tasks: unknown;
+      try {
+        tasks = JSON.parse(data.toString());
+      } catch {
+        return send(socket, { errors: [{ code: 'invalidJson', message: 'Invalid JSON' }] });
+      }
+      for (const task of Array.isArray(tasks) ? tasks : [tasks]) {
+        if (typeof task !== 'object' || task === null) continue;
+        handleTask(
+          socket,
+          connection,
+          task as Task,
+          () => authenticated,
+          (value) => (authenticated = value),
+        );
+      }
+    });
+  });
+
+  function handleTask(
+    socket: WebSocket,
+    connection: number,
+    task: Task,
+    isAuthenticated: () => boolean,
+    setAuthenticated: (value: boolean) => void,
+  ): void {
+    const taskType = typeof task.taskType === 'string' ? task.taskType : 'unknown';
+    stats.tasks[taskType] = (stats.tasks[taskType] ?? 0) + 1;
+    if (taskType === 'authentication') {
+      if (options.apiKey && task.apiKey !== options.apiKey) {
+        const message = 'Invalid API key. Get one at https://my.runware.ai/signup';
+        return send(socket, { errors: [{ code: 'invalidApiKey', message, parameter: 'apiKey', taskType }] });
+      }
+      setAuthenticated(true);
+      const known =
+        typeof task.connectionSessionUUID === 'string' && sessions.has(task.connectionSessionUUID);
+      const connectionSessionUUID = known ? (task.connectionSessionUUID as string) : randomUUID();
+      sessions.add(connectionSessionUUID);
+      return send(socket, { data: [{ taskType, connectionSessionUUID }] });
+    }
+    if (taskType === 'ping') return send(socket, { data: [{ taskType: 'ping', pong: true }] });
+    const taskUUID = typeof task.taskUUID === 'string' ? task.taskUUID : undefined;
+    if (!isAuthenticated()) {
+      return sendError(socket, {
+        code: 'notAuthenticated',
+        message: 'Authenticate first',
+        taskType,
+        taskUUID,
+      });
+    }
+    if (taskType !== 'imageInference' || !taskUUID) {
+      return sendError(socket, {
+        code: 'unsupportedTaskType',
+        message: `Unsupported task ${taskType}`,
+        taskType,
+        taskUUID,
+      });
+    }
+    stats.imageTasks.push({ taskUUID, connection, positivePrompt: task.positivePrompt, seed: task.seed });
+    imageInference(socket, task, taskUUID, { ...standing, ...queue.shift() });
+  }
+
+  function imageInference(
+    socket: WebSocket,
+    task: Task,
+    taskUUID: string,
+    behaviour: FakeRunwareBehaviour,
+  ): void {
+    const taskType = 'imageInference';
+    const fault = behaviour.fault ?? randomFault(behaviour, random);
+    const later = (ms: number, fn: () => void) => {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        if (socket.readyState === WebSocket.OPEN) fn();
+      }, ms);
+      timers.add(timer);
+    };
+    const prompt = task.positivePrompt;
+    if (typeof prompt !== 'string' || prompt.length < 2 || prompt.length > 3000) {
+      const message = 'Invalid value for positivePrompt parameter. It must be between 2 and 3000 characters.';
+      return sendError(socket, {
+        code: 'invalidPositivePrompt',
+        message,
+        parameter: 'positivePrompt',
+        taskType,
+        taskUUID,
+      });
+    }
+    if (behaviour.error)
+      return later(behaviour.latencyMs, () => sendError(socket, { ...behaviour.error, taskType, taskUUID }));
+    switch (fault) {
+      case 'drop':
+        return;
+      case 'disconnect':
+        return later(Math.floor(behaviour.latencyMs / 2), () => socket.terminate());
+      case 'invalidApiKey':
+        return sendError(socket, {
+          code: 'invalidApiKey',
+          message: 'Invalid API key.',
+          parameter: 'apiKey',
+          taskType,
+          taskUUID,
+        });
+      case 'insufficientCredits':
+        return sendError(socket, {
+          code: 'insufficientCredits',
+          message: 'Insufficient credits to run this task. Add credits at https://my.runware.ai/',
+          taskType,
+          taskUUID,
+        });
+      case 'invalidParameter':
+        return sendError(socket, {
+          code: 'invalidWidth',
+          message:
+            "Invalid value for 'width' parameter. Image width must be an integer value between 256 and 16383.",
+          parameter: 'width',
+          type: 'integer',
+          min: 256,
+          max: 16383,
+          documentation: 'https://runware.ai/docs/en/image-inference/api-reference#request-width',
+          taskType,
+          taskUUID,
+        });
+      case 'providerError':
+        return later(behaviour.latencyMs, () =>
+          sendError(socket, {
+            code: 'timeoutProvider',
+            message: 'The image provider did not respond in time. Please try again.',
+            taskType,
+            taskUUID,
+          }),
+        );
+    }
+    const format = FORMATS[String(task.outputFormat ?? 'PNG').toUpperCase()] ?? 'png';
+    const count =
+      typeof task.numberResults === 'number' && task.numberResults > 0 ? Math.min(task.numberResults, 20) : 1;
+    const seed = typeof task.seed === 'number' ? task.seed : Math.floor(random() * 2 ** 31) + 1;
+    later(behaviour.latencyMs, () => {
+      const data = Array.from({ length: count }, (_, i) => {
+        const imageUUID = randomUUID();
+        return {
+          taskType,
+          taskUUID,
+          imageUUID,
+          imageURL: `http://${imageHost}/image/ws/2/ii/${imageUUID}.${format}`,
+          seed: seed + i,
+          ...(task.includeCost ? { cost: 0.0013 } : {}),
+        };
+      });
+      send(socket, { data });
+    });
+  }
+
+  return {
+    wsUrl: `ws://127.0.0.1:${wsPort}`,
+    imageHost,
+    stats,
+    set: (behaviour) => {
+      standing = { ...standing, ...behaviour };
+    },
+    enqueue: (...behaviours) => {
+      queue.push(...behaviours);
+    },
+    reset: () => {
+      standing = { ...initial };
+      queue.length = 0;
+      Object.assign(stats, emptyStats(), { openConnections: stats.openConnections });
+    },
+    disconnectAll: () => wss.clients.forEach((client) => client.terminate()),
+    close: async () => {
+      timers.forEach((timer) => clearTimeout(timer));
+      timers.clear();
+      wss.clients.forEach((client) => client.terminate());
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      httpServer.closeAllConnections();
+      imageServer.closeAllConnections();
+      await Promise.all([closeServer(httpServer), closeServer(imageServer)]);
+    },
+  };
+}
+
+function randomFault(behaviour: FakeRunwareBehaviour, random: () => number): FakeRunwareFault | undefined {
+  const { faults } = behaviour;
+  if (!faults) return undefined;
+  const roll = random();
+  const drop = faults.dropRate ?? 0;
+  const disconnect = drop + (faults.disconnectRate ?? 0);
+  const error = disconnect + (faults.errorRate ?? 0);
+  if (roll < drop) return 'drop';
+  if (roll < disconnect) return 'disconnect';
+  if (roll < error) return 'providerError';
+  return undefined;
+}
+
+function send(socket: WebSocket, payload: unknown): void {
+  if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(payload));
+}
+
+function sendError(socket: WebSocket, error: Record<string, unknown>): void {
+  send(socket, { errors: [error] });
+}
+
+function emptyStats(): FakeRunwareStats {
+  return { connections: 0, openConnections: 0, tasks: {}, imageTasks: [], imagesServed: 0 };
+}
+
+function listen(server: http.Server, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => resolve());
+  });
+}
+
+function closeServer(server: http.Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
