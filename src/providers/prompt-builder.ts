@@ -23,7 +23,7 @@ export function buildImagePrompt(parts: PromptParts): string {
   const castLines = parts.characters
     .map((name) => parts.cast.find((member) => member.name.toLowerCase() === name.toLowerCase()))
     .filter((member): member is CastMember => member !== undefined)
-    .map((member) => `${member.name}: ${member.description}`);
+    .map((member) => describeMember(member));
   const style = [parts.presetStyle, parts.storyStyle]
     .map((line) => collapse(line))
     .filter((line, i, all) => line && all.indexOf(line) === i)
@@ -32,6 +32,14 @@ export function buildImagePrompt(parts: PromptParts): string {
   const fixedLength = fixed.join('. ').length + 2;
   const scene = truncate(collapse(parts.scene), Math.max(100, MAX_PROMPT_CHARS - fixedLength));
   return truncate([fixed[0], scene, ...fixed.slice(1)].filter(Boolean).join('. '), MAX_PROMPT_CHARS);
+}
+
+/** "Name: description", unless the description already opens with the name. */
+function describeMember(member: CastMember): string {
+  const description = collapse(member.description);
+  return description.toLowerCase().startsWith(member.name.toLowerCase())
+    ? description
+    : `${member.name}: ${description}`;
 }
 
 function collapse(text: string): string {

@@ -1,4 +1,4 @@
-import { INestApplication } from '@nestjs/common';
+import { INestApplication, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { AddressInfo } from 'node:net';
@@ -16,15 +16,40 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
+/** Keeps every log line of the app, at every level, so tests can inspect what it logged. */
+export class CapturingLogger implements LoggerService {
+  readonly lines: string[] = [];
+  log(message: unknown, ...rest: unknown[]) {
+    this.keep('log', message, rest);
+  }
+  error(message: unknown, ...rest: unknown[]) {
+    this.keep('error', message, rest);
+  }
+  warn(message: unknown, ...rest: unknown[]) {
+    this.keep('warn', message, rest);
+  }
+  debug(message: unknown, ...rest: unknown[]) {
+    this.keep('debug', message, rest);
+  }
+  verbose(message: unknown, ...rest: unknown[]) {
+    this.keep('verbose', message, rest);
+  }
+  private keep(level: string, message: unknown, rest: unknown[]) {
+    const parts = [message, ...rest].map((m) => (typeof m === 'string' ? m : JSON.stringify(m)));
+    this.lines.push(`${level} ${parts.join(' ')}`);
+  }
+}
+
 /** Boots the real application (ROLE=all by default) on a random port against the real Redis. */
 export async function startTestApp(
   overrides: Record<string, string> = {},
   env = new TestEnv(),
+  logger?: LoggerService,
 ): Promise<TestApp> {
   const config = loadConfig(env.vars({ ROLE: 'all', ...overrides }));
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bodyParser: false,
-    logger: ['error'],
+    logger: logger ?? ['error'],
   });
   configureHttpApp(app, config);
   await app.listen(0, '127.0.0.1');
