@@ -11,6 +11,7 @@ import { GenerationModule } from './generation/generation.module';
 import { HealthModule } from './health/health.module';
 import { ApiKeyGuard } from './http/api-key.guard';
 import { ClientThrottlerGuard } from './http/client-throttler.guard';
+import { HttpDrainService } from './http/http-drain.service';
 import { ProvidersModule } from './providers/providers.module';
 import { QueueModule } from './queue/queue.module';
 import { WorkerModule } from './queue/worker.module';
@@ -75,6 +76,7 @@ export class AppModule implements OnApplicationShutdown {
       ],
       providers: serveHttp
         ? [
+            HttpDrainService,
             { provide: APP_GUARD, useClass: ClientThrottlerGuard },
             { provide: APP_GUARD, useClass: ApiKeyGuard },
           ]

@@ -44,6 +44,9 @@ export interface AppConfig {
   downloadConcurrency: number;
   jobAttempts: number;
   jobBackoffMs: number;
+  /** How long a worker's lock on a job lasts; a killed worker's jobs are retried after it lapses. */
+  jobLockMs: number;
+  stalledCheckMs: number;
   sessionTtlHours: number;
   corsOrigins: string[];
   debugMode: boolean;
@@ -209,6 +212,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     downloadConcurrency: int(env, 'DOWNLOAD_CONCURRENCY', 6, 1, 64),
     jobAttempts: int(env, 'JOB_ATTEMPTS', 3, 1, 20),
     jobBackoffMs: int(env, 'JOB_BACKOFF_MS', 1000, 0, 600_000),
+    jobLockMs: int(env, 'JOB_LOCK_MS', 30_000, 1000, 600_000),
+    stalledCheckMs: int(env, 'JOB_STALLED_CHECK_MS', 15_000, 500, 600_000),
     sessionTtlHours: num(env, 'SESSION_TTL_HOURS', 24, 0.001, 24 * 365),
     corsOrigins,
     debugMode: bool(env, 'DEBUG_MODE', false),

@@ -38,8 +38,8 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
         prefix: bullPrefix(this.config),
         concurrency: concurrency[queueName],
         // A killed worker's jobs are picked up by another after its lock lapses.
-        lockDuration: 30_000,
-        stalledInterval: 15_000,
+        lockDuration: this.config.jobLockMs,
+        stalledInterval: this.config.stalledCheckMs,
         maxStalledCount: 2,
       });
       worker.on('error', (err) => this.logger.warn(`Worker "${queueName}" error: ${err.message}`));

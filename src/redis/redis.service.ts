@@ -5,8 +5,9 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 /**
  * Owns every Redis connection of the process.
  *
- * - `commands`: the request-path connection. It fails fast (no offline queue, bounded command time), so a
- *   Redis outage turns into a 503 instead of a hung request; it keeps reconnecting in the background.
+ * - `commands`: sessions and everything else. In an HTTP-serving process it fails fast (no offline queue,
+ *   bounded command time), so a Redis outage turns into a 503 instead of a hung request; in a worker-only
+ *   process it waits for Redis to come back. Either way it keeps reconnecting in the background.
  * - `forBullWorker()`: connections for BullMQ workers, which must wait out outages
  *   (`maxRetriesPerRequest: null`, as BullMQ requires for blocking commands).
  */
@@ -18,12 +19,16 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   private lastErrorLogAt = 0;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    this.commands = this.connect('commands', {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      commandTimeout: 3000,
-      connectTimeout: 3000,
-    });
+    // A worker-only process has no client waiting on it: its writes should wait out an outage, not fail jobs.
+    this.commands =
+      config.role === 'worker'
+        ? this.connect('commands', { enableOfflineQueue: true, maxRetriesPerRequest: null })
+        : this.connect('commands', {
+            enableOfflineQueue: false,
+            maxRetriesPerRequest: 1,
+            commandTimeout: 3000,
+            connectTimeout: 3000,
+          });
   }
 
   get prefix(): string {

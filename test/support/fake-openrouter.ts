@@ -61,6 +61,8 @@ export interface FakeOpenRouter {
   url: string;
   port: number;
   requests: RecordedRequest[];
+  /** Random faults injected so far, by kind ("hang", "status 500", …). */
+  injected: Record<string, number>;
   /** Changes the standing behaviour (merged into the current one). */
   set(behaviour: Partial<FakeOpenRouterBehaviour>): void;
   /** One-shot behaviours, used by the next chat completion requests in order, before the standing one. */
@@ -90,6 +92,7 @@ export async function startFakeOpenRouter(options: FakeOpenRouterOptions = {}): 
   let standing = { ...initial };
   const queue: Partial<FakeOpenRouterBehaviour>[] = [];
   const requests: RecordedRequest[] = [];
+  const injected: Record<string, number> = {};
   const timers = new Set<NodeJS.Timeout>();
   const random = seededRandom(options.seed ?? Date.now());
 
@@ -120,6 +123,10 @@ export async function startFakeOpenRouter(options: FakeOpenRouterOptions = {}): 
 
     const behaviour = { ...standing, ...queue.shift() };
     const faulted = withFaults(behaviour, random);
+    if (faulted !== behaviour) {
+      const kind = faulted.mode === 'hang' ? 'hang' : `status ${faulted.status}`;
+      injected[kind] = (injected[kind] ?? 0) + 1;
+    }
     if (faulted.mode === 'hang') return; // the socket stays open until the client gives up or close()
     const timer = setTimeout(() => {
       timers.delete(timer);
@@ -139,6 +146,7 @@ export async function startFakeOpenRouter(options: FakeOpenRouterOptions = {}): 
     url: `http://127.0.0.1:${port}/api/v1`,
     port,
     requests,
+    injected,
     set: (behaviour) => {
       standing = { ...standing, ...behaviour };
     },

@@ -53,6 +53,8 @@ export interface FakeRunwareStats {
   /** Every imageInference task, with the connection (1-based, in accept order) that sent it. */
   imageTasks: { taskUUID: string; connection: number; positivePrompt: unknown; seed: unknown }[];
   imagesServed: number;
+  /** Random faults injected so far, by kind (drop, disconnect, providerError). */
+  injected: Record<string, number>;
 }
 
 export interface FakeRunware {
@@ -186,7 +188,9 @@ export async function startFakeRunware(options: FakeRunwareOptions = {}): Promis
     behaviour: FakeRunwareBehaviour,
   ): void {
     const taskType = 'imageInference';
-    const fault = behaviour.fault ?? randomFault(behaviour, random);
+    const randomly = behaviour.fault ? undefined : randomFault(behaviour, random);
+    if (randomly) stats.injected[randomly] = (stats.injected[randomly] ?? 0) + 1;
+    const fault = behaviour.fault ?? randomly;
     const later = (ms: number, fn: () => void) => {
       const timer = setTimeout(() => {
         timers.delete(timer);
@@ -320,7 +324,7 @@ function sendError(socket: WebSocket, error: Record<string, unknown>): void {
 }
 
 function emptyStats(): FakeRunwareStats {
-  return { connections: 0, openConnections: 0, tasks: {}, imageTasks: [], imagesServed: 0 };
+  return { connections: 0, openConnections: 0, tasks: {}, imageTasks: [], imagesServed: 0, injected: {} };
 }
 
 function listen(server: http.Server, port: number): Promise<void> {

@@ -1,0 +1,65 @@
+import Redis from 'ioredis';
+
+export const REDIS_URL = 'redis://127.0.0.1:6379';
+
+/** One connection for the bench's own reads (polling, INFO, cleanup). Its commands are counted. */
+export function connectRedis(): Redis {
+  const client = new Redis(REDIS_URL, { maxRetriesPerRequest: 2, connectTimeout: 3000 });
+  client.on('error', () => undefined);
+  return client;
+}
+
+/** Deletes every key under `prefix:` (bounded: at most 10,000 SCAN pages). */
+export async function deleteKeys(redis: Redis, prefix: string): Promise<number> {
+  let cursor = '0';
+  let deleted = 0;
+  for (let page = 0; page < 10_000; page++) {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) deleted += await redis.unlink(...keys);
+    if (cursor === '0') break;
+  }
+  return deleted;
+}
+
+export interface CommandStats {
+  /** Calls per command name (commands run inside Lua scripts are counted under their own names too). */
+  calls: Record<string, number>;
+  /** Server CPU seconds (user + sys). */
+  cpuSeconds: number;
+}
+
+export async function commandStats(redis: Redis): Promise<CommandStats> {
+  const [stats, cpu] = await Promise.all([redis.info('commandstats'), redis.info('cpu')]);
+  const calls: Record<string, number> = {};
+  for (const match of stats.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls[match[1]] = Number(match[2]);
+  const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(cpu)?.[1] ?? 0);
+  return { calls, cpuSeconds: field('used_cpu_user') + field('used_cpu_sys') };
+}
+
+/** after − before per command, minus the bench's own commands, dropping zeros. */
+export function commandDelta(
+  before: CommandStats,
+  after: CommandStats,
+  own: Record<string, number> = {},
+): Record<string, number> {
+  const delta: Record<string, number> = {};
+  for (const [name, calls] of Object.entries(after.calls)) {
+    const value = calls - (before.calls[name] ?? 0) - (own[name] ?? 0);
+    if (value > 0) delta[name] = value;
+  }
+  return delta;
+}
+
+export async function redisVersion(redis: Redis): Promise<string> {
+  const info = await redis.info('server');
+  return /^redis_version:(\S+)/m.exec(info)?.[1] ?? 'unknown';
+}
+
+/** Counts the bench's own commands by name, so they can be subtracted from commandstats deltas. */
+export class CommandTally {
+  readonly counts: Record<string, number> = {};
+  add(name: string, n = 1): void {
+    this.counts[name] = (this.counts[name] ?? 0) + n;
+  }
+}
