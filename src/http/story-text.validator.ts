@@ -10,6 +10,7 @@ const CONTROL_CHARS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
 export function storyTextProblem(value: unknown, maxChars = MAX_STORY_CHARS): string | null {
   if (typeof value !== 'string') return 'story_text must be a string';
   if (value.trim().length === 0) return 'story_text must not be blank';
+  if (!/[\p{L}\p{N}\p{So}]/u.test(value)) return 'story_text must contain text (letters, digits or symbols)';
   if (!value.isWellFormed()) return 'story_text must be valid Unicode text (it contains a lone surrogate)';
   if (CONTROL_CHARS.test(value)) return 'story_text must not contain control characters';
   let length = 0;

@@ -1,0 +1,69 @@
+import { HostileContext, hostileInputs, send } from '../support/hostile-inputs';
+import { pollUntil } from '../support/test-env';
+import { Cluster, summarize } from './support/cluster';
+import { record } from './support/tally';
+
+describe('hostile input against the compiled API process', () => {
+  it('answers every case with its 4xx and the envelope, never a 5xx, and stays healthy', async () => {
+    const cluster = await Cluster.start({ apis: 1, workers: 1 });
+    try {
+      const client = cluster.client;
+      const ctx = {} as HostileContext;
+      ctx.completedId = await cluster.generate(3);
+      ctx.approvedId = await cluster.generate(3);
+      await cluster.settle([ctx.completedId, ctx.approvedId], 30_000);
+      await client.call('/approve', {
+        method: 'POST',
+        json: { session_id: ctx.approvedId, approved_scenes: [0] },
+      });
+      cluster.openrouter.set({ status: 401 });
+      ctx.failedId = await cluster.generate(2);
+      await cluster.settle([ctx.failedId], 30_000);
+      // A session that stays processing for the whole run: its planner never answers.
+      cluster.openrouter.set({ status: undefined, mode: 'hang' });
+      ctx.processingId = await cluster.generate(2);
+
+      const cases = hostileInputs(ctx);
+      expect(cases.length).toBeGreaterThanOrEqual(60);
+      const wrong: string[] = [];
+      for (const c of cases) {
+        client.requests++;
+        const res = await send(client.baseUrl, c);
+        const body = res.body as Record<string, unknown>;
+        const envelope =
+          body &&
+          typeof body === 'object' &&
+          body.status_code === c.status &&
+          'error' in body &&
+          'timestamp' in body;
+        if (res.status !== c.status || !envelope)
+          wrong.push(`${c.name}: ${res.status} ${JSON.stringify(body).slice(0, 200)}`);
+        if (res.status >= 500)
+          client.unexpected5xx.push({ path: c.path, status: res.status, body: JSON.stringify(body) });
+      }
+      expect(wrong).toEqual([]);
+
+      expect((await client.call('/health')).body.status).toBe('healthy');
+      const completed = await client.call<{ status: string; download_status: string; scenes: unknown[] }>(
+        `/status/${ctx.completedId}`,
+      );
+      expect(completed.body).toMatchObject({ status: 'completed', download_status: 'not_started' });
+      const approved = await pollUntil(
+        () => client.call(`/status/${ctx.approvedId}`),
+        (r) => r.body.download_status !== 'started',
+        20_000,
+      );
+      expect(approved.body.download_status).toBe('completed');
+      expect(cluster.crashed()).toEqual([]);
+      const outcomes = await cluster.settle([ctx.completedId, ctx.approvedId, ctx.failedId], 5_000);
+      record('hostile input table', {
+        ...summarize(outcomes),
+        hostile_inputs: cases.length,
+        requests: client.requests,
+        unexpected_5xx: client.unexpected5xx.length,
+      });
+    } finally {
+      await cluster.stop();
+    }
+  });
+});
