@@ -18,7 +18,6 @@ export interface AppConfig {
     baseUrl: string;
     model: string;
     timeoutMs: number;
-    maxRetries: number;
     appUrl: string;
     appTitle: string;
     maxStoryChars: number;
@@ -180,7 +179,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
       baseUrl: url(env, 'OPENROUTER_BASE_URL', 'https://openrouter.ai/api/v1', ['http:', 'https:']),
       model: str(env, 'OPENROUTER_MODEL', 'openai/gpt-4o-mini'),
       timeoutMs: int(env, 'OPENROUTER_TIMEOUT_MS', 60_000, 100, 600_000),
-      maxRetries: int(env, 'OPENROUTER_MAX_RETRIES', 2, 0, 10),
       appUrl: str(env, 'OPENROUTER_APP_URL', 'https://github.com/story-to-image-generator'),
       appTitle: str(env, 'OPENROUTER_APP_TITLE', 'Story to Image Generator'),
       maxStoryChars: int(env, 'OPENROUTER_MAX_STORY_CHARS', 50_000, 1_000, 200_000),

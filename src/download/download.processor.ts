@@ -5,7 +5,7 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { userMessage } from '../generation/generation.processor';
 import { IMAGE_FETCHER, ImageFetcher } from '../providers/image-fetcher';
 import { ProviderError } from '../providers/provider-error';
-import { JobContext, JobHandlers, JobName, SessionJob } from '../queue/jobs';
+import { FailureHandlers, JobContext, JobHandlers, JobName, SessionJob } from '../queue/jobs';
 import { SessionStore } from '../sessions/session.store';
 import { forEachWithLimit } from './concurrency';
 import { sceneFileBase } from './scene-files';
@@ -26,6 +26,20 @@ export class DownloadProcessor {
 
   handlers(): JobHandlers {
     return { [JobName.DownloadImages]: (data, context) => this.download(data as SessionJob, context) };
+  }
+
+  failureHandlers(): FailureHandlers {
+    return { [JobName.DownloadImages]: (data) => this.downloadFailedForGood(data as SessionJob) };
+  }
+
+  async downloadFailedForGood({ sessionId }: SessionJob): Promise<void> {
+    const session = await this.sessions.get(sessionId);
+    if (!session || session.download_status !== 'started') return;
+    await this.sessions.update(sessionId, {
+      download_status: 'failed',
+      download_error: 'The download could not be completed',
+      downloaded_at: new Date().toISOString(),
+    });
   }
 
   async download({ sessionId }: SessionJob, context: JobContext): Promise<void> {

@@ -6,7 +6,7 @@ import { buildImagePrompt } from '../providers/prompt-builder';
 import { ProviderError } from '../providers/provider-error';
 import { SCENE_PLANNER, ScenePlanner } from '../providers/scene-planner';
 import { JobQueue } from '../queue/job-queue.service';
-import { JobContext, JobHandlers, JobName, RenderSceneJob, SessionJob } from '../queue/jobs';
+import { FailureHandlers, JobContext, JobHandlers, JobName, RenderSceneJob, SessionJob } from '../queue/jobs';
 import { outcomeOfRender } from '../sessions/session-lifecycle';
 import { newScene, SceneRecord } from '../sessions/session.model';
 import { SessionStore } from '../sessions/session.store';
@@ -31,6 +31,21 @@ export class GenerationProcessor {
       [JobName.RenderScene]: (data, context) => this.render(data as RenderSceneJob, context),
       [JobName.FinalizeSession]: (data) => this.finalize(data as SessionJob),
     };
+  }
+
+  failureHandlers(): FailureHandlers {
+    return { [JobName.PlanStory]: (data) => this.planFailedForGood(data as SessionJob) };
+  }
+
+  /** A plan job that died without recording why (e.g. its workers kept crashing) must not leave the session hanging. */
+  async planFailedForGood({ sessionId }: SessionJob): Promise<void> {
+    const session = await this.sessions.get(sessionId);
+    if (!session || session.status !== 'processing' || session.planned) return;
+    await this.sessions.update(sessionId, {
+      status: 'failed',
+      phase: 'failed',
+      error: 'Scene planning could not be completed',
+    });
   }
 
   async plan({ sessionId }: SessionJob, context: JobContext): Promise<void> {
@@ -184,5 +199,5 @@ export class GenerationProcessor {
 /** Only ProviderError messages are written for users; anything else may carry internals. */
 export function userMessage(err: unknown): string {
   if (err instanceof ProviderError) return err.message;
-  return 'Internal error while processing the scene';
+  return 'Internal error';
 }

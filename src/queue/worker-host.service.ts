@@ -6,7 +6,7 @@ import { GenerationProcessor } from '../generation/generation.processor';
 import { ProviderError } from '../providers/provider-error';
 import { RedisService } from '../redis/redis.service';
 import { bullPrefix } from './job-queue.service';
-import { JobData, JobHandler, JobHandlers, JobName, QueueName, QUEUE_OF } from './jobs';
+import { FailureHandler, JobData, JobHandler, JobHandlers, JobName, QueueName, QUEUE_OF } from './jobs';
 
 /**
  * Runs the BullMQ workers (worker role only). Errors from handlers reach BullMQ so `attempts` and backoff
@@ -16,6 +16,7 @@ import { JobData, JobHandler, JobHandlers, JobName, QueueName, QUEUE_OF } from '
 export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('Worker');
   private readonly handlers: Map<JobName, JobHandler>;
+  private readonly failureHandlers: Map<JobName, FailureHandler>;
   private readonly workers: Worker[] = [];
 
   constructor(
@@ -25,6 +26,12 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
     download: DownloadProcessor,
   ) {
     this.handlers = collectHandlers([generation.handlers(), download.handlers()]);
+    this.failureHandlers = new Map(
+      Object.entries({ ...generation.failureHandlers(), ...download.failureHandlers() }) as [
+        JobName,
+        FailureHandler,
+      ][],
+    );
   }
 
   onApplicationBootstrap(): void {
@@ -43,16 +50,24 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
         maxStalledCount: 2,
       });
       worker.on('error', (err) => this.logger.warn(`Worker "${queueName}" error: ${err.message}`));
-      worker.on('failed', (job, err) => {
-        if (job && (err instanceof UnrecoverableError || job.attemptsMade >= (job.opts.attempts ?? 1))) {
-          this.logger.warn(`Job ${job.name} ${job.id} failed for good: ${err.message}`);
-        }
-      });
+      worker.on('failed', (job, err) => void this.onFailed(job, err));
       this.workers.push(worker);
     }
     this.logger.log(
       `Consuming queues ${Object.values(QueueName).join(', ')} (concurrency ${this.config.workerConcurrency})`,
     );
+  }
+
+  /** Failed attempts that will be retried need nothing; a final failure is recorded in the session. */
+  private async onFailed(job: Job<JobData> | undefined, err: Error): Promise<void> {
+    if (!job) return;
+    try {
+      if ((await job.getState()) !== 'failed') return;
+      this.logger.warn(`Job ${job.name} ${job.id} failed for good: ${err.message}`);
+      await this.failureHandlers.get(job.name as JobName)?.(job.data, err.message);
+    } catch (handlerError) {
+      this.logger.warn(`Could not record the failure of job ${job.id}: ${String(handlerError)}`);
+    }
   }
 
   /** Lets in-flight jobs finish, bounded by SHUTDOWN_TIMEOUT_MS; unfinished ones go back to the queue as stalled. */

@@ -25,7 +25,6 @@ function planner(overrides: Partial<AppConfig['openrouter']> = {}): OpenRouterSc
     baseUrl: fake.url,
     model: 'openai/gpt-4o-mini',
     timeoutMs: 3000,
-    maxRetries: 0,
     appUrl: 'https://example.test/story-app',
     appTitle: 'Story Test App',
     maxStoryChars: 50_000,
