@@ -107,6 +107,8 @@ export class RunwareImageRenderer implements ImageRenderer {
         settle(mapRunwareError(raw, timeoutMs, this.apiKey));
       };
       const backstop = setTimeout(() => settle(timeoutError(timeoutMs)), timeoutMs + BACKSTOP_MS);
+      // One listener per in-flight render: hundreds are normal on a busy worker, not a leak.
+      if (socket?.getMaxListeners?.() !== 0) socket?.setMaxListeners?.(0);
       socket?.once('close', onClose);
 
       // Called from inside the SDK's socket message handler: it must never throw.
@@ -220,6 +222,8 @@ interface SocketLike {
   readyState: number;
   once(event: 'close', listener: () => void): unknown;
   off(event: 'close', listener: () => void): unknown;
+  getMaxListeners?(): number;
+  setMaxListeners?(n: number): unknown;
 }
 
 function internalsOf(sdk: RunwareServer): SdkInternals {
