@@ -113,7 +113,11 @@ export class GenerationProcessor {
     const found = await this.sessions.getSceneContext(sessionId, sceneIndex);
     if (!found || found.scene.status === 'done') return;
     const { scene, mediaType, seed } = found;
-    await this.sessions.saveScene(sessionId, { ...scene, status: 'rendering', attempts: context.attempt });
+    // Not awaited before rendering: it goes out first on the same connection, so Redis applies it before
+    // the result below, and the render does not wait a round trip for it.
+    const marking = this.sessions
+      .saveScene(sessionId, { ...scene, status: 'rendering', attempts: context.attempt })
+      .catch(() => false);
     try {
       const image = await this.renderer.render({
         sessionId,
@@ -124,6 +128,7 @@ export class GenerationProcessor {
         mediaType,
         seed,
       });
+      await marking;
       await this.sessions.saveScene(sessionId, {
         ...scene,
         status: 'done',
@@ -146,6 +151,7 @@ export class GenerationProcessor {
         provider: this.renderer.name,
         error: final ? userMessage(err) : `Attempt ${context.attempt} failed, retrying: ${userMessage(err)}`,
       };
+      await marking;
       await this.sessions.saveScene(sessionId, failed);
       throw err;
     }

@@ -12,7 +12,11 @@ return {hits, redis.call('pttl', KEYS[1])}`;
 /** Rate-limit counters in Redis, so every API process of a deployment shares one budget per client. */
 @Injectable()
 export class RedisThrottlerStorage implements ThrottlerStorage {
-  constructor(private readonly redis: RedisService) {}
+  private readonly hit;
+
+  constructor(private readonly redis: RedisService) {
+    this.hit = redis.defineScript('throttleHit', HIT, 1);
+  }
 
   async increment(
     key: string,
@@ -21,12 +25,10 @@ export class RedisThrottlerStorage implements ThrottlerStorage {
     _blockMs: number,
     name: string,
   ): Promise<ThrottlerStorageRecord> {
-    const [hits, pttl] = (await this.redis.commands.eval(
-      HIT,
-      1,
-      `${this.redis.prefix}:throttle:${name}:${key}`,
-      String(ttlMs),
-    )) as [number, number];
+    const [hits, pttl] = (await this.hit(`${this.redis.prefix}:throttle:${name}:${key}`, String(ttlMs))) as [
+      number,
+      number,
+    ];
     const secondsLeft = Math.max(1, Math.ceil((pttl > 0 ? pttl : ttlMs) / 1000));
     const isBlocked = hits > limit;
     return {

@@ -52,6 +52,23 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     await waitUntilReady(this.commands, 10_000);
   }
 
+  /**
+   * Registers a Lua script on the commands connection; calls then go by SHA (EVALSHA), so the script text
+   * is not re-sent and re-hashed on every call. ioredis falls back to EVAL after a Redis restart.
+   */
+  defineScript(
+    name: string,
+    lua: string,
+    numberOfKeys: number,
+  ): (...args: (string | number)[]) => Promise<unknown> {
+    this.commands.defineCommand(name, { numberOfKeys, lua });
+    const client = this.commands as unknown as Record<
+      string,
+      (...args: (string | number)[]) => Promise<unknown>
+    >;
+    return (...args) => client[name](...args);
+  }
+
   async isReachable(timeoutMs = 1000): Promise<boolean> {
     try {
       const pong = await Promise.race([

@@ -58,10 +58,16 @@ return 'ok'`;
  */
 @Injectable()
 export class SessionStore {
+  private readonly updateIfExists;
+  private readonly approveScript;
+
   constructor(
     private readonly redis: RedisService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.updateIfExists = redis.defineScript('sessionUpdateIfExists', UPDATE_IF_EXISTS, 1);
+    this.approveScript = redis.defineScript('sessionApprove', APPROVE, 1);
+  }
 
   private key(id: string): string {
     return `${this.config.redisPrefix}:session:${id}`;
@@ -141,7 +147,7 @@ export class SessionStore {
     }
     for (const scene of scenes) args.push(SCENE_PREFIX + scene.index, JSON.stringify(scene));
     args.push('updated_at', new Date().toISOString());
-    const written = await this.redis.commands.eval(UPDATE_IF_EXISTS, 1, this.key(id), ...args);
+    const written = await this.updateIfExists(this.key(id), ...args);
     return written === 1;
   }
 
@@ -150,9 +156,7 @@ export class SessionStore {
   }
 
   async saveDownload(id: string, index: number, download: SceneDownload): Promise<boolean> {
-    const written = await this.redis.commands.eval(
-      UPDATE_IF_EXISTS,
-      1,
+    const written = await this.updateIfExists(
       this.key(id),
       DOWNLOAD_PREFIX + index,
       JSON.stringify(download),
@@ -163,13 +167,7 @@ export class SessionStore {
   }
 
   async approve(id: string, indices: number[]): Promise<ApproveResult> {
-    const result = await this.redis.commands.eval(
-      APPROVE,
-      1,
-      this.key(id),
-      JSON.stringify(indices),
-      new Date().toISOString(),
-    );
+    const result = await this.approveScript(this.key(id), JSON.stringify(indices), new Date().toISOString());
     return result as ApproveResult;
   }
 
