@@ -44,6 +44,8 @@ export interface CastMember {
 
 export interface SessionRecord {
   id: string;
+  /** Write counter: bumped by every change. */
+  version: number;
   status: SessionStatus;
   phase: SessionPhase;
   media_type: MediaType;

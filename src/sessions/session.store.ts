@@ -42,6 +42,7 @@ const DOWNLOAD_PREFIX = 'download:';
 const UPDATE_IF_EXISTS = `
 if redis.call('exists', KEYS[1]) == 0 then return 0 end
 redis.call('hset', KEYS[1], unpack(ARGV))
+redis.call('hincrby', KEYS[1], 'version', 1)
 return 1`;
 
 // Approval is a check-and-set: two concurrent approvals must not both start a download.
@@ -50,6 +51,7 @@ if redis.call('exists', KEYS[1]) == 0 then return 'missing' end
 if redis.call('hget', KEYS[1], 'status') ~= 'completed' then return 'not_completed' end
 if redis.call('hget', KEYS[1], 'download_status') ~= 'not_started' then return 'already_approved' end
 redis.call('hset', KEYS[1], 'approved', ARGV[1], 'download_status', 'started', 'updated_at', ARGV[2])
+redis.call('hincrby', KEYS[1], 'version', 1)
 return 'ok'`;
 
 /**
@@ -106,6 +108,7 @@ export class SessionStore {
         cast: '[]',
         approved: '[]',
         download_status: 'not_started',
+        version: '1',
         created_at: now,
         updated_at: now,
       })
@@ -117,6 +120,11 @@ export class SessionStore {
   async get(id: string): Promise<SessionRecord | null> {
     const hash = await this.redis.commands.hgetall(this.key(id));
     return hash.id ? parseSession(hash) : null;
+  }
+
+  /** A counter bumped by every write: equal versions mean identical sessions. Null when it does not exist. */
+  async version(id: string): Promise<string | null> {
+    return this.redis.commands.hget(this.key(id), 'version');
   }
 
   /** What a render job needs, in one round trip and without the (possibly large) story text. */
@@ -210,6 +218,7 @@ function parseSession(hash: Record<string, string>): SessionRecord {
   const orNull = (value: string | undefined) => (value ? value : null);
   return {
     id: hash.id,
+    version: Number(hash.version ?? 0),
     status: hash.status as SessionStatus,
     phase: hash.phase as SessionPhase,
     media_type: hash.media_type as MediaType,

@@ -1,18 +1,20 @@
-import { Controller, Get, Inject, NotFoundException, Param, Req } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
-import type { Request } from 'express';
+import { Controller, Get, Inject, NotFoundException, Param, Req, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ApiErrorResponses } from '../http/api-error.decorator';
 import { publicBaseUrl } from '../http/public-base-url';
 import { SessionIdPipe } from './session-id';
 import { StatusView, toStatusView } from './session-view';
 import { SessionStore } from './session.store';
+import { StatusCache } from './status-cache';
 
 @ApiTags('sessions')
 @Controller()
 export class SessionsController {
   constructor(
     private readonly sessions: SessionStore,
+    private readonly cache: StatusCache,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -20,13 +22,36 @@ export class SessionsController {
   @ApiOperation({ summary: 'Progress, scenes and download state of a session' })
   @ApiParam({ name: 'session_id', format: 'uuid' })
   @ApiOkResponse({ type: StatusView })
+  @ApiResponse({ status: 304, description: 'Unchanged since the ETag sent in If-None-Match' })
   @ApiErrorResponses(400, 404)
   async status(
     @Param('session_id', SessionIdPipe) sessionId: string,
     @Req() req: Request,
-  ): Promise<StatusView> {
-    const session = await this.sessions.get(sessionId);
-    if (!session) throw new NotFoundException('Session not found or expired');
-    return toStatusView(session, publicBaseUrl(req, this.config));
+    @Res() res: Response,
+  ): Promise<void> {
+    const version = await this.sessions.version(sessionId);
+    if (!version) throw new NotFoundException('Session not found or expired');
+    const baseUrl = publicBaseUrl(req, this.config);
+    // The ETag names the session's write counter, so polling clients get a 304 until something changes.
+    const etagOf = (v: string) => `W/"${v}-${baseUrl.length}"`;
+    res.setHeader('Cache-Control', 'no-cache');
+    if (req.get('if-none-match') === etagOf(version)) {
+      res.setHeader('ETag', etagOf(version));
+      res.status(304).end();
+      return;
+    }
+    let body = this.cache.get(sessionId, version, baseUrl);
+    let servedVersion = version;
+    if (body === undefined) {
+      const session = await this.sessions.get(sessionId);
+      if (!session) throw new NotFoundException('Session not found or expired');
+      body = Buffer.from(JSON.stringify(toStatusView(session, baseUrl)));
+      // The full read may already be newer than the version checked above: label it with its own.
+      servedVersion = String(session.version);
+      this.cache.set(sessionId, servedVersion, baseUrl, body);
+    }
+    res.setHeader('ETag', etagOf(servedVersion));
+    res.status(200).setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.send(body);
   }
 }

@@ -286,3 +286,38 @@ describe('debug mode', () => {
     expect(JSON.stringify(config.body)).not.toContain('debug-secret');
   });
 });
+
+describe('status caching for polling clients', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('answers 304 to an unchanged session and a fresh body once it changes', async () => {
+    const { body } = await request<{ session_id: string }>(`${t.url}/generate`, {
+      method: 'POST',
+      json: { story_text: 'One. Two. Three.', num_scenes: 3 },
+    });
+    const id = body.session_id;
+    await pollUntil(
+      () => request<{ status: string }>(`${t.url}/status/${id}`),
+      (r) => r.body.status === 'completed',
+    );
+    const first = await fetch(`${t.url}/status/${id}`);
+    const etag = first.headers.get('etag');
+    expect(etag).toMatch(/^W\/"\d+-\d+"$/);
+    const firstBody = await first.text();
+    const again = await fetch(`${t.url}/status/${id}`, { headers: { 'if-none-match': etag! } });
+    expect(again.status).toBe(304);
+    // A cached answer is byte-identical to the freshly built one.
+    expect(await (await fetch(`${t.url}/status/${id}`)).text()).toBe(firstBody);
+
+    await request(`${t.url}/approve`, { method: 'POST', json: { session_id: id, approved_scenes: [0] } });
+    const changed = await fetch(`${t.url}/status/${id}`, { headers: { 'if-none-match': etag! } });
+    expect(changed.status).toBe(200);
+    expect(changed.headers.get('etag')).not.toBe(etag);
+    const view = (await changed.json()) as { approved_scenes: number[] };
+    expect(view.approved_scenes).toEqual([0]);
+  });
+});

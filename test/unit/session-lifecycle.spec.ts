@@ -4,6 +4,7 @@ import { newScene, SceneRecord, SessionRecord } from '../../src/sessions/session
 function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
   return {
     id: 's',
+    version: 1,
     status: 'processing',
     phase: 'queued',
     media_type: 'cinematic',
