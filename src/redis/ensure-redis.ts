@@ -2,7 +2,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import Redis from 'ioredis';
 import { AppConfig } from '../config/app-config';
 
-async function answers(url: string): Promise<boolean> {
+/** Whether a Redis answers PING at `url`, without retrying. */
+export async function redisAnswers(url: string): Promise<boolean> {
   const client = new Redis(url, {
     lazyConnect: true,
     connectTimeout: 1500,
@@ -29,7 +30,7 @@ function redisServerInstalled(): boolean {
  * unset and redis-server installed — it starts a local, non-persistent Redis instead.
  */
 export async function ensureRedis(config: AppConfig): Promise<void> {
-  if (await answers(config.redisUrl)) return;
+  if (await redisAnswers(config.redisUrl)) return;
   if (config.redisUrlDefaulted && redisServerInstalled()) {
     const port = new URL(config.redisUrl).port || '6379';
     const child = spawn(
@@ -43,7 +44,7 @@ export async function ensureRedis(config: AppConfig): Promise<void> {
     child.unref();
     for (let i = 0; i < 30; i++) {
       await new Promise((resolve) => setTimeout(resolve, 200));
-      if (await answers(config.redisUrl)) {
+      if (await redisAnswers(config.redisUrl)) {
         console.warn(
           `Redis was not running: started a local development redis-server on port ${port} (no persistence)`,
         );

@@ -2,7 +2,7 @@ import { ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import Redis from 'ioredis';
+import { redisAnswers } from '../../../src/redis/ensure-redis';
 import { freePort } from '../../support/service-process';
 
 /** A redis-server of the test's own, with AOF on, on a spare port: stopped and started at will. */
@@ -63,20 +63,7 @@ export class PrivateRedis {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  private async answers(): Promise<boolean> {
-    const client = new Redis(this.url, {
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    client.on('error', () => undefined);
-    try {
-      await client.connect();
-      return (await client.ping()) === 'PONG';
-    } catch {
-      return false;
-    } finally {
-      client.disconnect();
-    }
+  private answers(): Promise<boolean> {
+    return redisAnswers(this.url);
   }
 }
