@@ -50,7 +50,9 @@ function num(value: number | undefined, unit = ''): string {
 
 function targetText(target: Target | undefined, unit: string): string {
   if (!target) return '-';
-  return target.of === 'ratio' ? `ratio ${target.op} ${target.value}` : `${target.op} ${target.value} ${unit}`;
+  return target.of === 'ratio'
+    ? `ratio ${target.op} ${target.value}`
+    : `${target.op} ${target.value} ${unit}`;
 }
 
 /** A fixed-width text table, one row per figure. */
@@ -59,12 +61,18 @@ export function formatTable(figures: Figure[]): string {
   const rows = figures.map((f) => [
     `${f.group}: ${f.name}`,
     num(f.measured, f.unit),
-    f.baseline === undefined ? '-' : `${num(f.baseline, f.unit)}${f.baselineLabel ? ` (${f.baselineLabel})` : ''}`,
+    f.baseline === undefined
+      ? '-'
+      : `${num(f.baseline, f.unit)}${f.baselineLabel ? ` (${f.baselineLabel})` : ''}`,
     num(f.ratio),
     targetText(f.target, f.unit),
     f.pass === undefined ? '-' : f.pass ? 'PASS' : 'FAIL',
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)));
-  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join(' | ');
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join(' | ')
+      .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.map(line)].join('\n');
 }

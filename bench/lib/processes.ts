@@ -77,11 +77,15 @@ export class HelperProcess {
   private stderr = '';
 
   constructor(script: string, env: Record<string, string>) {
-    this.child = spawn(process.execPath, ['-r', 'ts-node/register/transpile-only', path.join(__dirname, script)], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    this.child = spawn(
+      process.execPath,
+      ['-r', 'ts-node/register/transpile-only', path.join(__dirname, script)],
+      {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     track(this.child);
     this.child.stdout?.on('data', (chunk: Buffer) => {
       this.buffer += chunk.toString();
@@ -92,7 +96,10 @@ export class HelperProcess {
         if (line.startsWith('{')) this.messages.push(JSON.parse(line) as Record<string, unknown>);
       }
     });
-    this.child.stderr?.on('data', (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-5000)));
+    this.child.stderr?.on(
+      'data',
+      (chunk: Buffer) => (this.stderr = (this.stderr + chunk.toString()).slice(-5000)),
+    );
   }
 
   get pid(): number {
@@ -106,7 +113,8 @@ export class HelperProcess {
       const found = this.messages.find((m) => m.type === type);
       if (found) return found as T;
       if (this.child.exitCode !== null) throw new Error(`helper exited early:\n${this.stderr}`);
-      if (Date.now() > deadline) throw new Error(`helper sent no "${type}" in ${timeoutMs} ms:\n${this.stderr}`);
+      if (Date.now() > deadline)
+        throw new Error(`helper sent no "${type}" in ${timeoutMs} ms:\n${this.stderr}`);
       await sleep(10);
     }
   }

@@ -25,6 +25,8 @@ export async function deleteKeys(redis: Redis, prefix: string): Promise<number> 
 export interface CommandStats {
   /** Calls per command name (commands run inside Lua scripts are counted under their own names too). */
   calls: Record<string, number>;
+  /** Server time per command name in µs (a script's time includes the commands it runs). */
+  usec: Record<string, number>;
   /** Server CPU seconds (user + sys). */
   cpuSeconds: number;
 }
@@ -32,9 +34,13 @@ export interface CommandStats {
 export async function commandStats(redis: Redis): Promise<CommandStats> {
   const [stats, cpu] = await Promise.all([redis.info('commandstats'), redis.info('cpu')]);
   const calls: Record<string, number> = {};
-  for (const match of stats.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) calls[match[1]] = Number(match[2]);
+  const usec: Record<string, number> = {};
+  for (const match of stats.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+    calls[match[1]] = Number(match[2]);
+    usec[match[1]] = Number(match[3]);
+  }
   const field = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(cpu)?.[1] ?? 0);
-  return { calls, cpuSeconds: field('used_cpu_user') + field('used_cpu_sys') };
+  return { calls, usec, cpuSeconds: field('used_cpu_user') + field('used_cpu_sys') };
 }
 
 /** after − before per command, minus the bench's own commands, dropping zeros. */
@@ -46,6 +52,16 @@ export function commandDelta(
   const delta: Record<string, number> = {};
   for (const [name, calls] of Object.entries(after.calls)) {
     const value = calls - (before.calls[name] ?? 0) - (own[name] ?? 0);
+    if (value > 0) delta[name] = value;
+  }
+  return delta;
+}
+
+/** Server µs per command name spent between two snapshots (noise from other clients included). */
+export function usecDelta(before: CommandStats, after: CommandStats): Record<string, number> {
+  const delta: Record<string, number> = {};
+  for (const [name, usec] of Object.entries(after.usec)) {
+    const value = usec - (before.usec[name] ?? 0);
     if (value > 0) delta[name] = value;
   }
   return delta;

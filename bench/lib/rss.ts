@@ -31,7 +31,10 @@ export class RssSampler {
   }
 
   private sample(): void {
-    if (Date.now() > this.stopAt) return this.stop();
+    if (Date.now() > this.stopAt) {
+      this.stop();
+      return;
+    }
     const rss = rssOf(this.pid);
     if (Number.isFinite(rss)) this.samples.push(rss);
   }
