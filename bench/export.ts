@@ -20,7 +20,8 @@ const IMAGE_BYTES = 2_000_000;
  * the peak over the RSS before the first download.
  *
  * The API caps num_scenes at 20, so the session is written straight into Redis in SessionStore's layout
- * (src/sessions/session.store.ts): one hash, scalar fields, `scene:<i>` and `download:<i>` JSON fields.
+ * (src/sessions/session.store.ts): one hash, scalar fields, `scene:<i>` and `download:<i>` JSON fields,
+ * and the story under its own key.
  */
 export async function exportZip(ctx: MeasureContext): Promise<MeasureResult> {
   const scenes = ctx.quick ? 20 : 100;
@@ -111,7 +112,7 @@ async function writeSession(stage: Stage, id: string, count: number, bytes: numb
     phase: 'awaiting_approval',
     media_type: 'cinematic',
     requested_scenes: String(count),
-    story: STORY,
+    version: '1',
     seed: String(randomInt(1, 2 ** 31 - 1)),
     planner: 'openrouter',
     style: 'Soft painterly light',
@@ -160,6 +161,7 @@ async function writeSession(stage: Stage, id: string, count: number, bytes: numb
     .multi()
     .hset(key, fields)
     .expire(key, 3600)
+    .set(`${stage.prefix}:story:${id}`, STORY, 'EX', 3600)
     .zadd(`${stage.prefix}:sessions`, Date.now() + 3600_000, id)
     .exec();
 }

@@ -39,7 +39,7 @@ export async function fanout(ctx: MeasureContext): Promise<MeasureResult> {
         const completed = ms(body.completed_at);
         const hash = await ctx.redis.hgetall(`${stage.prefix}:session:${id}`);
         const rendered = Object.entries(hash)
-          .filter(([field]) => field.startsWith('scene:'))
+          .filter(([field]) => field.startsWith('render:')) // a scene's render outcome (SessionStore.saveRender)
           .map(([, json]) => ms((JSON.parse(json) as { rendered_at: string }).rendered_at));
         const plannerAt = stage.openrouter.requests[plannerBefore]?.at ?? NaN;
         const arrivals = stage.imageTaskArrivals.slice(imagesBefore, imagesBefore + SCENES);

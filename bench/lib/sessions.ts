@@ -108,7 +108,7 @@ export async function readSessionTimes(redis: Redis, prefix: string, ids: string
   return results.map(([, value], i) => {
     const hash = (value ?? {}) as Record<string, string>;
     const scenes = Object.entries(hash)
-      .filter(([field]) => field.startsWith('scene:'))
+      .filter(([field]) => field.startsWith('render:')) // a scene's render outcome (SessionStore.saveRender)
       .map(([, json]) => JSON.parse(json) as { status: string; rendered_at: string | null });
     return {
       id: ids[i],

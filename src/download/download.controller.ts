@@ -51,7 +51,10 @@ export class DownloadController {
       res.setHeader('Retry-After', RETRY_AFTER_SECONDS);
       throw new ConflictException('Approved images are still downloading; retry shortly');
     }
-    const images = await this.zip.collectImages(session);
+    const [images, story] = await Promise.all([
+      this.zip.collectImages(session),
+      this.sessions.getStory(sessionId),
+    ]);
     if (images.length === 0) {
       throw new ConflictException('None of the approved images could be downloaded; nothing to export');
     }
@@ -59,6 +62,8 @@ export class DownloadController {
     res.setHeader('Content-Type', 'application/zip');
     res.setHeader('Content-Disposition', `attachment; filename="story_${sessionId.slice(0, 8)}.zip"`);
     res.setHeader('Cache-Control', 'no-store');
-    await this.zip.write(session, images, publicBaseUrl(req, this.config), res).catch(() => undefined);
+    await this.zip
+      .write(session, story ?? '', images, publicBaseUrl(req, this.config), res)
+      .catch(() => undefined);
   }
 }

@@ -39,7 +39,13 @@ export class ZipExportService {
     return images;
   }
 
-  write(session: SessionRecord, images: ZipImage[], baseUrl: string, out: Writable): Promise<void> {
+  write(
+    session: SessionRecord,
+    story: string,
+    images: ZipImage[],
+    baseUrl: string,
+    out: Writable,
+  ): Promise<void> {
     const archive = archiver('zip', { zlib: { level: 6 } });
     const done = new Promise<void>((resolve, reject) => {
       archive.on('error', reject);
@@ -54,7 +60,7 @@ export class ZipExportService {
       archive.file(image.absolutePath, entry);
     }
     archive.append(JSON.stringify(this.manifest(session, images, baseUrl), null, 2), { name: 'scenes.json' });
-    archive.append(session.story, { name: 'story.txt' });
+    archive.append(story, { name: 'story.txt' });
     void archive.finalize().catch(() => undefined);
     return done.catch((err: Error) => {
       archive.abort();

@@ -8,7 +8,7 @@ import { SCENE_PLANNER, ScenePlanner } from '../providers/scene-planner';
 import { JobQueue } from '../queue/job-queue.service';
 import { FailureHandlers, JobContext, JobHandlers, JobName, RenderSceneJob, SessionJob } from '../queue/jobs';
 import { outcomeOfRender } from '../sessions/session-lifecycle';
-import { newScene, SceneRecord } from '../sessions/session.model';
+import { newScene, SceneRecord, SessionRecord } from '../sessions/session.model';
 import { SessionStore } from '../sessions/session.store';
 
 const WORKER_ID = `${hostname()}:${process.pid}`;
@@ -53,11 +53,15 @@ export class GenerationProcessor {
     if (!session || session.status === 'failed') return;
     // A retried plan job (e.g. its worker died after planning) must not plan twice.
     if (!session.planned) {
-      await this.sessions.update(sessionId, { phase: 'planning' });
+      const [, story] = await Promise.all([
+        this.sessions.update(sessionId, { phase: 'planning' }),
+        this.sessions.getStory(sessionId),
+      ]);
+      if (story === null) return;
       let plan;
       try {
         plan = await this.planner.plan({
-          story: session.story,
+          story,
           mediaType: session.media_type,
           numScenes: session.requested_scenes,
         });
@@ -103,34 +107,33 @@ export class GenerationProcessor {
         scenes,
       );
       if (!written) return;
-      await this.queue.renderScenes(sessionId, scenes.length);
+      await this.queue.renderScenes(
+        sessionId,
+        scenes.map((scene) => renderJob(sessionId, scene, session)),
+      );
       return;
     }
-    await this.queue.renderScenes(sessionId, session.scenes.length);
+    await this.queue.renderScenes(
+      sessionId,
+      session.scenes.map((scene) => renderJob(sessionId, scene, session)),
+    );
   }
 
-  async render({ sessionId, sceneIndex }: RenderSceneJob, context: JobContext): Promise<void> {
-    const found = await this.sessions.getSceneContext(sessionId, sceneIndex);
-    if (!found || found.scene.status === 'done') return;
-    const { scene, mediaType, seed } = found;
-    // Not awaited before rendering: it goes out first on the same connection, so Redis applies it before
-    // the result below, and the render does not wait a round trip for it.
-    const marking = this.sessions
-      .saveScene(sessionId, { ...scene, status: 'rendering', attempts: context.attempt })
-      .catch(() => false);
+  /** The job carries everything the render needs, so it reads nothing and writes only its scene's outcome. */
+  async render(job: RenderSceneJob, context: JobContext): Promise<void> {
+    const { sessionId, sceneIndex } = job;
+    if (!(await this.sessions.startRender(sessionId, sceneIndex, context.attempt))) return;
     try {
       const image = await this.renderer.render({
         sessionId,
         sceneIndex,
-        title: scene.title,
-        prompt: scene.image_prompt,
-        negativePrompt: scene.negative_prompt,
-        mediaType,
-        seed,
+        title: job.title,
+        prompt: job.prompt,
+        negativePrompt: job.negativePrompt,
+        mediaType: job.mediaType,
+        seed: job.seed,
       });
-      await marking;
-      await this.sessions.saveScene(sessionId, {
-        ...scene,
+      await this.sessions.saveRender(sessionId, sceneIndex, {
         status: 'done',
         attempts: context.attempt,
         image_url: image.imageUrl,
@@ -144,15 +147,14 @@ export class GenerationProcessor {
       });
     } catch (err) {
       const final = context.isLastAttempt || (err instanceof ProviderError && !err.retryable);
-      const failed: SceneRecord = {
-        ...scene,
+      if (!(err instanceof ProviderError))
+        this.logger.warn(`Scene ${sceneIndex} of ${sessionId}: ${String(err)}`);
+      await this.sessions.saveRender(sessionId, sceneIndex, {
         status: final ? 'failed' : 'pending',
         attempts: context.attempt,
         provider: this.renderer.name,
         error: final ? userMessage(err) : `Attempt ${context.attempt} failed, retrying: ${userMessage(err)}`,
-      };
-      await marking;
-      await this.sessions.saveScene(sessionId, failed);
+      });
       throw err;
     }
   }
@@ -181,7 +183,8 @@ export class GenerationProcessor {
         finalized: true,
         completed_at: new Date().toISOString(),
       },
-      unfinished,
+      [],
+      unfinished.map(({ index, status, error }) => ({ index, status, error })),
     );
     this.logger.log(`Session ${sessionId} ${outcome.status}`);
   }
@@ -200,6 +203,18 @@ export class GenerationProcessor {
       error: `${what}: ${userMessage(err)}`,
     });
   }
+}
+
+function renderJob(sessionId: string, scene: SceneRecord, session: SessionRecord): RenderSceneJob {
+  return {
+    sessionId,
+    sceneIndex: scene.index,
+    title: scene.title,
+    prompt: scene.image_prompt,
+    negativePrompt: scene.negative_prompt,
+    mediaType: session.media_type,
+    seed: session.seed,
+  };
 }
 
 /** Only ProviderError messages are written for users; anything else may carry internals. */

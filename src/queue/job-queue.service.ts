@@ -44,19 +44,19 @@ export class JobQueue implements OnModuleInit, OnApplicationShutdown {
    * One render job per scene as children of a "finalize session" parent: the parent runs once every child
    * has finished, and a child that fails for good does not block it (`ignoreDependencyOnFailure`).
    */
-  async renderScenes(sessionId: string, sceneCount: number): Promise<void> {
+  async renderScenes(sessionId: string, renders: RenderSceneJob[]): Promise<void> {
     await this.flows.add({
       name: JobName.FinalizeSession,
       queueName: QueueName.Generation,
       data: { sessionId } satisfies SessionJob,
       opts: { ...this.options(JobName.FinalizeSession), jobId: `finalize-${sessionId}` },
-      children: Array.from({ length: sceneCount }, (_, sceneIndex) => ({
+      children: renders.map((data) => ({
         name: JobName.RenderScene,
         queueName: QueueName.Generation,
-        data: { sessionId, sceneIndex } satisfies RenderSceneJob,
+        data,
         opts: {
           ...this.options(JobName.RenderScene),
-          jobId: `render-${sessionId}-${sceneIndex}`,
+          jobId: `render-${sessionId}-${data.sceneIndex}`,
           ignoreDependencyOnFailure: true,
         },
       })),

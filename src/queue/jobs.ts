@@ -1,3 +1,5 @@
+import { MediaType } from '../sessions/session.model';
+
 /** Queue and job names. Each job name maps to exactly one handler (checked when workers start). */
 export enum QueueName {
   Generation = 'generation',
@@ -15,8 +17,14 @@ export interface SessionJob {
   sessionId: string;
 }
 
+/** Everything a render needs travels with the job, so rendering reads nothing from the session. */
 export interface RenderSceneJob extends SessionJob {
   sceneIndex: number;
+  title: string;
+  prompt: string;
+  negativePrompt: string | null;
+  mediaType: MediaType;
+  seed: number;
 }
 
 export type JobData = SessionJob | RenderSceneJob;

@@ -22,12 +22,18 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     // A worker-only process has no client waiting on it: its writes should wait out an outage, not fail jobs.
     this.commands =
       config.role === 'worker'
-        ? this.connect('commands', { enableOfflineQueue: true, maxRetriesPerRequest: null })
+        ? this.connect('commands', {
+            enableOfflineQueue: true,
+            maxRetriesPerRequest: null,
+            enableAutoPipelining: true,
+          })
         : this.connect('commands', {
             enableOfflineQueue: false,
             maxRetriesPerRequest: 1,
             commandTimeout: 3000,
             connectTimeout: 3000,
+            // Commands issued in the same tick by concurrent requests and jobs share one write.
+            enableAutoPipelining: true,
           });
   }
 

@@ -29,6 +29,23 @@ export interface SceneRecord {
   rendered_by: string | null;
 }
 
+/** The part of a scene its render job changes, stored apart from the planned part. */
+export type SceneRender = Partial<
+  Pick<
+    SceneRecord,
+    | 'status'
+    | 'image_url'
+    | 'seed'
+    | 'provider'
+    | 'model'
+    | 'error'
+    | 'attempts'
+    | 'source'
+    | 'rendered_at'
+    | 'rendered_by'
+  >
+>;
+
 export interface SceneDownload {
   status: 'done' | 'failed';
   file: string | null;
@@ -51,7 +68,6 @@ export interface SessionRecord {
   media_type: MediaType;
   /** What the client asked for; `scenes.length` is what the planner produced. */
   requested_scenes: number;
-  story: string;
   seed: number;
   planner: string | null;
   style: string | null;

@@ -3,6 +3,7 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { RedisService } from '../redis/redis.service';
 import {
   CastMember,
+  SceneRender,
   DownloadStatus,
   MediaType,
   SceneDownload,
@@ -35,6 +36,7 @@ export type ApproveResult = 'ok' | 'missing' | 'not_completed' | 'already_approv
 const JSON_FIELDS = new Set(['cast', 'warnings', 'approved']);
 const BOOL_FIELDS = new Set(['planned', 'finalized']);
 const SCENE_PREFIX = 'scene:';
+const RENDER_PREFIX = 'render:';
 const DOWNLOAD_PREFIX = 'download:';
 
 // HSET only while the key exists: a late write (a job finishing after the session expired) must not
@@ -42,6 +44,15 @@ const DOWNLOAD_PREFIX = 'download:';
 const UPDATE_IF_EXISTS = `
 if redis.call('exists', KEYS[1]) == 0 then return 0 end
 redis.call('hset', KEYS[1], unpack(ARGV))
+redis.call('hincrby', KEYS[1], 'version', 1)
+return 1`;
+
+// Skips scenes already done, so a re-run job (e.g. after a worker crash) does not pay for a second image.
+const MARK_RENDERING = `
+if redis.call('exists', KEYS[1]) == 0 then return -1 end
+local current = redis.call('hget', KEYS[1], ARGV[1])
+if current and string.find(current, '"status":"done"', 1, true) then return 0 end
+redis.call('hset', KEYS[1], ARGV[1], ARGV[2], 'updated_at', ARGV[3])
 redis.call('hincrby', KEYS[1], 'version', 1)
 return 1`;
 
@@ -62,6 +73,7 @@ return 'ok'`;
 export class SessionStore {
   private readonly updateIfExists;
   private readonly approveScript;
+  private readonly markRendering;
 
   constructor(
     private readonly redis: RedisService,
@@ -69,10 +81,15 @@ export class SessionStore {
   ) {
     this.updateIfExists = redis.defineScript('sessionUpdateIfExists', UPDATE_IF_EXISTS, 1);
     this.approveScript = redis.defineScript('sessionApprove', APPROVE, 1);
+    this.markRendering = redis.defineScript('sessionMarkRendering', MARK_RENDERING, 1);
   }
 
   private key(id: string): string {
     return `${this.config.redisPrefix}:session:${id}`;
+  }
+
+  private storyKey(id: string): string {
+    return `${this.config.redisPrefix}:story:${id}`;
   }
 
   private get indexKey(): string {
@@ -100,7 +117,6 @@ export class SessionStore {
         phase: 'queued',
         media_type: init.media_type,
         requested_scenes: String(init.requested_scenes),
-        story: init.story,
         seed: String(init.seed),
         planned: '0',
         finalized: '0',
@@ -113,6 +129,8 @@ export class SessionStore {
         updated_at: now,
       })
       .expire(key, this.ttlSeconds)
+      // The story is read twice (planning, export) but would weigh on every other read: it lives apart.
+      .set(this.storyKey(init.id), init.story, 'EX', this.ttlSeconds)
       .zadd(this.indexKey, Date.now() + this.ttlSeconds * 1000, init.id)
       .exec();
   }
@@ -122,24 +140,38 @@ export class SessionStore {
     return hash.id ? parseSession(hash) : null;
   }
 
+  async getStory(id: string): Promise<string | null> {
+    return this.redis.commands.get(this.storyKey(id));
+  }
+
   /** A counter bumped by every write: equal versions mean identical sessions. Null when it does not exist. */
   async version(id: string): Promise<string | null> {
     return this.redis.commands.hget(this.key(id), 'version');
   }
 
-  /** What a render job needs, in one round trip and without the (possibly large) story text. */
-  async getSceneContext(
+  /**
+   * Marks a scene as rendering, unless it is already done (a retried job whose first run got that far)
+   * or the session is gone. One round trip; returns whether the render should go ahead.
+   */
+  async startRender(id: string, index: number, attempt: number): Promise<boolean> {
+    const state: SceneRender = { status: 'rendering', attempts: attempt };
+    const result = await this.markRendering(
+      this.key(id),
+      RENDER_PREFIX + index,
+      JSON.stringify(state),
+      new Date().toISOString(),
+    );
+    return result === 1;
+  }
+
+  /** Writes a scene's render outcome (its own small field: parallel renders never touch each other's). */
+  async saveRender(
     id: string,
     index: number,
-  ): Promise<{ scene: SceneRecord; mediaType: MediaType; seed: number } | null> {
-    const [mediaType, seed, scene] = await this.redis.commands.hmget(
-      this.key(id),
-      'media_type',
-      'seed',
-      SCENE_PREFIX + index,
-    );
-    if (!mediaType || !seed || !scene) return null;
-    return { scene: JSON.parse(scene) as SceneRecord, mediaType: mediaType as MediaType, seed: Number(seed) };
+    render: SceneRender,
+    fields: SessionFields = {},
+  ): Promise<boolean> {
+    return this.update(id, fields, [], [{ index, ...render }]);
   }
 
   async exists(id: string): Promise<boolean> {
@@ -147,20 +179,22 @@ export class SessionStore {
   }
 
   /** Writes the given fields (and `updated_at`) if the session still exists; returns whether it did. */
-  async update(id: string, fields: SessionFields, scenes: SceneRecord[] = []): Promise<boolean> {
+  async update(
+    id: string,
+    fields: SessionFields,
+    scenes: SceneRecord[] = [],
+    renders: ({ index: number } & SceneRender)[] = [],
+  ): Promise<boolean> {
     const args: string[] = [];
     for (const [name, value] of Object.entries(fields)) {
       if (value === undefined) continue;
       args.push(name, serialize(name, value));
     }
     for (const scene of scenes) args.push(SCENE_PREFIX + scene.index, JSON.stringify(scene));
+    for (const { index, ...render } of renders) args.push(RENDER_PREFIX + index, JSON.stringify(render));
     args.push('updated_at', new Date().toISOString());
     const written = await this.updateIfExists(this.key(id), ...args);
     return written === 1;
-  }
-
-  async saveScene(id: string, scene: SceneRecord, fields: SessionFields = {}): Promise<boolean> {
-    return this.update(id, fields, [scene]);
   }
 
   async saveDownload(id: string, index: number, download: SceneDownload): Promise<boolean> {
@@ -207,14 +241,21 @@ function serialize(name: string, value: unknown): string {
 
 function parseSession(hash: Record<string, string>): SessionRecord {
   const scenes: SceneRecord[] = [];
+  const renders = new Map<number, SceneRender>();
   const downloads: Record<number, SceneDownload> = {};
   for (const [field, value] of Object.entries(hash)) {
     if (field.startsWith(SCENE_PREFIX)) scenes.push(JSON.parse(value) as SceneRecord);
-    else if (field.startsWith(DOWNLOAD_PREFIX)) {
+    else if (field.startsWith(RENDER_PREFIX)) {
+      renders.set(Number(field.slice(RENDER_PREFIX.length)), JSON.parse(value) as SceneRender);
+    } else if (field.startsWith(DOWNLOAD_PREFIX)) {
       downloads[Number(field.slice(DOWNLOAD_PREFIX.length))] = JSON.parse(value) as SceneDownload;
     }
   }
   scenes.sort((a, b) => a.index - b.index);
+  for (let i = 0; i < scenes.length; i++) {
+    const render = renders.get(scenes[i].index);
+    if (render) scenes[i] = { ...scenes[i], ...render };
+  }
   const orNull = (value: string | undefined) => (value ? value : null);
   return {
     id: hash.id,
@@ -223,7 +264,6 @@ function parseSession(hash: Record<string, string>): SessionRecord {
     phase: hash.phase as SessionPhase,
     media_type: hash.media_type as MediaType,
     requested_scenes: Number(hash.requested_scenes),
-    story: hash.story ?? '',
     seed: Number(hash.seed),
     planner: orNull(hash.planner),
     style: orNull(hash.style),

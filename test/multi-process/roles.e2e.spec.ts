@@ -57,7 +57,7 @@ describe('one API process and two worker processes (compiled service)', () => {
       ids.map(async (id) => {
         const fields = await redis.hgetall(`${env.prefix}:session:${id}`);
         const renderers = Object.entries(fields)
-          .filter(([name]) => name.startsWith('scene:'))
+          .filter(([name]) => name.startsWith('render:'))
           .map(([, value]) => (JSON.parse(value) as { rendered_by: string }).rendered_by.split(':').pop()!);
         return new Set(renderers);
       }),

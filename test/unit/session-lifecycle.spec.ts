@@ -9,7 +9,6 @@ function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
     phase: 'queued',
     media_type: 'cinematic',
     requested_scenes: 3,
-    story: 'x',
     seed: 1,
     planner: null,
     style: null,
