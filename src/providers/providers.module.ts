@@ -4,13 +4,13 @@ import { IMAGE_FETCHER } from './image-fetcher';
 import { RemoteImageFetcher, SourceImageFetcher } from './image-fetcher.service';
 import { IMAGE_RENDERER, ImageRenderer } from './image-renderer';
 import { LocalImageCopier } from './local/local-image-copier';
-import { OfflineImageRenderer } from './offline/offline-image-renderer';
 import { OfflineScenePlanner } from './offline/offline-scene-planner';
 import { selectProviders } from './provider-selection';
 import { ProviderStatusService } from './provider-status.service';
 import { SCENE_PLANNER, ScenePlanner } from './scene-planner';
 
-// Live SDKs are loaded only when selected, so an offline process never pays for them.
+// Implementations are loaded only when selected: an offline process never loads the live SDKs, and a
+// live one never loads sharp (the offline renderer).
 function openRouterPlanner(config: AppConfig): ScenePlanner {
   const { OpenRouterScenePlanner } =
     require('./openrouter/openrouter-scene-planner') as typeof import('./openrouter/openrouter-scene-planner');
@@ -21,6 +21,12 @@ function runwareRenderer(config: AppConfig): ImageRenderer {
   const { RunwareImageRenderer } =
     require('./runware/runware-image-renderer') as typeof import('./runware/runware-image-renderer');
   return new RunwareImageRenderer(config.runware);
+}
+
+function offlineRenderer(config: AppConfig): ImageRenderer {
+  const { OfflineImageRenderer } =
+    require('./offline/offline-image-renderer') as typeof import('./offline/offline-image-renderer');
+  return new OfflineImageRenderer(config.imageDir);
 }
 
 function httpFetcher(config: AppConfig): RemoteImageFetcher {
@@ -55,9 +61,7 @@ function httpFetcher(config: AppConfig): RemoteImageFetcher {
       provide: IMAGE_RENDERER,
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig): ImageRenderer =>
-        selectProviders(config).renderer === 'runware'
-          ? runwareRenderer(config)
-          : new OfflineImageRenderer(config.imageDir),
+        selectProviders(config).renderer === 'runware' ? runwareRenderer(config) : offlineRenderer(config),
     },
     {
       provide: IMAGE_FETCHER,
