@@ -57,6 +57,9 @@ export class JobQueue implements OnModuleInit, OnApplicationShutdown {
         opts: {
           ...this.options(JobName.RenderScene),
           jobId: `render-${sessionId}-${data.sceneIndex}`,
+          // Jobs without a priority go first: plans and finalisations never queue behind other sessions'
+          // renders, so a new session starts planning at once even when workers are saturated.
+          priority: 1,
           ignoreDependencyOnFailure: true,
         },
       })),
