@@ -29,8 +29,9 @@ export class ApprovalService {
     try {
       await this.queue.downloadImages(sessionId);
     } catch (err) {
+      // Undo the approval, so the client can simply approve again once the queue is reachable.
       await this.sessions
-        .update(sessionId, { download_status: 'failed', download_error: 'Could not queue the download' })
+        .update(sessionId, { download_status: 'not_started', approved: [] })
         .catch(() => undefined);
       throw err;
     }

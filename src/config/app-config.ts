@@ -48,6 +48,8 @@ export interface AppConfig {
   stalledCheckMs: number;
   sessionTtlHours: number;
   corsOrigins: string[];
+  /** Express "trust proxy": which peers may set X-Forwarded-For/-Proto. */
+  trustProxy: string;
   debugMode: boolean;
   publicBaseUrl: string | undefined;
   apiKeys: string[];
@@ -129,13 +131,18 @@ function list(env: Env, name: string, fallback: string[]): string[] {
     .filter(Boolean);
 }
 
+/** A URL as it may be printed: credentials and query string (which may hold keys) removed. */
+export function redactUrl(value: string): string {
+  return value.replace(/\/\/[^@/?#]*@/, '//***@').replace(/\?.*$/, '?***');
+}
+
 function url(env: Env, name: string, fallback: string, protocols: string[]): string {
   const value = str(env, name, fallback);
   let parsed: URL;
   try {
     parsed = new URL(value);
   } catch {
-    throw new ConfigError(name, `must be a URL, got "${value}"`);
+    throw new ConfigError(name, `must be a URL, got "${redactUrl(value)}"`);
   }
   if (!protocols.includes(parsed.protocol)) {
     throw new ConfigError(name, `must use ${protocols.join(' or ')}, got "${parsed.protocol}"`);
@@ -214,6 +221,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     stalledCheckMs: int(env, 'JOB_STALLED_CHECK_MS', 15_000, 500, 600_000),
     sessionTtlHours: num(env, 'SESSION_TTL_HOURS', 24, 0.001, 24 * 365),
     corsOrigins,
+    trustProxy: str(env, 'TRUST_PROXY', 'loopback'),
     debugMode: bool(env, 'DEBUG_MODE', false),
     publicBaseUrl: publicBaseUrl?.replace(/\/+$/, ''),
     apiKeys: list(env, 'API_KEYS', []),

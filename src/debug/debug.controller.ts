@@ -2,7 +2,7 @@ import { Controller, Get, Inject, UseGuards } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponses } from '../http/api-error.decorator';
 import { existsSync } from 'node:fs';
-import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { APP_CONFIG, AppConfig, redactUrl } from '../config/app-config';
 import { selectProviders } from '../providers/provider-selection';
 import { SessionStore } from '../sessions/session.store';
 import { DebugModeGuard } from './debug.guard';
@@ -57,8 +57,12 @@ export class DebugController {
         scene_planner: selection.planner,
         image_renderer: selection.renderer,
       },
-      openrouter: { base_url: this.config.openrouter.baseUrl, model: this.config.openrouter.model },
-      runware: { url: this.config.runware.url },
+      openrouter: {
+        base_url: redactUrl(this.config.openrouter.baseUrl),
+        model: this.config.openrouter.model,
+      },
+      runware: { url: redactUrl(this.config.runware.url) },
+      // The image directory is also what /static serves.
       directories: {
         image_generation: existsSync(this.config.imageDir) ? 'exists' : 'missing',
         static_files: existsSync(this.config.imageDir) ? 'exists' : 'missing',

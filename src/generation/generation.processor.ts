@@ -34,18 +34,22 @@ export class GenerationProcessor {
   }
 
   failureHandlers(): FailureHandlers {
-    return { [JobName.PlanStory]: (data) => this.planFailedForGood(data as SessionJob) };
+    return {
+      [JobName.PlanStory]: (data) =>
+        this.failUnfinished(data as SessionJob, 'Scene planning could not be completed'),
+      [JobName.FinalizeSession]: (data) =>
+        this.failUnfinished(data as SessionJob, 'The session could not be finalised'),
+    };
   }
 
-  /** A plan job that died without recording why (e.g. its workers kept crashing) must not leave the session hanging. */
-  async planFailedForGood({ sessionId }: SessionJob): Promise<void> {
+  /**
+   * A plan or finalize job that failed for good, however it failed (its handler may never have run, e.g.
+   * when workers kept dying or Redis was away through every retry): the session must not stay processing.
+   */
+  async failUnfinished({ sessionId }: SessionJob, error: string): Promise<void> {
     const session = await this.sessions.get(sessionId);
-    if (!session || session.status !== 'processing' || session.planned) return;
-    await this.sessions.update(sessionId, {
-      status: 'failed',
-      phase: 'failed',
-      error: 'Scene planning could not be completed',
-    });
+    if (!session || session.status !== 'processing' || session.finalized) return;
+    await this.sessions.update(sessionId, { status: 'failed', phase: 'failed', error });
   }
 
   async plan({ sessionId }: SessionJob, context: JobContext): Promise<void> {
@@ -57,7 +61,14 @@ export class GenerationProcessor {
         this.sessions.update(sessionId, { phase: 'planning' }),
         this.sessions.getStory(sessionId),
       ]);
-      if (story === null) return;
+      if (story === null) {
+        await this.sessions.update(sessionId, {
+          status: 'failed',
+          phase: 'failed',
+          error: 'The story text is missing',
+        });
+        return;
+      }
       let plan;
       try {
         plan = await this.planner.plan({

@@ -26,20 +26,21 @@ function matchesAny(keys: Buffer[], presented: string | undefined): boolean {
 
 const MISSING_KEY = 'A valid API key is required (X-API-Key header or Authorization: Bearer)';
 
-/** The same check for /static, which Express serves before Nest's guards run. */
+/**
+ * The same check for /static, which Express serves before Nest's guards run. It answers the 401 itself:
+ * an error passed on would be turned into a 404 by the static module's error handler.
+ */
 export function staticApiKeyCheck(config: AppConfig) {
   const keys = config.apiKeys.map(digest);
-  return (req: Request, _res: Response, next: NextFunction) =>
-    next(
-      keys.length === 0 || matchesAny(keys, presentedApiKey(req))
-        ? undefined
-        : new UnauthorizedException(MISSING_KEY),
-    );
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (keys.length === 0 || matchesAny(keys, presentedApiKey(req))) return next();
+    res.status(401).json({ error: MISSING_KEY, status_code: 401, timestamp: new Date().toISOString() });
+  };
 }
 
 /**
- * When API_KEYS is set, every route except health probes (and the docs, which are not routes) needs one of
- * the keys. Comparing SHA-256 digests with timingSafeEqual keeps the comparison constant-time whatever the
+ * When API_KEYS is set, every route except the health probes needs one of the keys. (Swagger UI at /docs is
+ * served by its own Express handler, outside Nest's guards, and stays open.) Comparing SHA-256 digests with timingSafeEqual keeps the comparison constant-time whatever the
  * presented key's length.
  */
 @Injectable()
@@ -57,15 +58,7 @@ export class ApiKeyGuard implements CanActivate {
     if (this.keys.length === 0) return true;
     if (this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, [context.getHandler(), context.getClass()]))
       return true;
-    const presented = presentedApiKey(context.switchToHttp().getRequest<Request>());
-    if (presented) {
-      const candidate = digest(presented);
-      let match = false;
-      for (const key of this.keys) match = timingSafeEqual(key, candidate) || match;
-      if (match) return true;
-    }
-    throw new UnauthorizedException(
-      'A valid API key is required (X-API-Key header or Authorization: Bearer)',
-    );
+    if (matchesAny(this.keys, presentedApiKey(context.switchToHttp().getRequest<Request>()))) return true;
+    throw new UnauthorizedException(MISSING_KEY);
   }
 }

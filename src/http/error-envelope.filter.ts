@@ -12,6 +12,36 @@ function isStorageOutage(err: unknown): boolean {
   );
 }
 
+/** Multipart parsing errors (busboy, under multer) that are the client's fault, with their status. */
+function multipartProblem(err: unknown): { status: number; error: string } | null {
+  if (!(err instanceof Error)) return null;
+  if (/^Unsupported content type/i.test(err.message)) {
+    return {
+      status: HttpStatus.UNSUPPORTED_MEDIA_TYPE,
+      error: 'Multipart bodies must be multipart/form-data',
+    };
+  }
+  if (
+    /Multipart: Boundary not found|Malformed part header|Unexpected end of (form|multipart)|Part terminated early/i.test(
+      err.message,
+    )
+  ) {
+    return { status: HttpStatus.BAD_REQUEST, error: 'Malformed multipart body' };
+  }
+  return null;
+}
+
+/** Headers a half-served response (e.g. a /static file whose range could not be satisfied) must not keep. */
+const CONTENT_HEADERS = [
+  'Content-Type',
+  'Content-Range',
+  'Content-Length',
+  'Accept-Ranges',
+  'ETag',
+  'Last-Modified',
+  'Cache-Control',
+];
+
 /**
  * Every error, of any status, leaves as `{error, status_code, timestamp}`. Unknown errors become a generic
  * 500 without internals; a Redis outage becomes a 503 so clients know to retry.
@@ -27,6 +57,7 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
       res.destroy();
       return;
     }
+    for (const header of CONTENT_HEADERS) res.removeHeader(header);
     res.status(status).json({ error, status_code: status, timestamp: new Date().toISOString() });
   }
 
@@ -37,6 +68,8 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
       const message = typeof body === 'string' ? body : (body as { message?: string | string[] }).message;
       return { status, error: message ?? exception.message };
     }
+    const multipart = multipartProblem(exception);
+    if (multipart) return multipart;
     if (isStorageOutage(exception)) {
       this.logger.warn(`Storage unavailable: ${(exception as Error).message}`);
       return {

@@ -1,5 +1,7 @@
 import { BadRequestException, ValidationError, ValidationPipe } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
+import type { Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import helmet from 'helmet';
 import { AppConfig } from '../config/app-config';
@@ -23,7 +25,9 @@ function flatten(errors: ValidationError[], parent = ''): string[] {
 /** Everything an HTTP-serving process sets up around the Nest app; shared by main.ts and the e2e tests. */
 export function configureHttpApp(app: NestExpressApplication, config: AppConfig): void {
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback, linklocal, uniquelocal');
+  answerParserErrorsWithEnvelope(app.getHttpServer() as Server);
+  // Only trusted proxies may set the client address (rate limits) and scheme (absolute URLs).
+  app.set('trust proxy', config.trustProxy);
   app.use(
     helmet({
       // Swagger UI at /docs needs inline scripts and styles.
@@ -77,4 +81,28 @@ export function configureHttpApp(app: NestExpressApplication, config: AppConfig)
       .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/json' });
+}
+
+/**
+ * Requests Node's HTTP parser rejects (an oversized header block, a bogus method) never reach Express;
+ * Node would answer with an empty body. Answer with the envelope instead, then close the connection.
+ */
+function answerParserErrorsWithEnvelope(server: Server): void {
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable || (err as { code?: string }).code === 'ECONNRESET') {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const reason = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
+    const body = JSON.stringify({
+      error: status === 431 ? 'Request line or headers too large' : 'Malformed HTTP request',
+      status_code: status,
+      timestamp: new Date().toISOString(),
+    });
+    socket.end(
+      `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
 }

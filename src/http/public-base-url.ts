@@ -11,5 +11,6 @@ export function publicBaseUrl(req: Request, config: AppConfig): string {
   if (config.publicBaseUrl) return config.publicBaseUrl;
   const host = req.get('host');
   if (!host || !SAFE_HOST.test(host)) return '';
-  return `${req.protocol}://${host}`;
+  const protocol = req.protocol === 'https' ? 'https' : 'http';
+  return `${protocol}://${host}`;
 }

@@ -4,6 +4,7 @@ import Redis from 'ioredis';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { RedisService } from '../redis/redis.service';
 import { JobName, QueueName, QUEUE_OF, RenderSceneJob, SessionJob } from './jobs';
+import { PROVIDER_BACKOFF } from './retry-backoff';
 
 /** The producer side of the queues: every job enters through here, with its options set in one place. */
 @Injectable()
@@ -89,14 +90,15 @@ export class JobQueue implements OnModuleInit, OnApplicationShutdown {
       removeOnComplete: { age: 3600, count: 2000 },
       removeOnFail: { age: 24 * 3600, count: 5000 },
     };
-    const backoff = { type: 'exponential', delay: this.config.jobBackoffMs, jitter: 0.5 };
+    const backoff = { type: PROVIDER_BACKOFF, delay: this.config.jobBackoffMs };
     switch (name) {
       case JobName.PlanStory:
       case JobName.RenderScene:
       case JobName.DownloadImages:
         return { attempts: this.config.jobAttempts, backoff, ...retention };
       case JobName.FinalizeSession:
-        return { attempts: 5, backoff: { type: 'exponential', delay: 500 }, ...retention };
+        // Cheap and essential: keep trying through a Redis outage of several minutes (0.5 s doubling, 10 tries).
+        return { attempts: 10, backoff: { type: 'exponential', delay: 500 }, ...retention };
     }
   }
 }

@@ -6,6 +6,7 @@ import { GenerationProcessor } from '../generation/generation.processor';
 import { ProviderError } from '../providers/provider-error';
 import { RedisService } from '../redis/redis.service';
 import { bullPrefix } from './job-queue.service';
+import { providerBackoff } from './retry-backoff';
 import { FailureHandler, JobData, JobHandler, JobHandlers, JobName, QueueName, QUEUE_OF } from './jobs';
 
 /**
@@ -48,6 +49,7 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
         lockDuration: this.config.jobLockMs,
         stalledInterval: this.config.stalledCheckMs,
         maxStalledCount: 2,
+        settings: { backoffStrategy: providerBackoff },
       });
       worker.on('error', (err) => this.logger.warn(`Worker "${queueName}" error: ${err.message}`));
       worker.on('failed', (job, err) => void this.onFailed(job, err));

@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import Redis from 'ioredis';
-import { AppConfig } from '../config/app-config';
+import { AppConfig, redactUrl } from '../config/app-config';
 
 /** Whether a Redis answers PING at `url`, without retrying. */
 export async function redisAnswers(url: string): Promise<boolean> {
@@ -55,15 +55,4 @@ export async function ensureRedis(config: AppConfig): Promise<void> {
   throw new Error(
     `Redis is not reachable at ${redactUrl(config.redisUrl)}: start one (redis-server, or docker compose up -d redis) or set REDIS_URL`,
   );
-}
-
-/** A Redis URL may carry a password; never print it. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'the configured REDIS_URL';
-  }
 }

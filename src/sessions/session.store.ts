@@ -26,6 +26,7 @@ export interface SessionFields {
   error?: string | null;
   download_status?: DownloadStatus;
   download_error?: string | null;
+  approved?: number[];
   planned_at?: string;
   completed_at?: string;
   downloaded_at?: string;

@@ -1,6 +1,7 @@
 import { Controller, Get, Inject, NotFoundException, Param, Req, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { createHash } from 'node:crypto';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ApiErrorResponses } from '../http/api-error.decorator';
 import { publicBaseUrl } from '../http/public-base-url';
@@ -33,7 +34,8 @@ export class SessionsController {
     if (!version) throw new NotFoundException('Session not found or expired');
     const baseUrl = publicBaseUrl(req, this.config);
     // The ETag names the session's write counter, so polling clients get a 304 until something changes.
-    const etagOf = (v: string) => `W/"${v}-${baseUrl.length}"`;
+    const origin = createHash('sha1').update(baseUrl).digest('base64url').slice(0, 8);
+    const etagOf = (v: string) => `W/"${v}-${origin}"`;
     res.setHeader('Cache-Control', 'no-cache');
     if (req.get('if-none-match') === etagOf(version)) {
       res.setHeader('ETag', etagOf(version));

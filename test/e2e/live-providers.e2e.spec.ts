@@ -188,6 +188,16 @@ describe('live providers through the real SDKs against protocol-faithful fakes',
       expect(plannerCalls()).toBe(2);
     });
 
+    it("waits for the planner's Retry-After before retrying", async () => {
+      openrouter.enqueue({ status: 429, retryAfter: '1' });
+      const done = await settle(await generate());
+      expect(done.body.status).toBe('completed');
+      const chat = openrouter.requests.filter((r) => r.path.endsWith('/chat/completions'));
+      expect(chat).toHaveLength(2);
+      // JOB_BACKOFF_MS is 50 here, so only Retry-After (1 s) explains a gap this long.
+      expect(chat[1].at - chat[0].at).toBeGreaterThanOrEqual(950);
+    });
+
     it('planner 5xx on every attempt fails the session after JOB_ATTEMPTS tries', async () => {
       openrouter.set({ status: 503 });
       const done = await settle(await generate());

@@ -123,12 +123,20 @@ describe('HttpImageFetcher', () => {
     expect(fetched.contentType).toBe('image/jpeg');
   });
 
-  it('matches allowlist entries case-insensitively, with or without a port', async () => {
-    const fetched = await fetcher({ imageDownloadAllowedHosts: ['127.0.0.1'] }).fetchRemote(
+  it('matches an allowlist entry with its port', async () => {
+    const fetched = await fetcher({ imageDownloadAllowedHosts: [`127.0.0.1:${port}`] }).fetchRemote(
       url('/image.png'),
       target(),
     );
     expect(fetched.bytes).toBe(png.length);
+  });
+
+  it('allows only the standard ports for an entry without a port', async () => {
+    const error = await refusal(
+      fetcher({ imageDownloadAllowedHosts: ['127.0.0.1'] }).fetchRemote(url('/image.png'), target()),
+    );
+    expect(error.retryable).toBe(false);
+    expect(error.message).toMatch(/not in IMAGE_DOWNLOAD_ALLOWED_HOSTS/);
   });
 
   it.each([
@@ -143,7 +151,7 @@ describe('HttpImageFetcher', () => {
   });
 
   it('refuses a wildcard-matched host that resolves to a private address', async () => {
-    const f = fetcher({ imageDownloadAllowedHosts: ['*.images.test'] }, async () => [
+    const f = fetcher({ imageDownloadAllowedHosts: [`*.images.test:${port}`] }, async () => [
       { address: '127.0.0.1', family: 4 },
     ]);
     const error = await refusal(f.fetchRemote(`http://cdn.images.test:${port}/image.png`, target()));

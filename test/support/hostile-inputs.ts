@@ -235,6 +235,21 @@ export function hostileInputs(ctx: HostileContext): HostileCase[] {
     },
     { name: 'download: failed session', path: '/download', json: { session_id: ctx.failedId }, status: 409 },
 
+    {
+      name: 'download: multipart/mixed body',
+      path: '/download',
+      raw: `--b\r\nContent-Disposition: form-data; name="session_id"\r\n\r\n${id}\r\n--b--\r\n`,
+      headers: { 'content-type': 'multipart/mixed; boundary=b' },
+      status: 415,
+    },
+    {
+      name: 'download: multipart without boundary',
+      path: '/download',
+      raw: 'session_id=x',
+      headers: { 'content-type': 'multipart/form-data' },
+      status: 400,
+    },
+
     // Static files and routing
     get('/static/../package.json', 404, 'static: traversal'),
     get('/static/%2e%2e/%2e%2e/etc/passwd', 404, 'static: encoded traversal'),
@@ -245,6 +260,8 @@ export function hostileInputs(ctx: HostileContext): HostileCase[] {
     get('/generate', 404, 'wrong method on /generate'),
     { name: 'PUT on /approve', method: 'PUT', path: '/approve', json: {}, status: 404 },
     { name: 'DELETE a session', method: 'DELETE', path: `/status/${id}`, status: 404 },
+    { name: 'unknown HTTP method', method: 'FOO', path: '/generate', status: 400 },
+    get(`/status/${'a'.repeat(20_000)}`, 431, 'URL of 20,000 characters'),
   ];
 }
 

@@ -3,7 +3,8 @@ import { BlockList, isIP } from 'node:net';
 /**
  * Which hosts the download worker may fetch from. Entries of IMAGE_DOWNLOAD_ALLOWED_HOSTS are
  * `host`, `host:port`, `[ipv6]:port` or `*.suffix[:port]`, matched case-insensitively; an entry without a
- * port allows any port. A host named exactly is trusted, whatever it resolves to (that is how a local
+ * port allows only the standard ports (443 for https, 80 for http), so naming a host does not open its
+ * other services. A host named exactly is trusted, whatever it resolves to (that is how a local
  * fake or an internal mirror is allowed). A host matched only by a wildcard must resolve to public
  * addresses, so a wildcard cannot be used to reach the internal network (SSRF, DNS rebinding).
  */
@@ -36,7 +37,8 @@ export function parseHostRules(entries: string[]): HostRule[] {
 export function accessFor(url: URL, rules: HostRule[]): HostAccess {
   const host = url.hostname.toLowerCase();
   const port = url.port ? Number(url.port) : url.protocol === 'https:' ? 443 : 80;
-  const portMatches = (rule: HostRule) => rule.port === undefined || rule.port === port;
+  const standardPort = port === (url.protocol === 'https:' ? 443 : 80);
+  const portMatches = (rule: HostRule) => (rule.port === undefined ? standardPort : rule.port === port);
   if (rules.some((rule) => !rule.wildcard && rule.host === host && portMatches(rule))) {
     return { allowed: true, trusted: true };
   }

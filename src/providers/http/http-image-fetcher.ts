@@ -91,8 +91,11 @@ export class HttpImageFetcher {
     if (redirects >= MAX_REDIRECTS)
       throw refused(`The image host redirected more than ${MAX_REDIRECTS} times`);
     const next = parseHttpUrl(new URL(location, from).toString());
-    if (next.hostname.toLowerCase() !== from.hostname.toLowerCase()) {
-      throw refused(`The image host redirected to another host (${next.host}); refused`);
+    // Same host, scheme and port only: a redirect must not reach another service on the same machine.
+    if (next.host.toLowerCase() !== from.host.toLowerCase() || next.protocol !== from.protocol) {
+      throw refused(
+        `The image host redirected to another host or port (${next.protocol}//${next.host}); refused`,
+      );
     }
     return next;
   }
