@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { IMAGE_RENDERER, ImageRenderer } from '../providers/image-renderer';
 import { MEDIA_PRESETS } from '../providers/media-presets';
 import { buildImagePrompt } from '../providers/prompt-builder';
-import { ProviderError } from '../providers/provider-error';
+import { ProviderError, userMessage } from '../providers/provider-error';
 import { SCENE_PLANNER, ScenePlanner } from '../providers/scene-planner';
 import { JobQueue } from '../queue/job-queue.service';
 import { FailureHandlers, JobContext, JobHandlers, JobName, RenderSceneJob, SessionJob } from '../queue/jobs';
@@ -226,10 +226,4 @@ function renderJob(sessionId: string, scene: SceneRecord, session: SessionRecord
     mediaType: session.media_type,
     seed: session.seed,
   };
-}
-
-/** Only ProviderError messages are written for users; anything else may carry internals. */
-export function userMessage(err: unknown): string {
-  if (err instanceof ProviderError) return err.message;
-  return 'Internal error';
 }

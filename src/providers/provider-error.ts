@@ -13,3 +13,9 @@ export class ProviderError extends Error {
     this.name = 'ProviderError';
   }
 }
+
+/** Only ProviderError messages are written for users; anything else may carry internals. */
+export function userMessage(err: unknown): string {
+  if (err instanceof ProviderError) return err.message;
+  return 'Internal error';
+}

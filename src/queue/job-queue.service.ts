@@ -33,10 +33,6 @@ export class JobQueue implements OnModuleInit, OnApplicationShutdown {
     await RedisService.waitUntilReady(this.connection, 10_000);
   }
 
-  queue(name: QueueName): Queue {
-    return this.queues[name];
-  }
-
   async planStory(sessionId: string): Promise<void> {
     await this.add(JobName.PlanStory, { sessionId }, `plan-${sessionId}`);
   }

@@ -3,21 +3,8 @@ import { copyFile, rename, rm } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import * as path from 'node:path';
 import { FetchedImage } from '../image-fetcher';
+import { MIME_TYPES, sniffImageType, SNIFF_BYTES } from '../http/image-sniff';
 import { ProviderError } from '../provider-error';
-
-const SIGNATURES: { ext: string; type: string; test: (b: Buffer) => boolean }[] = [
-  {
-    ext: 'png',
-    type: 'image/png',
-    test: (b) => b.subarray(0, 8).equals(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])),
-  },
-  { ext: 'jpg', type: 'image/jpeg', test: (b) => b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff },
-  {
-    ext: 'webp',
-    type: 'image/webp',
-    test: (b) => b.toString('latin1', 0, 4) === 'RIFF' && b.toString('latin1', 8, 12) === 'WEBP',
-  },
-];
 
 /**
  * "Downloads" an image this service rendered itself (offline mode) by copying it, so approval and export
@@ -58,11 +45,11 @@ export class LocalImageCopier {
       throw new ProviderError('Rendered image is missing; it may have expired', false);
     }
     try {
-      const head = Buffer.alloc(16);
-      await handle.read(head, 0, 16, 0);
-      const kind = SIGNATURES.find((s) => s.test(head));
+      const head = Buffer.alloc(SNIFF_BYTES);
+      await handle.read(head, 0, SNIFF_BYTES, 0);
+      const kind = sniffImageType(head);
       if (!kind) throw new ProviderError('Rendered file is not an image', false);
-      return kind;
+      return { ext: kind, type: MIME_TYPES[kind] };
     } finally {
       await handle.close();
     }
