@@ -166,13 +166,8 @@ export class SessionStore {
   }
 
   /** Writes a scene's render outcome (its own small field: parallel renders never touch each other's). */
-  async saveRender(
-    id: string,
-    index: number,
-    render: SceneRender,
-    fields: SessionFields = {},
-  ): Promise<boolean> {
-    return this.update(id, fields, [], [{ index, ...render }]);
+  async saveRender(id: string, index: number, render: SceneRender): Promise<boolean> {
+    return this.update(id, {}, [], [{ index, ...render }]);
   }
 
   async exists(id: string): Promise<boolean> {
