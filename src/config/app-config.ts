@@ -47,6 +47,8 @@ export interface AppConfig {
   jobLockMs: number;
   stalledCheckMs: number;
   sessionTtlHours: number;
+  /** A session (or its download) unchanged this long is failed by the watchdog. */
+  sessionStallMinutes: number;
   corsOrigins: string[];
   /** Express "trust proxy": which peers may set X-Forwarded-For/-Proto. */
   trustProxy: string;
@@ -220,6 +222,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     jobLockMs: int(env, 'JOB_LOCK_MS', 30_000, 1000, 600_000),
     stalledCheckMs: int(env, 'JOB_STALLED_CHECK_MS', 15_000, 500, 600_000),
     sessionTtlHours: num(env, 'SESSION_TTL_HOURS', 24, 0.001, 24 * 365),
+    sessionStallMinutes: num(env, 'SESSION_STALL_MINUTES', 30, 1, 24 * 60),
     corsOrigins,
     trustProxy: str(env, 'TRUST_PROXY', 'loopback'),
     debugMode: bool(env, 'DEBUG_MODE', false),

@@ -214,8 +214,21 @@ export class SessionStore {
     return this.redis.commands.zcount(this.indexKey, Date.now(), '+inf');
   }
 
-  async listActive(limit = 100): Promise<string[]> {
-    return this.redis.commands.zrangebyscore(this.indexKey, Date.now(), '+inf', 'LIMIT', 0, limit);
+  async listActive(limit = 100, offset = 0): Promise<string[]> {
+    return this.redis.commands.zrangebyscore(this.indexKey, Date.now(), '+inf', 'LIMIT', offset, limit);
+  }
+
+  /** The fields that tell whether a session is still moving, without reading its scenes. */
+  async activity(
+    id: string,
+  ): Promise<{ status: string; download_status: string; updated_at: string } | null> {
+    const [status, download_status, updated_at] = await this.redis.commands.hmget(
+      this.key(id),
+      'status',
+      'download_status',
+      'updated_at',
+    );
+    return status && download_status && updated_at ? { status, download_status, updated_at } : null;
   }
 
   /** Ids of sessions that have expired, oldest first, so their files can be removed. */

@@ -1,0 +1,63 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { SessionStore } from './session.store';
+
+const CHECK_INTERVAL_MS = 60_000;
+const PAGE = 500;
+
+/**
+ * The last line of defence against a session that never ends: jobs retry, failures are recorded, but if
+ * a session still shows no change for SESSION_STALL_MINUTES while processing (or downloading), it is
+ * failed with a clear error rather than left for the client to poll forever. Any worker may check;
+ * failing a session twice is harmless.
+ */
+@Injectable()
+export class StalledSessionWatchdog implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('Watchdog');
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly sessions: SessionStore,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    this.timer = setInterval(() => void this.check().catch(() => undefined), CHECK_INTERVAL_MS);
+    this.timer.unref();
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.timer);
+  }
+
+  /** Fails stalled sessions and downloads; returns how many it stopped. */
+  async check(now = Date.now()): Promise<number> {
+    const stallMs = this.config.sessionStallMinutes * 60_000;
+    const minutes = this.config.sessionStallMinutes;
+    let stopped = 0;
+    for (let offset = 0; ; offset += PAGE) {
+      const ids = await this.sessions.listActive(PAGE, offset);
+      const states = await Promise.all(ids.map((id) => this.sessions.activity(id)));
+      for (const [i, state] of states.entries()) {
+        if (!state || now - Date.parse(state.updated_at) < stallMs) continue;
+        if (state.status === 'processing') {
+          await this.sessions.update(ids[i], {
+            status: 'failed',
+            phase: 'failed',
+            error: `The session made no progress for ${minutes} minutes and was stopped; please try again`,
+          });
+          stopped++;
+        } else if (state.download_status === 'started') {
+          await this.sessions.update(ids[i], {
+            download_status: 'failed',
+            download_error: `The download made no progress for ${minutes} minutes and was stopped`,
+          });
+          stopped++;
+        }
+      }
+      if (ids.length < PAGE) break;
+    }
+    if (stopped > 0) this.logger.warn(`Stopped ${stopped} stalled session(s)`);
+    return stopped;
+  }
+}
