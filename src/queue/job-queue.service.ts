@@ -6,6 +6,8 @@ import { RedisService } from '../redis/redis.service';
 import { JobName, QueueName, QUEUE_OF, RenderSceneJob, SessionJob } from './jobs';
 import { PROVIDER_BACKOFF } from './retry-backoff';
 
+const PENDING = new Set(['waiting', 'waiting-children', 'delayed', 'prioritized', 'active']);
+
 /** The producer side of the queues: every job enters through here, with its options set in one place. */
 @Injectable()
 export class JobQueue implements OnModuleInit, OnApplicationShutdown {
@@ -65,6 +67,24 @@ export class JobQueue implements OnModuleInit, OnApplicationShutdown {
 
   async downloadImages(sessionId: string): Promise<void> {
     await this.add(JobName.DownloadImages, { sessionId }, `download-${sessionId}`);
+  }
+
+  /**
+   * Whether any job of the session is still waiting, delayed or running, so a session that is merely queued
+   * behind a backlog is not mistaken for a stalled one.
+   */
+  async hasPendingJobs(sessionId: string, sceneCount: number): Promise<boolean> {
+    const generation = this.queues[QueueName.Generation];
+    const ids = [
+      `plan-${sessionId}`,
+      `finalize-${sessionId}`,
+      ...Array.from({ length: sceneCount }, (_, i) => `render-${sessionId}-${i}`),
+    ];
+    const states = await Promise.all([
+      ...ids.map((id) => generation.getJobState(id)),
+      this.queues[QueueName.Download].getJobState(`download-${sessionId}`),
+    ]);
+    return states.some((state) => PENDING.has(state));
   }
 
   async isReady(): Promise<boolean> {

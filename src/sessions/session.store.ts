@@ -32,6 +32,14 @@ export interface SessionFields {
   downloaded_at?: string;
 }
 
+export interface SessionActivity {
+  status: string;
+  download_status: string;
+  updated_at: string;
+  /** Scenes requested: an upper bound on the render jobs the session can have. */
+  scene_count: number;
+}
+
 export type ApproveResult = 'ok' | 'missing' | 'not_completed' | 'already_approved';
 
 const JSON_FIELDS = new Set(['cast', 'warnings', 'approved']);
@@ -219,16 +227,16 @@ export class SessionStore {
   }
 
   /** The fields that tell whether a session is still moving, without reading its scenes. */
-  async activity(
-    id: string,
-  ): Promise<{ status: string; download_status: string; updated_at: string } | null> {
-    const [status, download_status, updated_at] = await this.redis.commands.hmget(
+  async activity(id: string): Promise<SessionActivity | null> {
+    const [status, download_status, updated_at, requested] = await this.redis.commands.hmget(
       this.key(id),
       'status',
       'download_status',
       'updated_at',
+      'requested_scenes',
     );
-    return status && download_status && updated_at ? { status, download_status, updated_at } : null;
+    if (!status || !download_status || !updated_at) return null;
+    return { status, download_status, updated_at, scene_count: Number(requested ?? 0) };
   }
 
   /** Ids of sessions that have expired, oldest first, so their files can be removed. */

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { JobQueue } from '../queue/job-queue.service';
 import { SessionStore } from './session.store';
 
 const CHECK_INTERVAL_MS = 60_000;
@@ -7,8 +8,9 @@ const PAGE = 500;
 
 /**
  * The last line of defence against a session that never ends: jobs retry, failures are recorded, but if
- * a session still shows no change for SESSION_STALL_MINUTES while processing (or downloading), it is
- * failed with a clear error rather than left for the client to poll forever. Any worker may check;
+ * a session still shows no change for SESSION_STALL_MINUTES while processing (or downloading), and none of
+ * its jobs is waiting or running any more, it is failed with a clear error rather than left for the client
+ * to poll forever. Any worker may check;
  * failing a session twice is harmless.
  */
 @Injectable()
@@ -18,6 +20,7 @@ export class StalledSessionWatchdog implements OnApplicationBootstrap, OnApplica
 
   constructor(
     private readonly sessions: SessionStore,
+    private readonly queue: JobQueue,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -40,6 +43,7 @@ export class StalledSessionWatchdog implements OnApplicationBootstrap, OnApplica
       const states = await Promise.all(ids.map((id) => this.sessions.activity(id)));
       for (const [i, state] of states.entries()) {
         if (!state || now - Date.parse(state.updated_at) < stallMs) continue;
+        if (await this.queue.hasPendingJobs(ids[i], state.scene_count)) continue;
         if (state.status === 'processing') {
           await this.sessions.update(ids[i], {
             status: 'failed',

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { SessionStore } from '../../src/sessions/session.store';
 import { StalledSessionWatchdog } from '../../src/sessions/stalled-session.watchdog';
@@ -19,12 +20,16 @@ describe('stalled-session watchdog', () => {
 
   it('fails sessions and downloads that made no progress for SESSION_STALL_MINUTES, and nothing else', async () => {
     const store = t.app.get(SessionStore);
-    const [stalled, fresh, downloading] = [randomUUID(), randomUUID(), randomUUID()];
-    for (const id of [stalled, fresh, downloading]) {
+    const [stalled, fresh, downloading, queued] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
+    for (const id of [stalled, fresh, downloading, queued]) {
       await store.create({ id, media_type: 'cartoon', requested_scenes: 2, story: 'A. B.', seed: 3 });
     }
     const longAgo = new Date(Date.now() - 6 * 60_000).toISOString();
     await redis.hset(`${t.env.prefix}:session:${stalled}`, 'updated_at', longAgo);
+    // Quiet for as long, but its plan job is still queued (delayed): a backlog, not a stall.
+    await redis.hset(`${t.env.prefix}:session:${queued}`, 'updated_at', longAgo);
+    const generation = new Queue('generation', { connection: redis, prefix: `${t.env.prefix}:bull` });
+    await generation.add('plan-story', { sessionId: queued }, { jobId: `plan-${queued}`, delay: 600_000 });
     await redis.hset(`${t.env.prefix}:session:${downloading}`, {
       status: 'completed',
       download_status: 'started',
@@ -39,6 +44,8 @@ describe('stalled-session watchdog', () => {
       error: expect.stringContaining('no progress for 5 minutes'),
     });
     expect(await status(fresh)).toMatchObject({ status: 'processing', error: null });
+    expect(await status(queued)).toMatchObject({ status: 'processing', error: null });
+    await generation.close();
     expect(await status(downloading)).toMatchObject({ status: 'completed', download_status: 'failed' });
   });
 });
