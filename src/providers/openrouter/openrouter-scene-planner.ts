@@ -4,6 +4,7 @@ import type { ChatCompletionMessageParam } from 'openai/resources/chat/completio
 import { AppConfig } from '../../config/app-config';
 import { ProviderError } from '../provider-error';
 import { PlanRequest, ScenePlanner, StoryPlan } from '../scene-planner';
+import { nodeHttpFetch } from './node-http-fetch';
 import { asErrorBody, errorForStatus, mapSdkError, redact, statusOf } from './openrouter-errors';
 import { extractJson } from './plan-json';
 import { planJsonSchema, validatePlan, ValidPlan } from './plan-validation';
@@ -46,6 +47,7 @@ export class OpenRouterScenePlanner implements ScenePlanner {
       baseURL: config.baseUrl,
       timeout: config.timeoutMs,
       maxRetries: 0,
+      fetch: nodeHttpFetch,
       // Never forward OPENAI_ORG_ID / OPENAI_PROJECT_ID from the environment to OpenRouter.
       organization: null,
       project: null,
