@@ -72,6 +72,7 @@ export class AppModule implements OnApplicationShutdown {
         QueueModule,
         ProvidersModule,
         ...(serveHttp ? apiModules(config) : []),
+        ...(!serveHttp && config.workerHealthPort !== undefined ? [HealthModule] : []),
         ...(consumeQueues ? [WorkerModule] : []),
       ],
       providers: serveHttp

@@ -2,9 +2,11 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
+import type { NextFunction, Request, Response } from 'express';
 import { mkdirSync } from 'node:fs';
 import { AppModule } from './app.module';
 import { AppConfig, ConfigError, loadConfig } from './config/app-config';
+import { ErrorEnvelopeFilter } from './http/error-envelope.filter';
 import { configureHttpApp } from './http/http-app';
 import { ensureRedis } from './redis/ensure-redis';
 
@@ -13,10 +15,26 @@ async function bootstrap(config: AppConfig): Promise<void> {
   mkdirSync(config.imageDir, { recursive: true });
   await ensureRedis(config);
 
-  if (config.role === 'worker') {
+  if (config.role === 'worker' && config.workerHealthPort === undefined) {
     const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { bufferLogs: false });
     app.enableShutdownHooks();
     logger.log('Worker started');
+    return;
+  }
+  if (config.role === 'worker') {
+    // Only the health endpoints, for orchestrators' probes of worker pods.
+    const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+      bodyParser: false,
+    });
+    // The worker's feature modules declare the API's controllers too; a worker answers probes and nothing else.
+    app.use((req: Request, res: Response, next: NextFunction) => {
+      if (req.path === '/health' || req.path.startsWith('/health/')) return next();
+      res.status(404).json({ error: 'Not found', status_code: 404, timestamp: new Date().toISOString() });
+    });
+    app.useGlobalFilters(new ErrorEnvelopeFilter());
+    app.enableShutdownHooks();
+    await app.listen(config.workerHealthPort as number, config.host);
+    logger.log(`Worker started (health probes on port ${config.workerHealthPort})`);
     return;
   }
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {

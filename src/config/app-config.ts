@@ -6,6 +6,8 @@ export type ProviderMode = 'auto' | 'offline' | 'live';
 /** Typed, validated configuration. Built once from the environment; never holds derived secrets in logs. */
 export interface AppConfig {
   port: number;
+  /** ROLE=worker only: serve /health, /health/live and /health/ready on this port for probes. */
+  workerHealthPort: number | undefined;
   host: string;
   role: Role;
   redisUrl: string;
@@ -177,6 +179,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
 
   return {
     port: int(env, 'PORT', 8000, 0, 65535),
+    workerHealthPort: optionalInt(env, 'WORKER_HEALTH_PORT', 1, 65535),
     host: str(env, 'HOST', '0.0.0.0'),
     role: oneOf<Role>(env, 'ROLE', 'all', ['api', 'worker', 'all']),
     redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),

@@ -14,6 +14,7 @@ describe('one API process and two worker processes (compiled service)', () => {
   let api: ServiceProcess;
   let workers: ServiceProcess[];
   let url: string;
+  let workerHealthPort: number;
   const redis = new Redis(REDIS_URL);
 
   beforeAll(async () => {
@@ -22,7 +23,15 @@ describe('one API process and two worker processes (compiled service)', () => {
     // Small per-worker concurrency so neither worker can take every scene alone.
     const vars = env.vars({ PORT: String(port), HOST: '127.0.0.1', WORKER_CONCURRENCY: '2' });
     api = new ServiceProcess('api', { ...vars, ROLE: 'api' });
-    workers = [1, 2].map((n) => new ServiceProcess(`worker-${n}`, { ...vars, ROLE: 'worker' }));
+    workerHealthPort = await freePort();
+    workers = [1, 2].map(
+      (n) =>
+        new ServiceProcess(`worker-${n}`, {
+          ...vars,
+          ROLE: 'worker',
+          ...(n === 1 ? { WORKER_HEALTH_PORT: String(workerHealthPort) } : {}),
+        }),
+    );
     await waitForHttp(`${url}/health/ready`, 20_000, api);
   });
 
@@ -85,6 +94,15 @@ describe('one API process and two worker processes (compiled service)', () => {
     expect(zip.status).toBe(200);
     const names = (await readZip(Buffer.from(await zip.arrayBuffer()))).map((e) => e.name).sort();
     expect(names).toEqual(['images/scene_01.png', 'images/scene_08.png', 'scenes.json', 'story.txt']);
+  });
+
+  it('lets a worker answer health probes on WORKER_HEALTH_PORT, and nothing else', async () => {
+    const workerUrl = `http://127.0.0.1:${workerHealthPort}`;
+    await waitForHttp(`${workerUrl}/health/ready`, 20_000, workers[0]);
+    expect((await request(`${workerUrl}/health/live`)).status).toBe(200);
+    const generate = await request(`${workerUrl}/generate`, { method: 'POST', json: { story_text: 'x' } });
+    expect(generate.status).toBe(404);
+    expect(generate.body).toMatchObject({ status_code: 404, error: 'Not found' });
   });
 
   it('shuts every process down gracefully on SIGTERM', async () => {
