@@ -1,34 +1,22 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { isSessionId } from './session-id';
 import { SessionStore } from './session.store';
 
-const SWEEP_INTERVAL_MS = 60_000;
-
 /**
  * Sessions expire in Redis by TTL; this removes their image folders afterwards. Every worker may sweep:
  * removing a folder twice is harmless.
  */
 @Injectable()
-export class ExpiredSessionSweeper implements OnApplicationBootstrap, OnApplicationShutdown {
+export class ExpiredSessionSweeper {
   private readonly logger = new Logger('Sweeper');
-  private timer?: NodeJS.Timeout;
 
   constructor(
     private readonly sessions: SessionStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
-
-  onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.sweep().catch(() => undefined), SWEEP_INTERVAL_MS);
-    this.timer.unref();
-  }
-
-  onApplicationShutdown(): void {
-    clearInterval(this.timer);
-  }
 
   async sweep(): Promise<number> {
     const expired = await this.sessions.listExpired(200);

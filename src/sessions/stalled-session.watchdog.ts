@@ -1,37 +1,25 @@
-import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { JobQueue } from '../queue/job-queue.service';
 import { SessionStore } from './session.store';
 
-const CHECK_INTERVAL_MS = 60_000;
 const PAGE = 500;
 
 /**
  * The last line of defence against a session that never ends: jobs retry, failures are recorded, but if
  * a session still shows no change for SESSION_STALL_MINUTES while processing (or downloading), and none of
  * its jobs is waiting or running any more, it is failed with a clear error rather than left for the client
- * to poll forever. Any worker may check;
- * failing a session twice is harmless.
+ * to poll forever. Any worker may check: failing a session twice is harmless.
  */
 @Injectable()
-export class StalledSessionWatchdog implements OnApplicationBootstrap, OnApplicationShutdown {
+export class StalledSessionWatchdog {
   private readonly logger = new Logger('Watchdog');
-  private timer?: NodeJS.Timeout;
 
   constructor(
     private readonly sessions: SessionStore,
     private readonly queue: JobQueue,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
-
-  onApplicationBootstrap(): void {
-    this.timer = setInterval(() => void this.check().catch(() => undefined), CHECK_INTERVAL_MS);
-    this.timer.unref();
-  }
-
-  onApplicationShutdown(): void {
-    clearInterval(this.timer);
-  }
 
   /** Fails stalled sessions and downloads; returns how many it stopped. */
   async check(now = Date.now()): Promise<number> {

@@ -1,11 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
+import { ExpiredSessionSweeper } from '../../src/sessions/expired-session.sweeper';
 import { SessionStore } from '../../src/sessions/session.store';
 import { StalledSessionWatchdog } from '../../src/sessions/stalled-session.watchdog';
 import { request } from '../support/http-client';
 import { startTestApp, TestApp } from '../support/test-app';
-import { REDIS_URL } from '../support/test-env';
+import { pollUntil, REDIS_URL } from '../support/test-env';
 
 describe('stalled-session watchdog', () => {
   let t: TestApp;
@@ -47,5 +50,38 @@ describe('stalled-session watchdog', () => {
     expect(await status(queued)).toMatchObject({ status: 'processing', error: null });
     await generation.close();
     expect(await status(downloading)).toMatchObject({ status: 'completed', download_status: 'failed' });
+  });
+});
+
+describe('expired-session sweeper', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    // 0.001 h = 3.6 s: the shortest TTL the configuration accepts.
+    t = await startTestApp({ SESSION_TTL_HOURS: '0.001' });
+  });
+  afterAll(() => t.close());
+
+  it("removes an expired session's image folder, and only once it has expired", async () => {
+    const created = await request<{ session_id: string }>(`${t.url}/generate`, {
+      method: 'POST',
+      json: { story_text: 'One. Two.', num_scenes: 2 },
+    });
+    const id = created.body.session_id;
+    const folder = path.join(t.env.imageDir, id);
+    await pollUntil(
+      () => Promise.resolve(existsSync(path.join(folder, 'renders', 'scene_02.png'))),
+      (found) => found,
+    );
+    const sweeper = t.app.get(ExpiredSessionSweeper);
+    expect(await sweeper.sweep()).toBe(0);
+    expect(existsSync(folder)).toBe(true);
+
+    await pollUntil(
+      async () => (await request(`${t.url}/status/${id}`)).status,
+      (status) => status === 404,
+      10_000,
+    );
+    expect(await sweeper.sweep()).toBe(1);
+    expect(existsSync(folder)).toBe(false);
   });
 });
