@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { fakePlan, sceneCountFrom, storyFrom } from './fake-plan';
-import { seededRandom } from './seeded-random';
+import { seededRandom } from '../../src/providers/offline/seeded-random';
 
 /**
  * A local stand-in for OpenRouter's OpenAI-compatible chat completions endpoint

@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { RawData, WebSocket, WebSocketServer } from 'ws';
 import { CONTENT_TYPES, fakeImage, FakeImageFormat } from './fake-images';
-import { seededRandom } from './seeded-random';
+import { seededRandom } from '../../src/providers/offline/seeded-random';
 
 /**
  * A local stand-in for Runware's WebSocket task API (https://runware.ai/docs/platform/errors and the

@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import { ImageRenderer, RenderedImage, RenderRequest } from '../image-renderer';
 import { MEDIA_PRESETS, MediaPreset } from '../media-presets';
 import { truncate } from '../prompt-builder';
+import { seededRandom } from './seeded-random';
 
 /** Where offline renders live inside IMAGE_DIR, apart from the approved downloads. */
 export const RENDERS_DIR = 'renders';
@@ -44,7 +45,7 @@ export async function renderScenePng(request: RenderRequest, preset: MediaPreset
 
 export function composeSvg(request: RenderRequest, preset: MediaPreset): string {
   const { width: w, height: h, palette } = preset;
-  const random = mulberry32(fnv1a(request.prompt) ^ (request.seed >>> 0));
+  const random = seededRandom(fnv1a(request.prompt) ^ (request.seed >>> 0));
   const pick = <T>(items: T[]) => items[Math.floor(random() * items.length)];
   const shapes: string[] = [];
 
@@ -120,15 +121,4 @@ function fnv1a(text: string): number {
     hash = Math.imul(hash, 0x01000193);
   }
   return hash >>> 0;
-}
-
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }

@@ -1,4 +1,4 @@
-/** mulberry32: a tiny deterministic PRNG, so a fault-injection run can be replayed with the same seed. */
+/** mulberry32: a tiny deterministic PRNG (offline images from a seed; fault injection that can be replayed). */
 export function seededRandom(seed: number): () => number {
   let state = seed >>> 0;
   return () => {
