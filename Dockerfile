@@ -26,8 +26,8 @@ COPY --from=build /app/dist ./dist
 RUN mkdir -p /data/images && chown node:node /data/images
 USER node
 EXPOSE 8000
-# Only meaningful for ROLE=api and ROLE=all: a worker serves no HTTP (compose disables this check for workers).
-# Probes the default PORT 8000.
+# Probes port 8000: PORT for ROLE=api/all, WORKER_HEALTH_PORT for ROLE=worker (docker-compose.yml sets it to 8000;
+# a worker without it serves no HTTP, so disable the check there).
 HEALTHCHECK --interval=15s --timeout=5s --start-period=20s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:8000/health/live').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 CMD ["node", "dist/main.js"]
