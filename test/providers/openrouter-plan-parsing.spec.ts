@@ -100,6 +100,33 @@ describe('validatePlan', () => {
     });
   });
 
+  it('accepts a plan without style, cast or character lists, and common field renamings', () => {
+    const raw = {
+      scenes: [
+        { title: 'Dawn', description: 'The sun rose over the hill.', prompt: 'A sunrise over a hill' },
+        { title: 'Noon', passage: 'They ate lunch.', imagePrompt: 'A picnic', characters: ['Nobody'] },
+      ],
+    };
+    const result = validatePlan(raw, 2);
+    expect(result).toEqual({
+      ok: true,
+      plan: {
+        style: '',
+        cast: [],
+        scenes: [
+          {
+            title: 'Dawn',
+            passage: 'The sun rose over the hill.',
+            imagePrompt: 'A sunrise over a hill',
+            characters: [],
+          },
+          { title: 'Noon', passage: 'They ate lunch.', imagePrompt: 'A picnic', characters: [] },
+        ],
+        droppedCharacters: ['Nobody'],
+      },
+    });
+  });
+
   it('drops characters that are not in the cast and uses the cast spelling', () => {
     const raw = plan(1);
     raw.scenes[0].characters = ['mara', 'A passer-by', 'MARA'];

@@ -24,9 +24,12 @@ export interface ValidPlan {
 export type PlanValidation = { ok: true; plan: ValidPlan } | { ok: false; error: string };
 
 /**
- * Checks a parsed planner reply against the plan schema: exactly `numScenes` scenes, every required string
- * present and non-empty, every string within its cap. Unknown character names are dropped (models often
- * list a passer-by who is not in the cast) and known ones are rewritten to the cast's spelling.
+ * Checks a parsed planner reply against the plan schema: exactly `numScenes` scenes, each with a non-empty
+ * title, passage and image prompt, every string within its cap. What only enriches the plan may be missing
+ * (models and routes that ignore the schema often leave it out): no style line, no cast, no character
+ * lists. Common renamings (`description` for the passage, `prompt`/`imagePrompt` for the image prompt) are
+ * accepted. Unknown character names are dropped (models often list a passer-by who is not in the cast) and
+ * known ones are rewritten to the cast's spelling.
  */
 export function validatePlan(raw: unknown, numScenes: number): PlanValidation {
   try {
@@ -41,8 +44,8 @@ class PlanShapeError extends Error {}
 
 function readPlan(raw: unknown, numScenes: number): ValidPlan {
   if (!isRecord(raw)) throw new PlanShapeError('the reply must be a JSON object with style, cast and scenes');
-  const style = requiredString(raw.style, 'style', PLAN_LIMITS.styleChars);
-  const cast = readCast(raw.cast);
+  const style = raw.style === undefined ? '' : requiredString(raw.style, 'style', PLAN_LIMITS.styleChars);
+  const cast = raw.cast === undefined ? [] : readCast(raw.cast);
   if (!Array.isArray(raw.scenes)) throw new PlanShapeError('"scenes" must be an array');
   if (raw.scenes.length !== numScenes) {
     throw new PlanShapeError(`expected exactly ${numScenes} scenes, got ${raw.scenes.length}`);
@@ -54,9 +57,20 @@ function readPlan(raw: unknown, numScenes: number): ValidPlan {
     if (!isRecord(scene)) throw new PlanShapeError(`${where} must be an object`);
     return {
       title: requiredString(scene.title, `${where}.title`, PLAN_LIMITS.titleChars),
-      passage: requiredString(scene.passage, `${where}.passage`, PLAN_LIMITS.passageChars),
-      imagePrompt: requiredString(scene.image_prompt, `${where}.image_prompt`, PLAN_LIMITS.imagePromptChars),
-      characters: readCharacters(scene.characters, where, byName, droppedCharacters),
+      passage: requiredString(
+        scene.passage ?? scene.description,
+        `${where}.passage`,
+        PLAN_LIMITS.passageChars,
+      ),
+      imagePrompt: requiredString(
+        scene.image_prompt ?? scene.imagePrompt ?? scene.prompt,
+        `${where}.image_prompt`,
+        PLAN_LIMITS.imagePromptChars,
+      ),
+      characters:
+        scene.characters === undefined
+          ? []
+          : readCharacters(scene.characters, where, byName, droppedCharacters),
     };
   });
   return { style, cast, scenes, droppedCharacters };
