@@ -1,56 +1,15 @@
-import { DynamicModule, Logger, Module, OnApplicationShutdown, Type } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
-import { ServeStaticModule } from '@nestjs/serve-static';
-import { ThrottlerModule } from '@nestjs/throttler';
-import { ApprovalModule } from './approval/approval.module';
+import { DynamicModule, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from './config/app-config';
 import { ConfigModule } from './config/config.module';
-import { DebugModule } from './debug/debug.module';
-import { DownloadModule } from './download/download.module';
-import { GenerationModule } from './generation/generation.module';
-import { HealthModule } from './health/health.module';
-import { ApiKeyGuard } from './http/api-key.guard';
-import { ClientThrottlerGuard } from './http/client-throttler.guard';
-import { HttpDrainService } from './http/http-drain.service';
 import { ProvidersModule } from './providers/providers.module';
 import { QueueModule } from './queue/queue.module';
 import { WorkerModule } from './queue/worker.module';
-import { RedisThrottlerStorage } from './http/redis-throttler.storage';
 import { RedisModule } from './redis/redis.module';
-import { RedisService } from './redis/redis.service';
 import { SessionsModule } from './sessions/sessions.module';
 
-/** The HTTP side: every endpoint of the public API, static images, auth and rate limiting. */
-function apiModules(config: AppConfig): (Type | DynamicModule)[] {
-  return [
-    GenerationModule,
-    ApprovalModule,
-    DownloadModule,
-    HealthModule,
-    DebugModule,
-    ServeStaticModule.forRoot({
-      rootPath: config.imageDir,
-      serveRoot: '/static',
-      // Unknown files fall through to the router's 404 (with the error envelope) instead of an index page.
-      exclude: ['/static/{*path}'],
-      serveStaticOptions: {
-        index: false,
-        dotfiles: 'deny',
-        fallthrough: true,
-        redirect: false,
-        maxAge: '1h',
-      },
-    }),
-    ThrottlerModule.forRootAsync({
-      inject: [RedisService],
-      useFactory: (redis: RedisService) => ({
-        throttlers: [{ name: 'default', ttl: 60_000, limit: Math.max(1, config.rateLimitPerMinute) }],
-        skipIf: () => config.rateLimitPerMinute === 0,
-        storage: new RedisThrottlerStorage(redis),
-      }),
-    }),
-  ];
-}
+// The HTTP side is loaded only by roles that serve it: a worker never loads controllers, DTOs or Swagger.
+const loadApi = () => require('./http/api-modules') as typeof import('./http/api-modules');
+const loadHealth = () => require('./health/health.module') as typeof import('./health/health.module');
 
 @Module({})
 export class AppModule implements OnApplicationShutdown {
@@ -71,17 +30,11 @@ export class AppModule implements OnApplicationShutdown {
         SessionsModule,
         QueueModule,
         ProvidersModule,
-        ...(serveHttp ? apiModules(config) : []),
-        ...(!serveHttp && config.workerHealthPort !== undefined ? [HealthModule] : []),
+        ...(serveHttp ? loadApi().apiModules(config) : []),
+        ...(!serveHttp && config.workerHealthPort !== undefined ? [loadHealth().HealthModule] : []),
         ...(consumeQueues ? [WorkerModule] : []),
       ],
-      providers: serveHttp
-        ? [
-            HttpDrainService,
-            { provide: APP_GUARD, useClass: ClientThrottlerGuard },
-            { provide: APP_GUARD, useClass: ApiKeyGuard },
-          ]
-        : [],
+      providers: serveHttp ? loadApi().apiProviders() : [],
     };
   }
 }

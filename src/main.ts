@@ -7,7 +7,6 @@ import { mkdirSync } from 'node:fs';
 import { AppModule } from './app.module';
 import { AppConfig, ConfigError, loadConfig } from './config/app-config';
 import { ErrorEnvelopeFilter } from './http/error-envelope.filter';
-import { configureHttpApp } from './http/http-app';
 import { ensureRedis } from './redis/ensure-redis';
 
 async function bootstrap(config: AppConfig): Promise<void> {
@@ -40,6 +39,8 @@ async function bootstrap(config: AppConfig): Promise<void> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bodyParser: false,
   });
+  // Loaded here, not at the top: a worker process never needs Swagger, helmet or the body parsers.
+  const { configureHttpApp } = require('./http/http-app') as typeof import('./http/http-app');
   configureHttpApp(app, config);
   app.enableShutdownHooks();
   const server = await app.listen(config.port, config.host);

@@ -1,11 +1,10 @@
 import { Module } from '@nestjs/common';
 import { DownloadController } from './download.controller';
-import { DownloadProcessor } from './download.processor';
 import { ZipExportService } from './zip-export.service';
 
+/** POST /download (API side). The worker side, DownloadProcessor, is provided by WorkerModule. */
 @Module({
   controllers: [DownloadController],
-  providers: [DownloadProcessor, ZipExportService],
-  exports: [DownloadProcessor],
+  providers: [ZipExportService],
 })
 export class DownloadModule {}

@@ -1,12 +1,11 @@
 import { Module } from '@nestjs/common';
 import { GenerationController } from './generation.controller';
-import { GenerationProcessor } from './generation.processor';
 import { GenerationService } from './generation.service';
 import { IdempotencyStore } from './idempotency.store';
 
+/** POST /generate (API side). The worker side, GenerationProcessor, is provided by WorkerModule. */
 @Module({
   controllers: [GenerationController],
-  providers: [GenerationService, GenerationProcessor, IdempotencyStore],
-  exports: [GenerationProcessor],
+  providers: [GenerationService, IdempotencyStore],
 })
 export class GenerationModule {}

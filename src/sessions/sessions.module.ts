@@ -1,12 +1,11 @@
 import { Global, Module } from '@nestjs/common';
 import { SessionStore } from './session.store';
-import { SessionsController } from './sessions.controller';
 import { StatusCache } from './status-cache';
 
+/** Session state, for every role. GET /status is in StatusModule, which only HTTP-serving roles load. */
 @Global()
 @Module({
-  controllers: [SessionsController],
   providers: [SessionStore, StatusCache],
-  exports: [SessionStore],
+  exports: [SessionStore, StatusCache],
 })
 export class SessionsModule {}
