@@ -6,7 +6,7 @@ import type { NextFunction, Request, Response } from 'express';
 import { mkdirSync } from 'node:fs';
 import { AppModule } from './app.module';
 import { AppConfig, ConfigError, loadConfig } from './config/app-config';
-import { ErrorEnvelopeFilter } from './http/error-envelope.filter';
+import { errorEnvelope, ErrorEnvelopeFilter } from './http/error-envelope.filter';
 import { ensureRedis } from './redis/ensure-redis';
 
 async function bootstrap(config: AppConfig): Promise<void> {
@@ -28,7 +28,7 @@ async function bootstrap(config: AppConfig): Promise<void> {
     // The worker's feature modules declare the API's controllers too; a worker answers probes and nothing else.
     app.use((req: Request, res: Response, next: NextFunction) => {
       if (req.path === '/health' || req.path.startsWith('/health/')) return next();
-      res.status(404).json({ error: 'Not found', status_code: 404, timestamp: new Date().toISOString() });
+      res.status(404).json(errorEnvelope(404, 'Not found'));
     });
     app.useGlobalFilters(new ErrorEnvelopeFilter());
     app.enableShutdownHooks();

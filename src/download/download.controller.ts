@@ -3,6 +3,7 @@ import {
   ConflictException,
   Controller,
   HttpCode,
+  Logger,
   Inject,
   NotFoundException,
   Post,
@@ -25,6 +26,8 @@ const RETRY_AFTER_SECONDS = '2';
 @ApiTags('download')
 @Controller()
 export class DownloadController {
+  private readonly logger = new Logger('Export');
+
   constructor(
     private readonly sessions: SessionStore,
     private readonly zip: ZipExportService,
@@ -62,8 +65,9 @@ export class DownloadController {
     res.setHeader('Content-Type', 'application/zip');
     res.setHeader('Content-Disposition', `attachment; filename="story_${sessionId.slice(0, 8)}.zip"`);
     res.setHeader('Cache-Control', 'no-store');
+    // Headers are sent by now, so a failure can only end the stream; it is logged, not answered.
     await this.zip
       .write(session, story ?? '', images, publicBaseUrl(req, this.config), res)
-      .catch(() => undefined);
+      .catch((err: Error) => this.logger.warn(`ZIP of ${sessionId} not completed: ${err.message}`));
   }
 }

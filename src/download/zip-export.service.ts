@@ -50,9 +50,10 @@ export class ZipExportService {
     const done = new Promise<void>((resolve, reject) => {
       archive.on('error', reject);
       archive.on('warning', reject);
-      out.on('close', resolve);
       out.on('finish', resolve);
       out.on('error', reject);
+      // Closed before finishing: the client went away mid-download; stop reading files for it.
+      out.on('close', () => reject(new Error('the client closed the connection')));
     });
     archive.pipe(out);
     for (const image of images) {

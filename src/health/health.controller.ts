@@ -3,6 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiProperty, ApiResponse, ApiTags } from '
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { SkipThrottle } from '@nestjs/throttler';
 import type { Response } from 'express';
+import { errorEnvelope } from '../http/error-envelope.filter';
 import { Public } from '../http/public.decorator';
 import { ProviderStatusService } from '../providers/provider-status.service';
 import { JobQueue } from '../queue/job-queue.service';
@@ -66,7 +67,7 @@ export class HealthController {
     if (healthy) return view;
     // Unhealthy answers carry the error envelope's fields too, like every other error.
     res.status(503);
-    return { ...view, error: 'Redis is unreachable', status_code: 503 };
+    return { ...view, ...errorEnvelope(503, 'Redis is unreachable'), timestamp: view.timestamp };
   }
 
   @Get('live')

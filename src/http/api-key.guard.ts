@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { errorEnvelope } from './error-envelope.filter';
 import { IS_PUBLIC } from './public.decorator';
 
 /** The API key a request presents: `X-API-Key`, or `Authorization: Bearer <key>`. */
@@ -34,7 +35,7 @@ export function staticApiKeyCheck(config: AppConfig) {
   const keys = config.apiKeys.map(digest);
   return (req: Request, res: Response, next: NextFunction) => {
     if (keys.length === 0 || matchesAny(keys, presentedApiKey(req))) return next();
-    res.status(401).json({ error: MISSING_KEY, status_code: 401, timestamp: new Date().toISOString() });
+    res.status(401).json(errorEnvelope(401, MISSING_KEY));
   };
 }
 

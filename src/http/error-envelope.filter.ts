@@ -1,6 +1,11 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 
+/** The body of every error response: `{error, status_code, timestamp}`. */
+export function errorEnvelope(status: number, error: string | string[]) {
+  return { error, status_code: status, timestamp: new Date().toISOString() };
+}
+
 /** Errors that mean Redis (or a queue on it) cannot be reached right now. */
 function isStorageOutage(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
@@ -58,7 +63,7 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
       return;
     }
     for (const header of CONTENT_HEADERS) res.removeHeader(header);
-    res.status(status).json({ error, status_code: status, timestamp: new Date().toISOString() });
+    res.status(status).json(errorEnvelope(status, error));
   }
 
   private describe(exception: unknown): { status: number; error: string | string[] } {

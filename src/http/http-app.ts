@@ -8,7 +8,7 @@ import { AppConfig } from '../config/app-config';
 import { APP_VERSION } from '../health/version';
 import { staticApiKeyCheck } from './api-key.guard';
 import { bodyParsers } from './body-parsing';
-import { ErrorEnvelopeFilter } from './error-envelope.filter';
+import { errorEnvelope, ErrorEnvelopeFilter } from './error-envelope.filter';
 
 function flatten(errors: ValidationError[], parent = ''): string[] {
   return errors.flatMap((error) => {
@@ -95,11 +95,9 @@ function answerParserErrorsWithEnvelope(server: Server): void {
     }
     const status = err.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
     const reason = status === 431 ? 'Request Header Fields Too Large' : 'Bad Request';
-    const body = JSON.stringify({
-      error: status === 431 ? 'Request line or headers too large' : 'Malformed HTTP request',
-      status_code: status,
-      timestamp: new Date().toISOString(),
-    });
+    const body = JSON.stringify(
+      errorEnvelope(status, status === 431 ? 'Request line or headers too large' : 'Malformed HTTP request'),
+    );
     socket.end(
       `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,

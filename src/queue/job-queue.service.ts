@@ -2,7 +2,7 @@ import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs
 import { FlowProducer, JobsOptions, Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { RedisService } from '../redis/redis.service';
+import { RedisService, waitUntilReady } from '../redis/redis.service';
 import { JobName, QueueName, QUEUE_OF, RenderSceneJob, SessionJob } from './jobs';
 import { PROVIDER_BACKOFF } from './retry-backoff';
 
@@ -32,7 +32,7 @@ export class JobQueue implements OnModuleInit, OnApplicationShutdown {
   }
 
   async onModuleInit(): Promise<void> {
-    await RedisService.waitUntilReady(this.connection, 10_000);
+    await waitUntilReady(this.connection, 10_000);
   }
 
   async planStory(sessionId: string): Promise<void> {

@@ -91,9 +91,6 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     await Promise.allSettled([this.commands, ...this.extra].map((c) => c.quit().catch(() => c.disconnect())));
   }
 
-  /** Resolves once `client` is connected (or after `timeoutMs`, leaving it to keep reconnecting). */
-  static waitUntilReady = waitUntilReady;
-
   private track(client: Redis): Redis {
     this.extra.push(client);
     return client;
@@ -117,7 +114,8 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
   }
 }
 
-function waitUntilReady(client: Redis, timeoutMs: number): Promise<void> {
+/** Resolves once `client` is connected (or after `timeoutMs`, leaving it to keep reconnecting). */
+export function waitUntilReady(client: Redis, timeoutMs: number): Promise<void> {
   if (client.status === 'ready') return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {

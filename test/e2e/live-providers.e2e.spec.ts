@@ -1,9 +1,8 @@
-import Redis from 'ioredis';
 import { startFakeOpenRouter, FakeOpenRouter } from '../support/fake-openrouter';
 import { startFakeRunware, FakeRunware } from '../support/fake-runware';
 import { request } from '../support/http-client';
 import { CapturingLogger, startTestApp, TestApp } from '../support/test-app';
-import { pollUntil, REDIS_URL } from '../support/test-env';
+import { pollUntil, storedValues } from '../support/test-env';
 import { readZip } from '../support/zip-reader';
 
 const OPENROUTER_KEY = 'sk-or-v1-LIVE-TEST-SECRET-7f3a9c';
@@ -284,20 +283,7 @@ describe('live providers through the real SDKs against protocol-faithful fakes',
     expect((await call<Record<string, unknown>>('/health')).body.status).toBe('healthy');
     expect(bodies.length).toBeGreaterThan(20);
     expect(logger.lines.length).toBeGreaterThan(10);
-    const redis = new Redis(REDIS_URL);
-    const values: string[] = [];
-    try {
-      for (const key of await redis.keys(`${t.env.prefix}:*`)) {
-        const type = await redis.type(key);
-        if (type === 'hash') values.push(JSON.stringify(await redis.hgetall(key)));
-        else if (type === 'string') values.push((await redis.get(key)) ?? '');
-        else if (type === 'zset') values.push(JSON.stringify(await redis.zrange(key, 0, -1)));
-        else if (type === 'list') values.push(JSON.stringify(await redis.lrange(key, 0, -1)));
-        else if (type === 'stream') values.push(JSON.stringify(await redis.xrange(key, '-', '+')));
-      }
-    } finally {
-      redis.disconnect();
-    }
+    const values = await storedValues(t.env.prefix);
     expect(values.length).toBeGreaterThan(10);
     for (const secret of [OPENROUTER_KEY, RUNWARE_KEY, 'LIVE-TEST-SECRET']) {
       expect(bodies.filter((b) => b.includes(secret))).toEqual([]);

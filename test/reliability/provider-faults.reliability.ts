@@ -1,27 +1,6 @@
-import Redis from 'ioredis';
-import { REDIS_URL } from '../support/test-env';
+import { storedValues } from '../support/test-env';
 import { Cluster, OPENROUTER_KEY, RUNWARE_KEY, summarize } from './support/cluster';
 import { record } from './support/tally';
-
-/** Every value stored under the cluster's prefix: sessions, idempotency keys and BullMQ job payloads. */
-async function keyspaceValues(prefix: string): Promise<string[]> {
-  const redis = new Redis(REDIS_URL);
-  const values: string[] = [];
-  try {
-    for (const key of await redis.keys(`${prefix}:*`)) {
-      const type = await redis.type(key);
-      if (type === 'hash') values.push(JSON.stringify(await redis.hgetall(key)));
-      else if (type === 'string') values.push((await redis.get(key)) ?? '');
-      else if (type === 'zset') values.push(JSON.stringify(await redis.zrange(key, 0, -1)));
-      else if (type === 'list') values.push(JSON.stringify(await redis.lrange(key, 0, -1)));
-      else if (type === 'set') values.push(JSON.stringify(await redis.smembers(key)));
-      else if (type === 'stream') values.push(JSON.stringify(await redis.xrange(key, '-', '+')));
-    }
-  } finally {
-    redis.disconnect();
-  }
-  return values;
-}
 
 describe('providers failing', () => {
   it('completes every session with ~20% 5xx/429 and ~5% hangs injected, and leaks no key anywhere', async () => {
@@ -75,7 +54,7 @@ describe('providers failing', () => {
         Object.values(planner).reduce((a, b) => a + b, 0) + Object.values(images).reduce((a, b) => a + b, 0),
       ).toBeGreaterThan(5);
       const logs = cluster.logs();
-      const stored = await keyspaceValues(cluster.env.prefix);
+      const stored = await storedValues(cluster.env.prefix);
       expect(stored.length).toBeGreaterThan(20);
       for (const secret of [OPENROUTER_KEY, RUNWARE_KEY, 'RELIABILITY-SECRET']) {
         expect(cluster.client.bodies.filter((b) => b.includes(secret))).toEqual([]);

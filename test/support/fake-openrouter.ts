@@ -157,6 +157,7 @@ export async function startFakeOpenRouter(options: FakeOpenRouterOptions = {}): 
       standing = { ...initial };
       queue.length = 0;
       requests.length = 0;
+      for (const kind of Object.keys(injected)) delete injected[kind];
     },
     close: async () => {
       timers.forEach((timer) => clearTimeout(timer));

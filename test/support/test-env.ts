@@ -59,3 +59,23 @@ export async function pollUntil<T>(
   }
   return value;
 }
+
+/** Every value stored under a key prefix (sessions, idempotency keys, BullMQ job payloads and events), as text. */
+export async function storedValues(prefix: string): Promise<string[]> {
+  const redis = new Redis(REDIS_URL);
+  const values: string[] = [];
+  try {
+    for (const key of await redis.keys(`${prefix}:*`)) {
+      const type = await redis.type(key);
+      if (type === 'hash') values.push(JSON.stringify(await redis.hgetall(key)));
+      else if (type === 'string') values.push((await redis.get(key)) ?? '');
+      else if (type === 'zset') values.push(JSON.stringify(await redis.zrange(key, 0, -1)));
+      else if (type === 'list') values.push(JSON.stringify(await redis.lrange(key, 0, -1)));
+      else if (type === 'set') values.push(JSON.stringify(await redis.smembers(key)));
+      else if (type === 'stream') values.push(JSON.stringify(await redis.xrange(key, '-', '+')));
+    }
+  } finally {
+    redis.disconnect();
+  }
+  return values;
+}
