@@ -205,6 +205,10 @@ describe('the whole flow, offline (ROLE=all)', () => {
         body: JSON.stringify({ session_id: id }),
       });
       expect(again.status).toBe(200);
+      // Same entries with the same bytes (archiver may write them in another order).
+      const digest = (list: { name: string; data: Buffer }[]) =>
+        list.map((e) => `${e.name}:${e.data.toString('base64')}`).sort();
+      expect(digest(await readZip(Buffer.from(await again.arrayBuffer())))).toEqual(digest(entries));
 
       const second = await request(`${t.url}/approve`, {
         method: 'POST',

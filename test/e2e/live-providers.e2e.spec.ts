@@ -69,10 +69,10 @@ describe('live providers through the real SDKs against protocol-faithful fakes',
         AI_PROVIDERS: 'live',
         OPENROUTER_BASE_URL: openrouter.url,
         OPENROUTER_API_KEY: OPENROUTER_KEY,
-        OPENROUTER_TIMEOUT_MS: '1500',
+        OPENROUTER_TIMEOUT_MS: '3000',
         RUNWARE_URL: runware.wsUrl,
         RUNWARE_API_KEY: RUNWARE_KEY,
-        RUNWARE_TIMEOUT_MS: '1500',
+        RUNWARE_TIMEOUT_MS: '3000',
         IMAGE_DOWNLOAD_ALLOWED_HOSTS: runware.imageHost,
         JOB_ATTEMPTS: '3',
         JOB_BACKOFF_MS: '50',
@@ -136,6 +136,7 @@ describe('live providers through the real SDKs against protocol-faithful fakes',
       string,
       unknown
     >[];
+    expect(manifest).toHaveLength(2);
     for (const entry of manifest) {
       expect(entry).toMatchObject({
         seed,

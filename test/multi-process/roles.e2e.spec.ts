@@ -33,6 +33,8 @@ describe('one API process and two worker processes (compiled service)', () => {
         }),
     );
     await waitForHttp(`${url}/health/ready`, 20_000, api);
+    // Both workers consuming before any session exists, so neither can take every scene alone.
+    await Promise.all(workers.map((worker) => worker.waitForOutput('Worker started')));
   });
 
   afterAll(async () => {

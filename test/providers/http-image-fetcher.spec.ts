@@ -123,11 +123,9 @@ describe('HttpImageFetcher', () => {
     expect(fetched.contentType).toBe('image/jpeg');
   });
 
-  it('matches an allowlist entry with its port', async () => {
-    const fetched = await fetcher({ imageDownloadAllowedHosts: [`127.0.0.1:${port}`] }).fetchRemote(
-      url('/image.png'),
-      target(),
-    );
+  it('matches allowlist entries by host and port, case-insensitively', async () => {
+    const f = fetcher({ imageDownloadAllowedHosts: ['images.example.test', `LocalHost:${port}`] });
+    const fetched = await f.fetchRemote(`http://localhost:${port}/image.png`, target());
     expect(fetched.bytes).toBe(png.length);
   });
 

@@ -5,7 +5,8 @@ import { record } from './support/tally';
 
 describe('hostile input against the compiled API process', () => {
   it('answers every case with its 4xx and the envelope, never a 5xx, and stays healthy', async () => {
-    const cluster = await Cluster.start({ apis: 1, workers: 1 });
+    // A long planner timeout, so the session whose planner hangs stays processing for the whole run.
+    const cluster = await Cluster.start({ apis: 1, workers: 1, vars: { OPENROUTER_TIMEOUT_MS: '600000' } });
     try {
       const client = cluster.client;
       const ctx = {} as HostileContext;
@@ -42,6 +43,7 @@ describe('hostile input against the compiled API process', () => {
           client.unexpected5xx.push({ path: c.path, status: res.status, body: JSON.stringify(body) });
       }
       expect(wrong).toEqual([]);
+      expect((await client.call(`/status/${ctx.processingId}`)).body.status).toBe('processing');
 
       expect((await client.call('/health')).body.status).toBe('healthy');
       const completed = await client.call<{ status: string; download_status: string; scenes: unknown[] }>(

@@ -1,4 +1,5 @@
-import { storedValues } from '../support/test-env';
+import { pollUntil, storedValues } from '../support/test-env';
+import { readZip } from '../support/zip-reader';
 import { Cluster, OPENROUTER_KEY, RUNWARE_KEY, summarize } from './support/cluster';
 import { record } from './support/tally';
 
@@ -25,25 +26,29 @@ describe('providers failing', () => {
 
       // Export one session, so the ZIP is searched for keys too.
       const id = ids[0];
-      await cluster.client.call('/approve', {
+      const rendered = (
+        await cluster.client.call<{ scenes: { index: number; status: string }[] }>(`/status/${id}`)
+      ).body.scenes
+        .filter((scene) => scene.status === 'done')
+        .map((scene) => scene.index);
+      const approve = await cluster.client.call('/approve', {
         method: 'POST',
-        json: { session_id: id, approved_scenes: [0, 1, 2, 3, 4] },
+        json: { session_id: id, approved_scenes: rendered },
       });
-      for (
-        let i = 0;
-        i < 100 && (await cluster.client.call(`/status/${id}`)).body.download_status === 'started';
-        i++
-      ) {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-      const zip = Buffer.from(
-        await (
-          await cluster.client.fetch('/download', {
-            method: 'POST',
-            body: new URLSearchParams({ session_id: id }),
-          })
-        ).arrayBuffer(),
+      expect(approve.status).toBe(200);
+      const downloaded = await pollUntil(
+        () => cluster.client.call(`/status/${id}`),
+        (r) => r.body.download_status !== 'started',
+        30_000,
       );
+      expect(downloaded.body.download_status).toBe('completed');
+      const response = await cluster.client.fetch('/download', {
+        method: 'POST',
+        body: new URLSearchParams({ session_id: id }),
+      });
+      expect(response.status).toBe(200);
+      const zip = Buffer.from(await response.arrayBuffer());
+      expect((await readZip(zip)).filter((e) => e.name.startsWith('images/'))).toHaveLength(rendered.length);
       await cluster.client.call('/debug/config');
       await cluster.client.call('/debug/sessions');
       await cluster.client.call('/health');

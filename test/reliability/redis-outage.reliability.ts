@@ -1,4 +1,5 @@
 import { expectEnvelope } from '../support/http-client';
+import { pollUntil } from '../support/test-env';
 import { Cluster, summarize } from './support/cluster';
 import { PrivateRedis } from './support/private-redis';
 import { record } from './support/tally';
@@ -15,7 +16,12 @@ describe('Redis stopped and started again mid-run', () => {
     try {
       const client = cluster.client;
       const before = await Promise.all([4, 4, 4].map((n) => cluster.generate(n)));
-      await new Promise((resolve) => setTimeout(resolve, 600));
+      // Stop Redis while renders are in flight.
+      await pollUntil(
+        async () => cluster.runware.stats.imageTasks.length,
+        (sent) => sent >= 2,
+        10_000,
+      );
 
       await redis.down();
       client.outage = true;

@@ -26,6 +26,17 @@ export class ServiceProcess {
     this.exited = new Promise((resolve) => this.child.once('exit', (code) => resolve(code)));
   }
 
+  /** Waits until the process has printed `text` (e.g. "Worker started"); fails fast if it exits first. */
+  async waitForOutput(text: string, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.output.includes(text)) {
+      if (Date.now() > deadline || this.child.exitCode !== null) {
+        throw new Error(`${this.name} did not print "${text}":\n${this.output.slice(-3000)}`);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
   get pid(): number {
     return this.child.pid ?? -1;
   }

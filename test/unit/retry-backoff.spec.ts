@@ -8,11 +8,15 @@ describe('providerBackoff', () => {
   it('grows exponentially with up to 50% jitter below each step', () => {
     for (const attempt of [1, 2, 3, 4]) {
       const step = 100 * 2 ** (attempt - 1);
-      for (let i = 0; i < 50; i++) {
-        const delay = providerBackoff(attempt, 'provider', new Error('x'), job(100));
+      const delays = Array.from({ length: 50 }, () =>
+        providerBackoff(attempt, 'provider', new Error('x'), job(100)),
+      );
+      for (const delay of delays) {
         expect(delay).toBeGreaterThanOrEqual(step / 2);
         expect(delay).toBeLessThanOrEqual(step);
       }
+      // Jittered: not every retry of a burst lands at the same moment.
+      expect(new Set(delays).size).toBeGreaterThan(1);
     }
   });
 

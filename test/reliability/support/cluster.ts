@@ -58,7 +58,7 @@ export class Cluster {
     const cluster = new Cluster(openrouter, runware, { ...base, ...options.vars });
     for (let i = 0; i < (options.apis ?? 1); i++) await cluster.addApi();
     for (let i = 0; i < (options.workers ?? 1); i++) cluster.addWorker();
-    await Promise.all(cluster.workers.map((worker) => cluster.workerReady(worker)));
+    await Promise.all(cluster.workers.map((worker) => worker.waitForOutput('Worker started')));
     cluster.client = new ScoringClient(cluster.apis[0].url);
     return cluster;
   }
@@ -82,17 +82,6 @@ export class Cluster {
     );
     this.workers.push(worker);
     return worker;
-  }
-
-  /** Waits until a worker process has connected and started consuming. */
-  async workerReady(worker: ServiceProcess, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!worker.output.includes('Worker started')) {
-      if (Date.now() > deadline || worker.child.exitCode !== null) {
-        throw new Error(`${worker.name} did not start:\n${worker.output.slice(-3000)}`);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
   }
 
   /** Takes a process out of the live set (after killing it) so the rest can be checked for crashes. */

@@ -20,8 +20,14 @@ export interface Figures {
   faults?: Record<string, number>;
 }
 
+/** Appends a scenario's figures, and fails the scenario if it lost a session or answered an unexpected 5xx. */
 export function record(scenario: string, figures: Figures): void {
   appendFileSync(TALLY_FILE, JSON.stringify({ scenario, ...figures }) + '\n');
+  if ((figures.sessions_lost ?? 0) > 0 || (figures.unexpected_5xx ?? 0) > 0) {
+    throw new Error(
+      `${scenario}: ${figures.sessions_lost ?? 0} session(s) lost, ${figures.unexpected_5xx ?? 0} unexpected 5xx`,
+    );
+  }
 }
 
 export function readAll(): (Figures & { scenario: string })[] {
