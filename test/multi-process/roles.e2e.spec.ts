@@ -23,6 +23,8 @@ describe('one API process and two worker processes (compiled service)', () => {
     // Small per-worker concurrency so neither worker can take every scene alone.
     const vars = env.vars({ PORT: String(port), HOST: '127.0.0.1', WORKER_CONCURRENCY: '2' });
     api = new ServiceProcess('api', { ...vars, ROLE: 'api' });
+    await waitForHttp(`${url}/health/ready`, 20_000, api);
+    // Picked only once the API holds its port, so the two can never be handed the same free port.
     workerHealthPort = await freePort();
     workers = [1, 2].map(
       (n) =>
@@ -32,7 +34,6 @@ describe('one API process and two worker processes (compiled service)', () => {
           ...(n === 1 ? { WORKER_HEALTH_PORT: String(workerHealthPort) } : {}),
         }),
     );
-    await waitForHttp(`${url}/health/ready`, 20_000, api);
     // Both workers consuming before any session exists, so neither can take every scene alone.
     await Promise.all(workers.map((worker) => worker.waitForOutput('Worker started')));
   });
