@@ -12,27 +12,81 @@ import { median, round, sleep } from './lib/stats';
 
 const SCENES = 10;
 const CONCURRENCY = 50;
-/** The bare baseline is short (well under a second), so it is repeated and its median taken. */
-const BARE_REPEATS = 3;
-const E2E_REPEATS = 3;
-/** Jobs (bare) and scenes (service) run before timing starts, to warm the JIT of each process. */
-const WARMUP_SCENES = 500;
+/**
+ * Bare and end-to-end runs alternate (bare, service, bare, service, …) and each side's median is taken: on
+ * 2 shared cores one run's rate swings by ±20 % with scheduling, and alternating exposes both sides to the
+ * same drift in machine conditions instead of measuring all of one side first.
+ */
+const REPEATS = 5;
+/** Jobs the bare worker runs before timing starts, to warm its JIT. */
+const WARMUP_JOBS = 500;
+
+interface E2eRun {
+  scenesPerSecond: number;
+  seconds: number;
+  scenesDone: number;
+}
 
 /**
  * 3. Per-scene cost: with zero-latency fakes nothing waits on a provider, so end-to-end scenes/s is bounded
  * by the service's own work per scene (CPU and Redis round trips). The baseline is a bare BullMQ Worker
  * (no-op processor, same concurrency, same job options) draining the same number of jobs on the same
- * Redis in its own process. Redis commands per session come from INFO commandstats deltas (commands run
- * inside Lua scripts count under their own names as well), minus the bench's own polling; other clients
- * of the shared Redis would add noise. CPU per scene of each process comes from /proc.
+ * Redis in its own process. Redis commands per session come from INFO commandstats deltas over the
+ * service's runs (commands run inside Lua scripts count under their own names as well), minus the bench's
+ * own polling; other clients of the shared Redis would add noise. CPU per scene of each process comes from
+ * /proc; "bench+fakes" is this process, which also serves the fake providers and generates the load.
  */
 export async function perScene(ctx: MeasureContext): Promise<MeasureResult> {
   const sessions = ctx.quick ? 50 : 200;
   const scenes = sessions * SCENES;
   return withStage('perscene', ctx.redis, { plannerLatencyMs: 0, imageLatencyMs: 0 }, async (stage) => {
-    const bareRuns = [];
-    for (let i = 0; i < BARE_REPEATS; i++)
-      bareRuns.push(await bareWorker(ctx.redis, `${stage.prefix}:bare${i}`, scenes));
+    const api = await stage.startApi();
+    const [worker] = await stage.startWorkers(1, { WORKER_CONCURRENCY: String(CONCURRENCY) });
+    // Warm-up (not counted): one run's worth of sessions. The service has far more code to warm (HTTP,
+    // both provider SDKs, sessions) than the bare worker, whose own warm-up is WARMUP_JOBS jobs.
+    const warm = await generateMany(api.url, sessions, SCENES);
+    await waitAllViaRedis(ctx.redis, stage.prefix, warm, 60_000, new CommandTally(), 100);
+    await sleep(300);
+
+    const bareRuns: BareRun[] = [];
+    const runs: E2eRun[] = [];
+    const tally = new CommandTally();
+    const commands: Record<string, number> = {};
+    const usec: Record<string, number> = {};
+    const cpu = { api: 0, worker: 0, bench: 0, redisMs: 0 };
+    for (let rep = 0; rep < REPEATS; rep++) {
+      bareRuns.push(await bareWorker(ctx.redis, `${stage.prefix}:bare${rep}`, scenes));
+
+      const before = await commandStats(ctx.redis);
+      const cpuBefore = {
+        api: cpuMsOf(api.proc.pid),
+        worker: cpuMsOf(worker.pid),
+        bench: cpuMsOf(process.pid),
+      };
+      const ids = await generateMany(api.url, sessions, SCENES);
+      await waitAllViaRedis(ctx.redis, stage.prefix, ids, 120_000, tally, 100);
+      // The last jobs' bookkeeping (moveToFinished of the finalize job) may trail the status write.
+      await sleep(300);
+      cpu.api += cpuMsOf(api.proc.pid) - cpuBefore.api;
+      cpu.worker += cpuMsOf(worker.pid) - cpuBefore.worker;
+      cpu.bench += cpuMsOf(process.pid) - cpuBefore.bench;
+      const after = await commandStats(ctx.redis);
+      tally.add('info', 2);
+      cpu.redisMs += (after.cpuSeconds - before.cpuSeconds) * 1000;
+      addInto(commands, commandDelta(before, after));
+      addInto(usec, usecDelta(before, after));
+
+      // Read after the `after` snapshot: these reads are not in the delta.
+      const times = await readSessionTimes(ctx.redis, stage.prefix, ids);
+      const scenesDone = times.reduce((sum, t) => sum + t.scenesDone, 0);
+      const seconds =
+        (Math.max(...times.map((t) => t.completedAt)) - Math.min(...times.map((t) => t.createdAt))) / 1000;
+      runs.push({ scenesPerSecond: round(scenesDone / seconds, 1), seconds: round(seconds, 3), scenesDone });
+      ctx.log(
+        `per-scene: repeat ${rep + 1}/${REPEATS}: bare ${round(bareRuns[rep].jobsPerSecond)} jobs/s, ` +
+          `service ${round(runs[rep].scenesPerSecond)} scenes/s`,
+      );
+    }
     const bare = {
       runs: bareRuns,
       jobsPerSecond: median(bareRuns.map((r) => r.jobsPerSecond)),
@@ -40,46 +94,11 @@ export async function perScene(ctx: MeasureContext): Promise<MeasureResult> {
       redisCpuMsPerJob: median(bareRuns.map((r) => r.redisCpuMsPerJob)),
       workerCpuMsPerJob: median(bareRuns.map((r) => r.workerCpuMsPerJob)),
     };
-    ctx.log(
-      `per-scene: bare BullMQ worker ${round(bare.jobsPerSecond)} jobs/s (runs: ${bareRuns.map((r) => round(r.jobsPerSecond)).join(', ')})`,
-    );
 
-    const api = await stage.startApi();
-    const [worker] = await stage.startWorkers(1, { WORKER_CONCURRENCY: String(CONCURRENCY) });
-    // Warm-up (not counted): as many scenes as the bare worker's warm-up, so both are measured warm.
-    const warm = await generateMany(api.url, WARMUP_SCENES / SCENES, SCENES);
-    await waitAllViaRedis(ctx.redis, stage.prefix, warm, 60_000, new CommandTally(), 100);
-    await sleep(300);
-
-    // The end-to-end run is repeated (same processes) and its median taken: on 2 shared cores one run's
-    // rate swings by ±20 % with scheduling. Commands and CPU are summed over all repeats.
-    const tally = new CommandTally();
-    const before = await commandStats(ctx.redis);
-    const cpuBefore = { api: cpuMsOf(api.proc.pid), worker: cpuMsOf(worker.pid) };
-    const runs: { scenesPerSecond: number; seconds: number; scenesDone: number }[] = [];
-    for (let rep = 0; rep < E2E_REPEATS; rep++) {
-      const ids = await generateMany(api.url, sessions, SCENES);
-      await waitAllViaRedis(ctx.redis, stage.prefix, ids, 120_000, tally, 100);
-      // The last jobs' bookkeeping (moveToFinished of the finalize job) may trail the status write.
-      await sleep(300);
-      tally.add('hgetall', ids.length);
-      const times = await readSessionTimes(ctx.redis, stage.prefix, ids);
-      const scenesDone = times.reduce((sum, t) => sum + t.scenesDone, 0);
-      const seconds =
-        (Math.max(...times.map((t) => t.completedAt)) - Math.min(...times.map((t) => t.createdAt))) / 1000;
-      runs.push({ scenesPerSecond: round(scenesDone / seconds, 1), seconds: round(seconds, 3), scenesDone });
-    }
-    const cpu = {
-      api: cpuMsOf(api.proc.pid) - cpuBefore.api,
-      worker: cpuMsOf(worker.pid) - cpuBefore.worker,
-    };
-    tally.add('info', 2);
-    const after = await commandStats(ctx.redis);
-
-    const allSessions = sessions * E2E_REPEATS;
+    const allSessions = sessions * REPEATS;
     const done = runs.reduce((sum, r) => sum + r.scenesDone, 0);
     const scenesPerSecond = median(runs.map((r) => r.scenesPerSecond));
-    const delta = commandDelta(before, after, tally.counts);
+    const delta = subtractOwn(commands, tally.counts);
     const total = Object.values(delta).reduce((sum, n) => sum + n, 0);
     const scriptCalls = (delta.evalsha ?? 0) + (delta.eval ?? 0) + (delta.fcall ?? 0);
     const perSession = (record: Record<string, number>, digits: number) =>
@@ -88,11 +107,12 @@ export async function perScene(ctx: MeasureContext): Promise<MeasureResult> {
           .sort((a, b) => b[1] - a[1])
           .map(([name, n]) => [name, round(n / allSessions, digits)]),
       );
-    const redisCpuMsPerSession = ((after.cpuSeconds - before.cpuSeconds) * 1000) / allSessions;
+    const redisCpuMsPerSession = cpu.redisMs / allSessions;
     const workerCpuMsPerScene = cpu.worker / done;
     ctx.log(
-      `per-scene: ${round(scenesPerSecond)} scenes/s; worker CPU ${round(workerCpuMsPerScene, 3)} ms/scene, ` +
-        `API CPU ${round(cpu.api / allSessions, 3)} ms/session; Redis commands per session ${JSON.stringify(perSession(delta, 1))}`,
+      `per-scene: ${round(scenesPerSecond)} scenes/s vs bare ${round(bare.jobsPerSecond)} jobs/s (medians); ` +
+        `worker CPU ${round(workerCpuMsPerScene, 3)} ms/scene, API CPU ${round(cpu.api / allSessions, 3)} ms/session, ` +
+        `bench+fakes CPU ${round(cpu.bench / done, 3)} ms/scene; Redis commands per session ${JSON.stringify(perSession(delta, 1))}`,
     );
     return {
       figures: [
@@ -137,23 +157,41 @@ export async function perScene(ctx: MeasureContext): Promise<MeasureResult> {
       details: {
         sessions,
         scenes,
-        repeats: E2E_REPEATS,
+        repeats: REPEATS,
         runs,
+        pairedRatios: runs.map((r, i) => round(r.scenesPerSecond / bareRuns[i].jobsPerSecond, 3)),
         workerProcesses: 1,
         workerConcurrency: CONCURRENCY,
         bare,
         redisCommandsPerSession: round(total / allSessions, 1),
         scriptCallsPerSession: round(scriptCalls / allSessions, 1),
         redisCommandsPerSessionByName: perSession(delta, 1),
-        redisUsecPerSessionByName: perSession(usecDelta(before, after), 1),
+        redisUsecPerSessionByName: perSession(usec, 1),
         redisCpuMsPerSession: round(redisCpuMsPerSession, 3),
         workerCpuMsPerScene: round(workerCpuMsPerScene, 3),
         apiCpuMsPerSession: round(cpu.api / allSessions, 3),
+        benchCpuMsPerScene: round(cpu.bench / done, 3),
         ownCommandsSubtracted: tally.counts,
       },
     };
   });
 }
+
+function addInto(total: Record<string, number>, delta: Record<string, number>): void {
+  for (const [name, n] of Object.entries(delta)) total[name] = (total[name] ?? 0) + n;
+}
+
+/** Commands minus the bench's own (its polling and INFO calls), dropping what is left at zero or below. */
+function subtractOwn(commands: Record<string, number>, own: Record<string, number>): Record<string, number> {
+  const result: Record<string, number> = {};
+  for (const [name, n] of Object.entries(commands)) {
+    const value = n - (own[name] ?? 0);
+    if (value > 0) result[name] = value;
+  }
+  return result;
+}
+
+type BareRun = Awaited<ReturnType<typeof bareWorker>>;
 
 /** Adds `jobs` no-op jobs, then times a bare Worker (own process) draining them. */
 async function bareWorker(redis: Redis, bullPrefix: string, jobs: number) {
@@ -162,8 +200,8 @@ async function bareWorker(redis: Redis, bullPrefix: string, jobs: number) {
   const before = await commandStats(redis);
   let helper: HelperProcess | undefined;
   try {
-    for (let i = 0; i < jobs + WARMUP_SCENES; i += 500) {
-      const chunk = Array.from({ length: Math.min(500, jobs + WARMUP_SCENES - i) }, (_, k) => ({
+    for (let i = 0; i < jobs + WARMUP_JOBS; i += 500) {
+      const chunk = Array.from({ length: Math.min(500, jobs + WARMUP_JOBS - i) }, (_, k) => ({
         name: 'noop',
         data: { sessionId: 'bench', sceneIndex: i + k },
         opts: SERVICE_LIKE_JOB_OPTIONS,
@@ -176,7 +214,7 @@ async function bareWorker(redis: Redis, bullPrefix: string, jobs: number) {
       QUEUE: 'noop',
       CONCURRENCY: String(CONCURRENCY),
       JOBS: String(jobs),
-      WARMUP: String(WARMUP_SCENES),
+      WARMUP: String(WARMUP_JOBS),
     });
     const done = await helper.message<{ ms: number; jobs: number; cpuMs: number }>('done', 90_000);
     const after = await commandStats(redis);
@@ -188,8 +226,8 @@ async function bareWorker(redis: Redis, bullPrefix: string, jobs: number) {
       ms: round(done.ms),
       jobsPerSecond: round((done.jobs * 1000) / done.ms, 1),
       // Includes adding the jobs (addBulk), as the service's figure includes adding its flows.
-      commandsPerJob: round(total / (jobs + WARMUP_SCENES), 2),
-      redisCpuMsPerJob: ((after.cpuSeconds - before.cpuSeconds) * 1000) / (jobs + WARMUP_SCENES),
+      commandsPerJob: round(total / (jobs + WARMUP_JOBS), 2),
+      redisCpuMsPerJob: ((after.cpuSeconds - before.cpuSeconds) * 1000) / (jobs + WARMUP_JOBS),
       workerCpuMsPerJob: done.cpuMs / jobs,
     };
   } finally {

@@ -1,3 +1,4 @@
+import * as http from 'node:http';
 import type Redis from 'ioredis';
 import { CommandTally } from './redis';
 import { ms, sleep } from './stats';
@@ -10,16 +11,41 @@ export const STORY = Array.from(
     `The lantern flickers ${i % 3 === 0 ? 'blue' : 'gold'} as night falls.`,
 ).join(' ');
 
+/**
+ * The load generator's connections. It shares two cores with the service, so it uses Node's plain HTTP
+ * client with keep-alive (about half the CPU per request of the built-in fetch) to take less from it.
+ */
+const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
 /** POST /generate; returns the new session id. */
 export async function generate(url: string, numScenes: number): Promise<string> {
-  const res = await fetch(`${url}/generate`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ story_text: STORY, media_type: 'cinematic', num_scenes: numScenes }),
+  const payload = JSON.stringify({ story_text: STORY, media_type: 'cinematic', num_scenes: numScenes });
+  const { status, text } = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+    const req = http.request(
+      `${url}/generate`,
+      {
+        method: 'POST',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (chunk: Buffer) => chunks.push(chunk));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString() }));
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    req.end(payload);
   });
-  const body = (await res.json()) as { session_id?: string };
-  if (res.status !== 200 || !body.session_id) {
-    throw new Error(`POST /generate answered ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
+  let body: { session_id?: string } = {};
+  try {
+    body = JSON.parse(text) as { session_id?: string };
+  } catch {
+    // reported below with the raw text
+  }
+  if (status !== 200 || !body.session_id) {
+    throw new Error(`POST /generate answered ${status}: ${text.slice(0, 300)}`);
   }
   return body.session_id;
 }

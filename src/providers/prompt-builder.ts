@@ -1,4 +1,5 @@
 import { CastMember } from '../sessions/session.model';
+import { codePointLength, sliceCodePoints } from './code-points';
 
 /** Runware accepts prompts of 2..3000 characters; keep well inside it. */
 export const MAX_PROMPT_CHARS = 2000;
@@ -51,9 +52,8 @@ function collapse(text: string): string {
 
 /** Cuts at a word boundary, by code points so a surrogate pair is never split. */
 export function truncate(text: string, maxChars: number): string {
-  const chars = Array.from(text);
-  if (chars.length <= maxChars) return text;
-  const cut = chars.slice(0, maxChars - 1).join('');
+  if (text.length <= maxChars || codePointLength(text) <= maxChars) return text;
+  const cut = sliceCodePoints(text, maxChars - 1);
   const lastSpace = cut.lastIndexOf(' ');
   return `${lastSpace > maxChars * 0.6 ? cut.slice(0, lastSpace) : cut}…`;
 }

@@ -3,6 +3,7 @@ import { RenderRequest } from '../../src/providers/image-renderer';
 import { ProviderError } from '../../src/providers/provider-error';
 import { RunwareImageRenderer } from '../../src/providers/runware/runware-image-renderer';
 import { FakeRunware, startFakeRunware } from '../support/fake-runware';
+import { pollUntil } from '../support/test-env';
 
 const KEY = 'rw-SECRET-TEST-KEY-123';
 
@@ -79,6 +80,23 @@ describe('RunwareImageRenderer against the fake Runware', () => {
     expect(fake.stats.tasks.authentication).toBe(1);
     expect(fake.stats.tasks.imageInference).toBe(5);
     expect(new Set(fake.stats.imageTasks.map((t) => t.connection))).toEqual(new Set([1]));
+  });
+
+  it('drops each task listener as soon as its image arrives, not on the SDK poll 100 ms later', async () => {
+    const r = renderer();
+    const sdkOf = () =>
+      (r as unknown as { sdk: { _listeners: unknown[]; _globalImages: unknown[] } | null }).sdk;
+    for (let i = 0; i < 5; i++) {
+      await r.render(request(i));
+      // The SDK calls every listener for every frame it receives, so finished tasks must not linger.
+      expect(sdkOf()?._listeners).toHaveLength(0);
+    }
+    // The SDK itself still resolves its own promise and clears the image it kept.
+    await pollUntil(
+      () => Promise.resolve(sdkOf()?._globalImages.length),
+      (length) => length === 0,
+      2000,
+    );
   });
 
   it('maps a rejected key at authentication to a non-retryable error without the key', async () => {

@@ -1,5 +1,6 @@
 import { CastMember } from '../../sessions/session.model';
 import { PlannedScene } from '../scene-planner';
+import { codePointLength } from '../code-points';
 
 /** Caps on what the planner may return; the system prompt asks for less, these reject runaway output. */
 export const PLAN_LIMITS = {
@@ -125,7 +126,8 @@ function requiredString(value: unknown, where: string, maxChars: number): string
   if (typeof value !== 'string') throw new PlanShapeError(`${where} must be a string`);
   const trimmed = value.trim();
   if (!trimmed) throw new PlanShapeError(`${where} must not be empty`);
-  const length = Array.from(trimmed).length;
+  // UTF-16 length bounds the code point count from above: most strings need no counting.
+  const length = trimmed.length <= maxChars ? trimmed.length : codePointLength(trimmed);
   if (length > maxChars) {
     throw new PlanShapeError(`${where} is ${length} characters long, at most ${maxChars} are allowed`);
   }

@@ -1,4 +1,5 @@
 import { MediaType } from '../../sessions/session.model';
+import { sliceCodePoints } from '../code-points';
 import { MEDIA_PRESETS } from '../media-presets';
 import { PLAN_LIMITS } from './plan-validation';
 
@@ -70,7 +71,6 @@ export function repairPrompt(error: string, numScenes: number, wasTruncated: boo
 
 /** Caps the story by code points so a surrogate pair is never split. */
 export function capStory(story: string, maxChars: number): { text: string; truncated: boolean } {
-  const chars = Array.from(story);
-  if (chars.length <= maxChars) return { text: story, truncated: false };
-  return { text: chars.slice(0, maxChars).join(''), truncated: true };
+  const text = sliceCodePoints(story, maxChars);
+  return { text, truncated: text.length < story.length };
 }

@@ -117,7 +117,13 @@ export class RunwareImageRenderer implements ImageRenderer {
           if (error) fail(error);
           else {
             const image = pickImage(images, taskUUID);
-            if (image) settle(image);
+            if (image) {
+              // The SDK keeps the task's listener until its next 100 ms poll, and calls every listener
+              // (with a few allocations each) for every frame: dropping ours now keeps that to one per
+              // render in flight. The SDK still finds the image it stores after this callback.
+              dropListener(sdk, taskUUID);
+              settle(image);
+            }
           }
         } catch {
           // ignored: the SDK promise below still settles the render
@@ -241,15 +247,21 @@ function socketOf(sdk: RunwareServer): SocketLike | undefined {
  * `_globalImages` for ever; drop both so a long-running worker does not accumulate them.
  */
 function forgetTask(sdk: RunwareServer, taskUUID: string): void {
+  dropListener(sdk, taskUUID);
+  const internals = internalsOf(sdk);
+  if (Array.isArray(internals._globalImages)) {
+    internals._globalImages = internals._globalImages.filter(
+      (image: unknown) => (image as { taskUUID?: unknown })?.taskUUID !== taskUUID,
+    );
+  }
+}
+
+/** Removes the task's response listener (the SDK replaces the array on removal too, so iteration is safe). */
+function dropListener(sdk: RunwareServer, taskUUID: string): void {
   const internals = internalsOf(sdk);
   if (Array.isArray(internals._listeners)) {
     internals._listeners = internals._listeners.filter(
       (l: unknown) => (l as { key?: unknown })?.key !== taskUUID,
-    );
-  }
-  if (Array.isArray(internals._globalImages)) {
-    internals._globalImages = internals._globalImages.filter(
-      (image: unknown) => (image as { taskUUID?: unknown })?.taskUUID !== taskUUID,
     );
   }
 }
