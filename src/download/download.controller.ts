@@ -61,13 +61,17 @@ export class DownloadController {
     if (images.length === 0) {
       throw new ConflictException('None of the approved images could be downloaded; nothing to export');
     }
+    const archive = this.zip.archive(session, story ?? '', images, publicBaseUrl(req, this.config));
     res.status(200);
     res.setHeader('Content-Type', 'application/zip');
+    res.setHeader('Content-Length', archive.totalBytes());
     res.setHeader('Content-Disposition', `attachment; filename="story_${sessionId.slice(0, 8)}.zip"`);
     res.setHeader('Cache-Control', 'no-store');
-    // Headers are sent by now, so a failure can only end the stream; it is logged, not answered.
-    await this.zip
-      .write(session, story ?? '', images, publicBaseUrl(req, this.config), res)
-      .catch((err: Error) => this.logger.warn(`ZIP of ${sessionId} not completed: ${err.message}`));
+    // Headers are sent by now, so a failure can only cut the stream short (the client sees fewer bytes
+    // than Content-Length); it is logged, not answered.
+    await archive.write(res).catch((err: Error) => {
+      this.logger.warn(`ZIP of ${sessionId} not completed: ${err.message}`);
+      res.destroy(err);
+    });
   }
 }

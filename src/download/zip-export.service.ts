@@ -1,21 +1,21 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import archiver from 'archiver';
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
-import type { Writable } from 'node:stream';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { SessionRecord } from '../sessions/session.model';
 import { isSceneFileName } from './scene-files';
+import { ZipWriter } from './zip-writer';
 
 export interface ZipImage {
   index: number;
   file: string;
   absolutePath: string;
+  size: number;
 }
 
 /**
- * Builds the project ZIP as a stream: images are stored as they are (already compressed), scenes.json and
- * story.txt are deflated. Nothing is held in memory beyond archiver's buffers.
+ * Builds the project ZIP: images are stored as they are (already compressed) and streamed from disk,
+ * scenes.json and story.txt are deflated. Nothing is held in memory beyond one read buffer per download.
  */
 @Injectable()
 export class ZipExportService {
@@ -31,7 +31,8 @@ export class ZipExportService {
       if (download?.status !== 'done' || !download.file || !isSceneFileName(download.file)) continue;
       const absolutePath = path.join(this.config.imageDir, session.id, download.file);
       try {
-        if ((await stat(absolutePath)).isFile()) images.push({ index, file: download.file, absolutePath });
+        const info = await stat(absolutePath);
+        if (info.isFile()) images.push({ index, file: download.file, absolutePath, size: info.size });
       } catch {
         this.logger.warn(`Image ${download.file} of ${session.id} is missing on disk`);
       }
@@ -39,35 +40,17 @@ export class ZipExportService {
     return images;
   }
 
-  write(
-    session: SessionRecord,
-    story: string,
-    images: ZipImage[],
-    baseUrl: string,
-    out: Writable,
-  ): Promise<void> {
-    const archive = archiver('zip', { zlib: { level: 6 } });
-    const done = new Promise<void>((resolve, reject) => {
-      archive.on('error', reject);
-      archive.on('warning', reject);
-      out.on('finish', resolve);
-      out.on('error', reject);
-      // Closed before finishing: the client went away mid-download; stop reading files for it.
-      out.on('close', () => reject(new Error('the client closed the connection')));
-    });
-    archive.pipe(out);
-    for (const image of images) {
-      const entry: archiver.ZipEntryData = { name: `images/${image.file}`, store: true };
-      archive.file(image.absolutePath, entry);
-    }
-    archive.append(JSON.stringify(this.manifest(session, images, baseUrl), null, 2), { name: 'scenes.json' });
-    archive.append(story, { name: 'story.txt' });
-    void archive.finalize().catch(() => undefined);
-    return done.catch((err: Error) => {
-      archive.abort();
-      out.destroy(err);
-      throw err;
-    });
+  /** The archive for these images; its size is known before anything is sent. */
+  archive(session: SessionRecord, story: string, images: ZipImage[], baseUrl: string): ZipWriter {
+    const modifiedAt = new Date(session.completed_at ?? session.created_at);
+    return new ZipWriter(
+      images.map((image) => ({ name: `images/${image.file}`, path: image.absolutePath, size: image.size })),
+      [
+        { name: 'scenes.json', text: JSON.stringify(this.manifest(session, images, baseUrl), null, 2) },
+        { name: 'story.txt', text: story },
+      ],
+      Number.isNaN(modifiedAt.getTime()) ? new Date() : modifiedAt,
+    );
   }
 
   private manifest(session: SessionRecord, images: ZipImage[], baseUrl: string) {

@@ -1,0 +1,252 @@
+import { createReadStream } from 'node:fs';
+import type { Writable } from 'node:stream';
+import { crc32, deflateRawSync } from 'node:zlib';
+
+/** A file streamed from disk into the ZIP as it is (stored): the images, already compressed. */
+export interface StoredFile {
+  name: string;
+  path: string;
+  /** Size from stat(); the bytes read must match it, since Content-Length was computed from it. */
+  size: number;
+}
+
+/** A small in-memory entry (scenes.json, story.txt), deflated. */
+export interface TextEntry {
+  name: string;
+  text: string;
+}
+
+const LOCAL_HEADER = 30;
+const DATA_DESCRIPTOR = 16;
+const CENTRAL_HEADER = 46;
+const END_OF_CENTRAL_DIRECTORY = 22;
+/** Without ZIP64 every size and offset must fit in 32 bits; the export caps keep far below this. */
+const MAX_ZIP_BYTES = 0xffffffff;
+const READ_CHUNK_BYTES = 256 * 1024;
+
+const FLAG_DATA_DESCRIPTOR = 0x0008;
+const FLAG_UTF8_NAMES = 0x0800;
+const STORED = 0;
+const DEFLATED = 8;
+
+interface Written {
+  name: Buffer;
+  flags: number;
+  method: number;
+  crc: number;
+  compressedSize: number;
+  size: number;
+  offset: number;
+}
+
+interface PreparedText {
+  name: Buffer;
+  data: Buffer;
+  crc: number;
+  size: number;
+}
+
+/**
+ * Streams a ZIP from files on disk and a few text entries, with no archiving library in between: each file
+ * goes from a 256 KB read buffer straight to the response, its CRC-32 computed by zlib (native) on the way.
+ * File entries carry their CRC in a data descriptor after the data (as streaming archivers do); text
+ * entries are deflated up front. The total size is known before the first byte, so the response can carry
+ * a Content-Length and a client can tell a cut-off download from a complete one.
+ */
+export class ZipWriter {
+  private readonly texts: PreparedText[];
+  private readonly dosTime: number;
+  private readonly dosDate: number;
+
+  constructor(
+    private readonly files: StoredFile[],
+    texts: TextEntry[],
+    modifiedAt: Date,
+  ) {
+    this.texts = texts.map(({ name, text }) => {
+      const raw = Buffer.from(text, 'utf8');
+      return {
+        name: Buffer.from(name, 'utf8'),
+        data: deflateRawSync(raw),
+        crc: crc32(raw),
+        size: raw.length,
+      };
+    });
+    ({ time: this.dosTime, date: this.dosDate } = dosDateTime(modifiedAt));
+    if (this.totalBytes() > MAX_ZIP_BYTES) throw new Error('The export exceeds 4 GiB, which needs ZIP64');
+  }
+
+  /** Exact size of the archive write() produces. */
+  totalBytes(): number {
+    let total = END_OF_CENTRAL_DIRECTORY;
+    for (const file of this.files) {
+      const name = Buffer.byteLength(file.name, 'utf8');
+      total += LOCAL_HEADER + name + file.size + DATA_DESCRIPTOR + CENTRAL_HEADER + name;
+    }
+    for (const text of this.texts) {
+      total += LOCAL_HEADER + text.name.length + text.data.length + CENTRAL_HEADER + text.name.length;
+    }
+    return total;
+  }
+
+  /** Writes the whole archive to `out`, honouring backpressure; rejects if `out` closes before the end. */
+  async write(out: Writable): Promise<void> {
+    const sink = new Sink(out);
+    const entries: Written[] = [];
+    try {
+      for (const file of this.files) {
+        const name = Buffer.from(file.name, 'utf8');
+        const offset = sink.offset;
+        const flags = FLAG_UTF8_NAMES | FLAG_DATA_DESCRIPTOR;
+        await sink.write(this.localHeader(name, flags, STORED, 0, 0, 0));
+        let crc = 0;
+        let size = 0;
+        for await (const chunk of createReadStream(file.path, { highWaterMark: READ_CHUNK_BYTES })) {
+          const bytes = chunk as Buffer;
+          crc = crc32(bytes, crc);
+          size += bytes.length;
+          await sink.write(bytes);
+        }
+        if (size !== file.size) throw new Error(`${file.name} changed size while being exported`);
+        await sink.write(dataDescriptor(crc, size));
+        entries.push({ name, flags, method: STORED, crc, compressedSize: size, size, offset });
+      }
+      for (const text of this.texts) {
+        const offset = sink.offset;
+        const flags = FLAG_UTF8_NAMES;
+        await sink.write(this.localHeader(text.name, flags, DEFLATED, text.crc, text.data.length, text.size));
+        await sink.write(text.data);
+        entries.push({ ...text, flags, method: DEFLATED, compressedSize: text.data.length, offset });
+      }
+      const directoryOffset = sink.offset;
+      for (const entry of entries) await sink.write(this.centralHeader(entry));
+      await sink.write(endOfCentralDirectory(entries.length, sink.offset - directoryOffset, directoryOffset));
+      await sink.end();
+    } finally {
+      sink.release();
+    }
+  }
+
+  private localHeader(
+    name: Buffer,
+    flags: number,
+    method: number,
+    crc: number,
+    compressedSize: number,
+    size: number,
+  ): Buffer {
+    const header = Buffer.alloc(LOCAL_HEADER);
+    header.writeUInt32LE(0x04034b50, 0);
+    header.writeUInt16LE(20, 4); // version needed: 2.0 (deflate, data descriptor)
+    header.writeUInt16LE(flags, 6);
+    header.writeUInt16LE(method, 8);
+    header.writeUInt16LE(this.dosTime, 10);
+    header.writeUInt16LE(this.dosDate, 12);
+    header.writeUInt32LE(crc >>> 0, 14);
+    header.writeUInt32LE(compressedSize, 18);
+    header.writeUInt32LE(size, 22);
+    header.writeUInt16LE(name.length, 26);
+    header.writeUInt16LE(0, 28); // no extra field
+    return Buffer.concat([header, name]);
+  }
+
+  private centralHeader(entry: Written): Buffer {
+    const header = Buffer.alloc(CENTRAL_HEADER);
+    header.writeUInt32LE(0x02014b50, 0);
+    header.writeUInt16LE((3 << 8) | 20, 4); // made by: Unix, spec 2.0 (so the mode below applies)
+    header.writeUInt16LE(20, 6);
+    header.writeUInt16LE(entry.flags, 8);
+    header.writeUInt16LE(entry.method, 10);
+    header.writeUInt16LE(this.dosTime, 12);
+    header.writeUInt16LE(this.dosDate, 14);
+    header.writeUInt32LE(entry.crc >>> 0, 16);
+    header.writeUInt32LE(entry.compressedSize, 20);
+    header.writeUInt32LE(entry.size, 24);
+    header.writeUInt16LE(entry.name.length, 28);
+    // extra field, comment, disk number, internal attributes: all zero
+    header.writeUInt32LE((0o100644 << 16) >>> 0, 38); // regular file, rw-r--r--
+    header.writeUInt32LE(entry.offset, 42);
+    return Buffer.concat([header, entry.name]);
+  }
+}
+
+function dataDescriptor(crc: number, size: number): Buffer {
+  const descriptor = Buffer.alloc(DATA_DESCRIPTOR);
+  descriptor.writeUInt32LE(0x08074b50, 0);
+  descriptor.writeUInt32LE(crc >>> 0, 4);
+  descriptor.writeUInt32LE(size, 8); // stored: compressed size = size
+  descriptor.writeUInt32LE(size, 12);
+  return descriptor;
+}
+
+function endOfCentralDirectory(entries: number, directorySize: number, directoryOffset: number): Buffer {
+  const record = Buffer.alloc(END_OF_CENTRAL_DIRECTORY);
+  record.writeUInt32LE(0x06054b50, 0);
+  record.writeUInt16LE(entries, 8);
+  record.writeUInt16LE(entries, 10);
+  record.writeUInt32LE(directorySize, 12);
+  record.writeUInt32LE(directoryOffset, 16);
+  return record;
+}
+
+/** MS-DOS date and time (2-second resolution) as ZIP headers store them, from the UTC fields. */
+function dosDateTime(at: Date): { time: number; date: number } {
+  const year = Math.min(2107, Math.max(1980, at.getUTCFullYear()));
+  return {
+    time: (at.getUTCHours() << 11) | (at.getUTCMinutes() << 5) | Math.floor(at.getUTCSeconds() / 2),
+    date: ((year - 1980) << 9) | ((at.getUTCMonth() + 1) << 5) | at.getUTCDate(),
+  };
+}
+
+/** Counts bytes written and waits for 'drain' when the destination is full; fails once it has closed. */
+class Sink {
+  offset = 0;
+  private closed = false;
+  private waiting: { resolve: () => void; reject: (err: Error) => void } | null = null;
+  private readonly onDrain = () => this.settle();
+  private readonly onClose = () => {
+    this.closed = true;
+    this.settle(new Error('the client closed the connection'));
+  };
+  private readonly onError = (err: Error) => this.settle(err);
+
+  constructor(private readonly out: Writable) {
+    out.on('drain', this.onDrain);
+    out.on('close', this.onClose);
+    out.on('error', this.onError);
+  }
+
+  write(data: Buffer): Promise<void> {
+    if (this.closed || this.out.destroyed)
+      return Promise.reject(new Error('the client closed the connection'));
+    this.offset += data.length;
+    if (this.out.write(data)) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+    });
+  }
+
+  end(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve: () => undefined, reject };
+      this.out.end(() => {
+        this.waiting = null;
+        resolve();
+      });
+    });
+  }
+
+  release(): void {
+    this.out.off('drain', this.onDrain);
+    this.out.off('close', this.onClose);
+    this.out.off('error', this.onError);
+  }
+
+  private settle(err?: Error): void {
+    const waiting = this.waiting;
+    this.waiting = null;
+    if (!waiting) return;
+    if (err) waiting.reject(err);
+    else waiting.resolve();
+  }
+}

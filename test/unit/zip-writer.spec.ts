@@ -1,0 +1,150 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import { crc32 } from 'node:zlib';
+import * as yauzl from 'yauzl';
+import { StoredFile, ZipWriter } from '../../src/download/zip-writer';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(path.join(tmpdir(), 'zip-writer-'));
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, bytes: Buffer): StoredFile {
+  const filePath = path.join(dir, name.replace(/\//g, '_'));
+  writeFileSync(filePath, bytes);
+  return { name, path: filePath, size: bytes.length };
+}
+
+/** Collects what the writer sends, through a slow consumer so backpressure is exercised. */
+async function writeToBuffer(writer: ZipWriter): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  const out = new Writable({
+    highWaterMark: 16 * 1024,
+    write(chunk: Buffer, _encoding, callback) {
+      chunks.push(chunk);
+      setImmediate(callback);
+    },
+  });
+  await writer.write(out);
+  return Buffer.concat(chunks);
+}
+
+interface Entry {
+  name: string;
+  method: number;
+  crc: number;
+  data: Buffer;
+  mode: number;
+}
+
+function entriesOf(zip: Buffer): Promise<Entry[]> {
+  return new Promise((resolve, reject) => {
+    yauzl.fromBuffer(
+      zip,
+      { lazyEntries: true, validateEntrySizes: true, strictFileNames: true },
+      (err, z) => {
+        if (err || !z) return reject(err ?? new Error('no zip'));
+        const entries: Entry[] = [];
+        z.on('entry', (entry: yauzl.Entry) => {
+          z.openReadStream(entry, (streamErr, stream) => {
+            if (streamErr || !stream) return reject(streamErr ?? new Error('no stream'));
+            const chunks: Buffer[] = [];
+            stream.on('data', (c: Buffer) => chunks.push(c));
+            stream.on('error', reject);
+            stream.on('end', () => {
+              entries.push({
+                name: entry.fileName,
+                method: entry.compressionMethod,
+                crc: entry.crc32,
+                data: Buffer.concat(chunks),
+                mode: (entry.externalFileAttributes >>> 16) & 0o777,
+              });
+              z.readEntry();
+            });
+          });
+        });
+        z.on('end', () => resolve(entries));
+        z.on('error', reject);
+        z.readEntry();
+      },
+    );
+  });
+}
+
+describe('ZipWriter', () => {
+  const modifiedAt = new Date('2026-03-04T05:06:08Z');
+
+  it('writes a valid archive: stored files, deflated texts, correct CRCs, exactly totalBytes long', async () => {
+    const big = randomBytes(3 * 1024 * 1024 + 17); // several read chunks
+    const small = randomBytes(10);
+    const files = [
+      file('images/scene_01.png', big),
+      file('images/scene_02.png', small),
+      file('images/empty.png', Buffer.alloc(0)),
+    ];
+    const manifest = JSON.stringify([{ title: 'Scène première — 🌙' }], null, 2);
+    const writer = new ZipWriter(
+      files,
+      [
+        { name: 'scenes.json', text: manifest },
+        { name: 'story.txt', text: 'Mara walked. '.repeat(1000) },
+      ],
+      modifiedAt,
+    );
+
+    const zip = await writeToBuffer(writer);
+    expect(zip.length).toBe(writer.totalBytes());
+
+    const entries = await entriesOf(zip);
+    expect(entries.map((e) => [e.name, e.method])).toEqual([
+      ['images/scene_01.png', 0],
+      ['images/scene_02.png', 0],
+      ['images/empty.png', 0],
+      ['scenes.json', 8],
+      ['story.txt', 8],
+    ]);
+    expect(entries[0].data.equals(big)).toBe(true);
+    expect(entries[1].data.equals(small)).toBe(true);
+    expect(entries[2].data.length).toBe(0);
+    expect(entries[3].data.toString('utf8')).toBe(manifest);
+    expect(entries[4].data.length).toBe('Mara walked. '.length * 1000);
+    for (const entry of entries) {
+      expect(entry.crc).toBe(crc32(entry.data));
+      expect(entry.mode).toBe(0o644);
+    }
+    // Deflate did compress the repetitive story.
+    expect(zip.length).toBeLessThan(big.length + small.length + 5000);
+  });
+
+  it('writes the same bytes twice (fixed timestamp, no randomness)', async () => {
+    const files = [file('images/a.png', randomBytes(1000))];
+    const make = () => new ZipWriter(files, [{ name: 'story.txt', text: 'x' }], modifiedAt);
+    expect((await writeToBuffer(make())).equals(await writeToBuffer(make()))).toBe(true);
+  });
+
+  it('fails instead of sending a wrong archive when a file changed size after stat', async () => {
+    const stale = { ...file('images/grown.png', randomBytes(100)), size: 50 };
+    await expect(writeToBuffer(new ZipWriter([stale], [], modifiedAt))).rejects.toThrow(/changed size/);
+  });
+
+  it('fails when a file disappeared', async () => {
+    const gone = { name: 'images/gone.png', path: path.join(dir, 'nope.png'), size: 10 };
+    await expect(writeToBuffer(new ZipWriter([gone], [], modifiedAt))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('stops when the destination closes early instead of waiting for ever', async () => {
+    const files = [file('images/large.png', randomBytes(4 * 1024 * 1024))];
+    const out = new PassThrough({ highWaterMark: 1024 });
+    let received = 0;
+    out.on('data', (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > 64 * 1024) out.destroy();
+    });
+    await expect(new ZipWriter(files, [], modifiedAt).write(out)).rejects.toThrow(/closed/);
+    expect(received).toBeLessThan(4 * 1024 * 1024);
+  });
+});
