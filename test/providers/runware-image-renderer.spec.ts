@@ -139,6 +139,25 @@ describe('RunwareImageRenderer against the fake Runware', () => {
     expect(fake.stats.tasks.authentication).toBe(2);
   });
 
+  it('fails the other renders of a key-rejected connection for the same reason, not as retryable', async () => {
+    const r = renderer();
+    // The first task waits unanswered while the second is rejected for the key; dropping the rejected
+    // connection must not make the first look like a transient connection loss (which would be retried).
+    fake.enqueue({ fault: 'drop' }, { fault: 'invalidApiKey' });
+    const waiting = r.render(request(0)).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    await pollUntil(
+      () => Promise.resolve(fake.stats.imageTasks.length),
+      (n) => n === 1,
+      2000,
+    );
+    await expect(r.render(request(1))).rejects.toMatchObject({ retryable: false });
+    expect(await waiting).toMatchObject({ retryable: false, message: 'Runware rejected the API key' });
+    expect(fake.stats.tasks.imageInference).toBe(2);
+  });
+
   it('times out a dropped task as retryable', async () => {
     fake.enqueue({ fault: 'drop' });
     const error = await renderError(renderer({ timeoutMs: 1000 }));

@@ -36,6 +36,8 @@ export class RunwareImageRenderer implements ImageRenderer {
   private readonly apiKey: string;
   private sdk: RunwareServer | null = null;
   private closed = false;
+  /** Connections dropped because Runware rejected the key, with that rejection. */
+  private readonly keyRejected = new WeakMap<RunwareServer, unknown>();
 
   constructor(
     private readonly config: AppConfig['runware'],
@@ -97,13 +99,24 @@ export class RunwareImageRenderer implements ImageRenderer {
         if (outcome instanceof ProviderError) reject(outcome);
         else resolve(outcome);
       };
-      const onClose = () =>
-        settle(new ProviderError('The connection to Runware was lost while rendering', true));
+      // Closed by us after a key rejection, every task on the connection shares that fate: failing them
+      // as "connection lost" would retry each once on a new connection only to be rejected again.
+      const onClose = () => {
+        const rejection = this.keyRejected.get(sdk);
+        settle(
+          rejection !== undefined
+            ? mapRunwareError(rejection, timeoutMs, this.apiKey)
+            : new ProviderError('The connection to Runware was lost while rendering', true),
+        );
+      };
       const fail = (raw: unknown): void => {
         if (settled) return;
         // A key revoked mid-session fails every later task too; re-authenticate from a fresh instance.
         const api = apiErrorOf(raw);
-        if (api && isKeyError(api)) this.discard(sdk);
+        if (api && isKeyError(api)) {
+          this.keyRejected.set(sdk, raw);
+          this.discard(sdk);
+        }
         settle(mapRunwareError(raw, timeoutMs, this.apiKey));
       };
       const backstop = setTimeout(() => settle(timeoutError(timeoutMs)), timeoutMs + BACKSTOP_MS);
