@@ -7,7 +7,7 @@ import helmet from 'helmet';
 import { AppConfig } from '../config/app-config';
 import { APP_VERSION } from '../health/version';
 import { staticApiKeyCheck } from './api-key.guard';
-import { bodyParsers } from './body-parsing';
+import { bodyParser } from './body-parsing';
 import { errorEnvelope, ErrorEnvelopeFilter } from './error-envelope.filter';
 
 function flatten(errors: ValidationError[], parent = ''): string[] {
@@ -54,7 +54,7 @@ export function configureHttpApp(app: NestExpressApplication, config: AppConfig)
       maxAge: 600,
     });
   }
-  for (const middleware of bodyParsers()) app.use(middleware);
+  app.use(bodyParser());
   // Static files are served by middleware, ahead of the guards, so they get their own key check.
   app.use('/static', staticApiKeyCheck(config));
   app.useGlobalFilters(new ErrorEnvelopeFilter());

@@ -34,7 +34,7 @@ export class SessionsController {
     if (!version) throw new NotFoundException('Session not found or expired');
     const baseUrl = publicBaseUrl(req, this.config);
     // The ETag names the session's write counter, so polling clients get a 304 until something changes.
-    const origin = createHash('sha1').update(baseUrl).digest('base64url').slice(0, 8);
+    const origin = originTag(baseUrl);
     const etagOf = (v: string) => `W/"${v}-${origin}"`;
     res.setHeader('Cache-Control', 'no-cache');
     if (req.get('if-none-match') === etagOf(version)) {
@@ -56,4 +56,19 @@ export class SessionsController {
     res.status(200).setHeader('Content-Type', 'application/json; charset=utf-8');
     res.send(body);
   }
+}
+
+/** Hosts a deployment is reached by are few; the bound only keeps forged Host headers from growing it. */
+const ORIGIN_TAGS = new Map<string, string>();
+const MAX_ORIGIN_TAGS = 64;
+
+/** A short hash of the public base URL, so an ETag never matches a body built with other absolute URLs. */
+function originTag(baseUrl: string): string {
+  let tag = ORIGIN_TAGS.get(baseUrl);
+  if (tag === undefined) {
+    tag = createHash('sha1').update(baseUrl).digest('base64url').slice(0, 8);
+    if (ORIGIN_TAGS.size >= MAX_ORIGIN_TAGS) ORIGIN_TAGS.clear();
+    ORIGIN_TAGS.set(baseUrl, tag);
+  }
+  return tag;
 }
