@@ -216,7 +216,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     imageDownloadAllowedHosts: list(env, 'IMAGE_DOWNLOAD_ALLOWED_HOSTS', [DEFAULT_RUNWARE_IMAGE_HOST]).map(
       (h) => h.toLowerCase(),
     ),
-    imageDownloadMaxBytes: int(env, 'IMAGE_DOWNLOAD_MAX_BYTES', 25 * 1024 * 1024, 1024, 1024 * 1024 * 1024),
+    // At most 150 MiB: an export of 20 such images stays under 4 GiB, the ZIP limit without ZIP64.
+    imageDownloadMaxBytes: int(env, 'IMAGE_DOWNLOAD_MAX_BYTES', 25 * 1024 * 1024, 1024, 150 * 1024 * 1024),
     imageDownloadTimeoutMs: int(env, 'IMAGE_DOWNLOAD_TIMEOUT_MS', 30_000, 100, 600_000),
     workerConcurrency: int(env, 'WORKER_CONCURRENCY', 50, 1, 1000),
     downloadConcurrency: int(env, 'DOWNLOAD_CONCURRENCY', 6, 1, 64),
