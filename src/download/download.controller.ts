@@ -71,7 +71,7 @@ export class DownloadController {
     // than Content-Length); it is logged, not answered.
     await archive.write(res).catch((err: Error) => {
       this.logger.warn(`ZIP of ${sessionId} not completed: ${err.message}`);
-      res.destroy(err);
+      res.destroy();
     });
   }
 }

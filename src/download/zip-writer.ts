@@ -103,6 +103,9 @@ export class ZipWriter {
         let size = 0;
         for await (const chunk of createReadStream(file.path, { highWaterMark: READ_CHUNK_BYTES })) {
           const bytes = chunk as Buffer;
+          // Checked before sending: a file that grew must not push the response past its Content-Length.
+          if (size + bytes.length > file.size)
+            throw new Error(`${file.name} changed size while being exported`);
           crc = crc32(bytes, crc);
           size += bytes.length;
           await sink.write(bytes);
@@ -227,11 +230,14 @@ class Sink {
   }
 
   end(): Promise<void> {
+    if (this.closed || this.out.destroyed)
+      return Promise.reject(new Error('the client closed the connection'));
     return new Promise((resolve, reject) => {
       this.waiting = { resolve: () => undefined, reject };
-      this.out.end(() => {
+      this.out.end((err?: Error | null) => {
         this.waiting = null;
-        resolve();
+        if (err) reject(err);
+        else resolve();
       });
     });
   }

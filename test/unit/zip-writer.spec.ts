@@ -126,9 +126,19 @@ describe('ZipWriter', () => {
     expect((await writeToBuffer(make())).equals(await writeToBuffer(make()))).toBe(true);
   });
 
-  it('fails instead of sending a wrong archive when a file changed size after stat', async () => {
-    const stale = { ...file('images/grown.png', randomBytes(100)), size: 50 };
-    await expect(writeToBuffer(new ZipWriter([stale], [], modifiedAt))).rejects.toThrow(/changed size/);
+  it('fails, without sending more than announced, when a file grew after stat', async () => {
+    const grown = { ...file('images/grown.png', randomBytes(3 * 1024 * 1024)), size: 1000 };
+    const writer = new ZipWriter([grown], [], modifiedAt);
+    const chunks: Buffer[] = [];
+    const out = new PassThrough();
+    out.on('data', (chunk: Buffer) => chunks.push(chunk));
+    await expect(writer.write(out)).rejects.toThrow(/changed size/);
+    expect(Buffer.concat(chunks).length).toBeLessThan(writer.totalBytes());
+  });
+
+  it('fails when a file shrank after stat', async () => {
+    const shrunk = { ...file('images/shrunk.png', randomBytes(100)), size: 500 };
+    await expect(writeToBuffer(new ZipWriter([shrunk], [], modifiedAt))).rejects.toThrow(/changed size/);
   });
 
   it('fails when a file disappeared', async () => {
