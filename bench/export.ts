@@ -3,6 +3,7 @@ import { randomInt, randomUUID } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import * as path from 'node:path';
+import { crc32 } from 'node:zlib';
 import { fakeImage } from '../test/support/fake-images';
 import { MeasureContext, MeasureResult } from './lib/context';
 import { figure } from './lib/figures';
@@ -29,8 +30,9 @@ export async function exportZip(ctx: MeasureContext): Promise<MeasureResult> {
   return withStage('export', ctx.redis, { plannerLatencyMs: 0, imageLatencyMs: 0 }, async (stage) => {
     const id = randomUUID();
     const dir = path.join(stage.imageDir, id);
-    const fileBytes = await writeImages(dir, scenes);
-    await writeSession(stage, id, scenes, fileBytes);
+    const image = await writeImages(dir, scenes);
+    const fileBytes = image.length;
+    await writeSession(stage, id, scenes, fileBytes, crc32(image));
     const api = await stage.startApi();
     // Warm the route (module loading, JIT) with a status read, then let the process settle.
     await (await fetch(`${api.url}/status/${id}`)).arrayBuffer();
@@ -92,18 +94,24 @@ export async function exportZip(ctx: MeasureContext): Promise<MeasureResult> {
   });
 }
 
-/** Writes `count` PNGs of random noise (~2 MB, as the fake provider serves them) as scene_NN.png. */
-async function writeImages(dir: string, count: number): Promise<number> {
+/** Writes `count` copies of one ~2 MB noise PNG (as the fake provider serves them) as scene_NN.png. */
+async function writeImages(dir: string, count: number): Promise<Buffer> {
   mkdirSync(dir, { recursive: true });
   const image = await fakeImage('png', IMAGE_BYTES);
   for (let i = 0; i < count; i++) writeFileSync(path.join(dir, sceneFile(i)), image);
-  return image.length;
+  return image;
 }
 
 /** As sceneFileBase() in src/download/scene-files.ts: scene_01 … scene_100. */
 const sceneFile = (index: number) => `scene_${String(index + 1).padStart(2, '0')}.png`;
 
-async function writeSession(stage: Stage, id: string, count: number, bytes: number): Promise<void> {
+async function writeSession(
+  stage: Stage,
+  id: string,
+  count: number,
+  bytes: number,
+  crc: number,
+): Promise<void> {
   const now = new Date().toISOString();
   const key = `${stage.prefix}:session:${id}`;
   const fields: Record<string, string> = {
@@ -155,6 +163,7 @@ async function writeSession(stage: Stage, id: string, count: number, bytes: numb
       bytes,
       content_type: 'image/png',
       error: null,
+      crc32: crc, // recorded by the download job (src/download/download.processor.ts)
     });
   }
   await stage.redis

@@ -7,6 +7,7 @@ import { ProviderError, userMessage } from '../providers/provider-error';
 import { FailureHandlers, JobContext, JobHandlers, JobName, SessionJob } from '../queue/jobs';
 import { SessionStore } from '../sessions/session.store';
 import { forEachWithLimit } from './concurrency';
+import { crc32OfFile } from './file-crc';
 import { sceneFileBase } from './scene-files';
 
 /**
@@ -60,6 +61,8 @@ export class DownloadProcessor {
           bytes: fetched.bytes,
           content_type: fetched.contentType,
           error: null,
+          // Read back while the file is still in the page cache: about 1 ms for a few MB.
+          crc32: await crc32OfFile(fetched.path),
         });
       } catch (err) {
         if (!(err instanceof ProviderError))

@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { SessionRecord } from '../sessions/session.model';
+import { crc32OfFile } from './file-crc';
 import { isSceneFileName } from './scene-files';
 import { ZipWriter } from './zip-writer';
 
@@ -11,6 +12,7 @@ export interface ZipImage {
   file: string;
   absolutePath: string;
   size: number;
+  crc: number;
 }
 
 /**
@@ -32,7 +34,11 @@ export class ZipExportService {
       const absolutePath = path.join(this.config.imageDir, session.id, download.file);
       try {
         const info = await stat(absolutePath);
-        if (info.isFile()) images.push({ index, file: download.file, absolutePath, size: info.size });
+        if (!info.isFile()) continue;
+        // The CRC recorded at download time, unless the record predates it or the file no longer matches.
+        const recorded = typeof download.crc32 === 'number' && download.bytes === info.size;
+        const crc = recorded ? (download.crc32 as number) : await crc32OfFile(absolutePath);
+        images.push({ index, file: download.file, absolutePath, size: info.size, crc });
       } catch {
         this.logger.warn(`Image ${download.file} of ${session.id} is missing on disk`);
       }
@@ -44,7 +50,12 @@ export class ZipExportService {
   archive(session: SessionRecord, story: string, images: ZipImage[], baseUrl: string): ZipWriter {
     const modifiedAt = new Date(session.completed_at ?? session.created_at);
     return new ZipWriter(
-      images.map((image) => ({ name: `images/${image.file}`, path: image.absolutePath, size: image.size })),
+      images.map((image) => ({
+        name: `images/${image.file}`,
+        path: image.absolutePath,
+        size: image.size,
+        crc: image.crc,
+      })),
       [
         { name: 'scenes.json', text: JSON.stringify(this.manifest(session, images, baseUrl), null, 2) },
         { name: 'story.txt', text: story },

@@ -8,6 +8,8 @@ export interface StoredFile {
   path: string;
   /** Size from stat(); the bytes read must match it, since Content-Length was computed from it. */
   size: number;
+  /** CRC-32 of the file, written in its header before the data and checked against the bytes sent. */
+  crc: number;
 }
 
 /** A small in-memory entry (scenes.json, story.txt), deflated. */
@@ -17,14 +19,12 @@ export interface TextEntry {
 }
 
 const LOCAL_HEADER = 30;
-const DATA_DESCRIPTOR = 16;
 const CENTRAL_HEADER = 46;
 const END_OF_CENTRAL_DIRECTORY = 22;
 /** Without ZIP64 every size and offset must fit in 32 bits; the export caps keep far below this. */
 const MAX_ZIP_BYTES = 0xffffffff;
 const READ_CHUNK_BYTES = 256 * 1024;
 
-const FLAG_DATA_DESCRIPTOR = 0x0008;
 const FLAG_UTF8_NAMES = 0x0800;
 const STORED = 0;
 const DEFLATED = 8;
@@ -48,10 +48,11 @@ interface PreparedText {
 
 /**
  * Streams a ZIP from files on disk and a few text entries, with no archiving library in between: each file
- * goes from a 256 KB read buffer straight to the response, its CRC-32 computed by zlib (native) on the way.
- * File entries carry their CRC in a data descriptor after the data (as streaming archivers do); text
- * entries are deflated up front. The total size is known before the first byte, so the response can carry
- * a Content-Length and a client can tell a cut-off download from a complete one.
+ * goes from a 256 KB read buffer straight to the response. Every local header is complete (sizes and
+ * CRC-32 known up front, no trailing data descriptors), so streaming readers such as Java's ZipInputStream
+ * can read stored entries too; the CRC of the bytes actually sent is checked against the header's (zlib,
+ * native). The total size is known before the first byte, so the response can carry a Content-Length and
+ * a client can tell a cut-off download from a complete one.
  */
 export class ZipWriter {
   private readonly texts: PreparedText[];
@@ -81,7 +82,7 @@ export class ZipWriter {
     let total = END_OF_CENTRAL_DIRECTORY;
     for (const file of this.files) {
       const name = Buffer.byteLength(file.name, 'utf8');
-      total += LOCAL_HEADER + name + file.size + DATA_DESCRIPTOR + CENTRAL_HEADER + name;
+      total += LOCAL_HEADER + name + file.size + CENTRAL_HEADER + name;
     }
     for (const text of this.texts) {
       total += LOCAL_HEADER + text.name.length + text.data.length + CENTRAL_HEADER + text.name.length;
@@ -97,8 +98,8 @@ export class ZipWriter {
       for (const file of this.files) {
         const name = Buffer.from(file.name, 'utf8');
         const offset = sink.offset;
-        const flags = FLAG_UTF8_NAMES | FLAG_DATA_DESCRIPTOR;
-        await sink.write(this.localHeader(name, flags, STORED, 0, 0, 0));
+        const flags = FLAG_UTF8_NAMES;
+        await sink.write(this.localHeader(name, flags, STORED, file.crc, file.size, file.size));
         let crc = 0;
         let size = 0;
         for await (const chunk of createReadStream(file.path, { highWaterMark: READ_CHUNK_BYTES })) {
@@ -111,7 +112,7 @@ export class ZipWriter {
           await sink.write(bytes);
         }
         if (size !== file.size) throw new Error(`${file.name} changed size while being exported`);
-        await sink.write(dataDescriptor(crc, size));
+        if (crc >>> 0 !== file.crc >>> 0) throw new Error(`${file.name} changed while being exported`);
         entries.push({ name, flags, method: STORED, crc, compressedSize: size, size, offset });
       }
       for (const text of this.texts) {
@@ -140,7 +141,7 @@ export class ZipWriter {
   ): Buffer {
     const header = Buffer.alloc(LOCAL_HEADER);
     header.writeUInt32LE(0x04034b50, 0);
-    header.writeUInt16LE(20, 4); // version needed: 2.0 (deflate, data descriptor)
+    header.writeUInt16LE(20, 4); // version needed: 2.0 (deflate)
     header.writeUInt16LE(flags, 6);
     header.writeUInt16LE(method, 8);
     header.writeUInt16LE(this.dosTime, 10);
@@ -171,15 +172,6 @@ export class ZipWriter {
     header.writeUInt32LE(entry.offset, 42);
     return Buffer.concat([header, entry.name]);
   }
-}
-
-function dataDescriptor(crc: number, size: number): Buffer {
-  const descriptor = Buffer.alloc(DATA_DESCRIPTOR);
-  descriptor.writeUInt32LE(0x08074b50, 0);
-  descriptor.writeUInt32LE(crc >>> 0, 4);
-  descriptor.writeUInt32LE(size, 8); // stored: compressed size = size
-  descriptor.writeUInt32LE(size, 12);
-  return descriptor;
 }
 
 function endOfCentralDirectory(entries: number, directorySize: number, directoryOffset: number): Buffer {

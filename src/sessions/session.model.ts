@@ -52,6 +52,8 @@ export interface SceneDownload {
   bytes: number | null;
   content_type: string | null;
   error: string | null;
+  /** CRC-32 of the file as written, so the ZIP export can put it in the entry's header up front. */
+  crc32?: number | null;
 }
 
 export interface CastMember {

@@ -163,6 +163,10 @@ describe('the whole flow, offline (ROLE=all)', () => {
         `attachment; filename="story_${id.slice(0, 8)}.zip"`,
       );
       const zipBytes = Buffer.from(await zipResponse.arrayBuffer());
+      expect(zipBytes.length).toBe(Number(zipResponse.headers.get('content-length')));
+      // Complete local headers (CRC recorded by the download job), no trailing data descriptors.
+      expect(zipBytes.readUInt32LE(0)).toBe(0x04034b50);
+      expect(zipBytes.readUInt16LE(6) & 0x0008).toBe(0);
       const entries = await readZip(zipBytes);
       expect(entries.map((e) => e.name)).toEqual([
         'images/scene_01.png',

@@ -16,7 +16,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function file(name: string, bytes: Buffer): StoredFile {
   const filePath = path.join(dir, name.replace(/\//g, '_'));
   writeFileSync(filePath, bytes);
-  return { name, path: filePath, size: bytes.length };
+  return { name, path: filePath, size: bytes.length, crc: crc32(bytes) };
 }
 
 /** Collects what the writer sends, through a slow consumer so backpressure is exercised. */
@@ -118,6 +118,20 @@ describe('ZipWriter', () => {
     }
     // Deflate did compress the repetitive story.
     expect(zip.length).toBeLessThan(big.length + small.length + 5000);
+
+    // Every local header is complete (no data descriptor), so streaming readers can use it as it is.
+    const first = zip.subarray(0, 30);
+    expect(first.readUInt32LE(0)).toBe(0x04034b50);
+    expect(first.readUInt16LE(6) & 0x0008).toBe(0);
+    expect(first.readUInt16LE(6) & 0x0800).toBe(0x0800);
+    expect(first.readUInt32LE(14)).toBe(crc32(big));
+    expect(first.readUInt32LE(18)).toBe(big.length);
+    expect(first.readUInt32LE(22)).toBe(big.length);
+  });
+
+  it('fails when a file no longer matches its recorded CRC', async () => {
+    const changed = { ...file('images/changed.png', randomBytes(1000)), crc: 12345 };
+    await expect(writeToBuffer(new ZipWriter([changed], [], modifiedAt))).rejects.toThrow(/changed while/);
   });
 
   it('writes the same bytes twice (fixed timestamp, no randomness)', async () => {
@@ -142,7 +156,7 @@ describe('ZipWriter', () => {
   });
 
   it('fails when a file disappeared', async () => {
-    const gone = { name: 'images/gone.png', path: path.join(dir, 'nope.png'), size: 10 };
+    const gone = { name: 'images/gone.png', path: path.join(dir, 'nope.png'), size: 10, crc: 0 };
     await expect(writeToBuffer(new ZipWriter([gone], [], modifiedAt))).rejects.toThrow(/ENOENT/);
   });
 
