@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { crc32 } from 'node:zlib';
-import * as yauzl from 'yauzl';
 import { StoredFile, ZipWriter } from '../../src/download/zip-writer';
+import { readZip } from '../support/zip-reader';
 
 let dir: string;
 beforeAll(() => {
@@ -33,48 +33,6 @@ async function writeToBuffer(writer: ZipWriter): Promise<Buffer> {
   return Buffer.concat(chunks);
 }
 
-interface Entry {
-  name: string;
-  method: number;
-  crc: number;
-  data: Buffer;
-  mode: number;
-}
-
-function entriesOf(zip: Buffer): Promise<Entry[]> {
-  return new Promise((resolve, reject) => {
-    yauzl.fromBuffer(
-      zip,
-      { lazyEntries: true, validateEntrySizes: true, strictFileNames: true },
-      (err, z) => {
-        if (err || !z) return reject(err ?? new Error('no zip'));
-        const entries: Entry[] = [];
-        z.on('entry', (entry: yauzl.Entry) => {
-          z.openReadStream(entry, (streamErr, stream) => {
-            if (streamErr || !stream) return reject(streamErr ?? new Error('no stream'));
-            const chunks: Buffer[] = [];
-            stream.on('data', (c: Buffer) => chunks.push(c));
-            stream.on('error', reject);
-            stream.on('end', () => {
-              entries.push({
-                name: entry.fileName,
-                method: entry.compressionMethod,
-                crc: entry.crc32,
-                data: Buffer.concat(chunks),
-                mode: (entry.externalFileAttributes >>> 16) & 0o777,
-              });
-              z.readEntry();
-            });
-          });
-        });
-        z.on('end', () => resolve(entries));
-        z.on('error', reject);
-        z.readEntry();
-      },
-    );
-  });
-}
-
 describe('ZipWriter', () => {
   const modifiedAt = new Date('2026-03-04T05:06:08Z');
 
@@ -99,8 +57,8 @@ describe('ZipWriter', () => {
     const zip = await writeToBuffer(writer);
     expect(zip.length).toBe(writer.totalBytes());
 
-    const entries = await entriesOf(zip);
-    expect(entries.map((e) => [e.name, e.method])).toEqual([
+    const entries = await readZip(zip);
+    expect(entries.map((e) => [e.name, e.compressionMethod])).toEqual([
       ['images/scene_01.png', 0],
       ['images/scene_02.png', 0],
       ['images/empty.png', 0],
@@ -113,7 +71,7 @@ describe('ZipWriter', () => {
     expect(entries[3].data.toString('utf8')).toBe(manifest);
     expect(entries[4].data.length).toBe('Mara walked. '.length * 1000);
     for (const entry of entries) {
-      expect(entry.crc).toBe(crc32(entry.data));
+      expect(entry.crc32).toBe(crc32(entry.data));
       expect(entry.mode).toBe(0o644);
     }
     // Deflate did compress the repetitive story.
