@@ -1,6 +1,5 @@
 import { DynamicModule, Provider, Type } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
-import { ServeStaticModule } from '@nestjs/serve-static';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { ApprovalModule } from '../approval/approval.module';
 import { AppConfig } from '../config/app-config';
@@ -15,7 +14,7 @@ import { ClientThrottlerGuard } from './client-throttler.guard';
 import { HttpDrainService } from './http-drain.service';
 import { RedisThrottlerStorage } from './redis-throttler.storage';
 
-/** The HTTP side: every endpoint of the public API, static images, auth and rate limiting. */
+/** The HTTP side: every endpoint of the public API, auth and rate limiting (static images: http-app.ts). */
 export function apiModules(config: AppConfig): (Type | DynamicModule)[] {
   return [
     GenerationModule,
@@ -24,19 +23,6 @@ export function apiModules(config: AppConfig): (Type | DynamicModule)[] {
     DownloadModule,
     HealthModule,
     DebugModule,
-    ServeStaticModule.forRoot({
-      rootPath: config.imageDir,
-      serveRoot: '/static',
-      // Unknown files fall through to the router's 404 (with the error envelope) instead of an index page.
-      exclude: ['/static/{*path}'],
-      serveStaticOptions: {
-        index: false,
-        dotfiles: 'deny',
-        fallthrough: true,
-        redirect: false,
-        maxAge: '1h',
-      },
-    }),
     ThrottlerModule.forRootAsync({
       inject: [RedisService],
       useFactory: (redis: RedisService) => ({

@@ -3,6 +3,7 @@ import { NestExpressApplication } from '@nestjs/platform-express';
 import type { Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import express, { NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
 import { AppConfig } from '../config/app-config';
 import { APP_VERSION } from '../health/version';
@@ -55,8 +56,8 @@ export function configureHttpApp(app: NestExpressApplication, config: AppConfig)
     });
   }
   app.use(bodyParser());
-  // Static files are served by middleware, ahead of the guards, so they get their own key check.
-  app.use('/static', staticApiKeyCheck(config));
+  // Images are served by middleware, ahead of the guards, so they get their own key check.
+  app.use('/static', staticApiKeyCheck(config), staticImages(config.imageDir), staticErrors);
   app.useGlobalFilters(new ErrorEnvelopeFilter());
   app.useGlobalPipes(
     new ValidationPipe({
@@ -103,4 +104,36 @@ function answerParserErrorsWithEnvelope(server: Server): void {
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   });
+}
+
+/** Downloaded and offline-rendered images under IMAGE_DIR: no index pages, no dotfiles, cacheable. */
+function staticImages(root: string) {
+  // Errors (missing file, unsatisfiable range, …) go to staticErrors instead of falling through to routing.
+  return express.static(root, {
+    index: false,
+    dotfiles: 'deny',
+    fallthrough: false,
+    redirect: false,
+    maxAge: '1h',
+  });
+}
+
+/** serve-static's errors with the error envelope; a refused path (dotfile, traversal) looks like a missing one. */
+function staticErrors(err: unknown, _req: Request, res: Response, next: NextFunction): void {
+  if (res.headersSent) return next(err);
+  const failure = err as { status?: number; headers?: Record<string, string> };
+  const status = failure?.status;
+  if (typeof status !== 'number' || status >= 500) {
+    res.status(500).json(errorEnvelope(500, 'Internal server error'));
+    return;
+  }
+  if (status === 416) {
+    for (const [name, value] of Object.entries(failure.headers ?? {})) res.setHeader(name, value);
+    res.status(416).json(errorEnvelope(416, 'Requested range not satisfiable'));
+    return;
+  }
+  const shown = status === 403 ? 404 : status;
+  res
+    .status(shown)
+    .json(errorEnvelope(shown, shown === 404 ? 'File not found' : 'Bad request for a static file'));
 }

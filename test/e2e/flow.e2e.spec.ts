@@ -127,6 +127,17 @@ describe('the whole flow, offline (ROLE=all)', () => {
         expect(image.status).toBe(200);
         expect(image.headers.get('content-type')).toBe('image/png');
       }
+      // Byte ranges work, and one past the end is a 416 with the envelope, not a missing file.
+      const size = (await (await fetch(scenes[0].image_url!)).arrayBuffer()).byteLength;
+      const head = await fetch(scenes[0].image_url!, { headers: { range: 'bytes=0-7' } });
+      expect(head.status).toBe(206);
+      expect(Buffer.from(await head.arrayBuffer())).toEqual(
+        Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+      );
+      const beyond = await request(scenes[0].image_url!, { headers: { range: `bytes=${size + 10}-` } });
+      expectEnvelope(beyond, 416);
+      expect(beyond.headers.get('content-range')).toBe(`bytes */${size}`);
+      expectEnvelope(await request(`${scenes[0].image_url!}.missing`), 404);
       // Scenes with Mara carry the same cast description.
       const maraScenes = scenes.filter((s) => s.description.includes('Mara'));
       expect(maraScenes.length).toBeGreaterThan(1);
