@@ -2,11 +2,10 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import type { NextFunction, Request, Response } from 'express';
 import { mkdirSync } from 'node:fs';
 import { AppModule } from './app.module';
 import { AppConfig, ConfigError, loadConfig } from './config/app-config';
-import { errorEnvelope, ErrorEnvelopeFilter } from './http/error-envelope.filter';
+import { ErrorEnvelopeFilter } from './http/error-envelope.filter';
 import { ensureRedis } from './redis/ensure-redis';
 
 async function bootstrap(config: AppConfig): Promise<void> {
@@ -25,11 +24,8 @@ async function bootstrap(config: AppConfig): Promise<void> {
     const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
       bodyParser: false,
     });
-    // The worker's feature modules declare the API's controllers too; a worker answers probes and nothing else.
-    app.use((req: Request, res: Response, next: NextFunction) => {
-      if (req.path === '/health' || req.path.startsWith('/health/')) return next();
-      res.status(404).json(errorEnvelope(404, 'Not found'));
-    });
+    // Its only controller is HealthModule's (AppModule loads no API module for a worker); any other path
+    // is the router's 404, with the envelope.
     app.useGlobalFilters(new ErrorEnvelopeFilter());
     app.enableShutdownHooks();
     await app.listen(config.workerHealthPort as number, config.host);

@@ -1,6 +1,5 @@
 import { Body, Controller, Headers, HttpCode, Post, Req } from '@nestjs/common';
 import type { Request } from 'express';
-import { createHash } from 'node:crypto';
 import { presentedApiKey } from '../http/api-key.guard';
 import { ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponses } from '../http/api-error.decorator';
@@ -30,12 +29,10 @@ export class GenerationController {
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Req() req: Request,
   ): Promise<GenerateResponseDto> {
-    const scope = createHash('sha256')
-      .update(presentedApiKey(req) ?? '')
-      .digest('hex');
+    // Keys are per client: the API key presented (hashed into the Redis key, never stored).
     return this.generation.start(
       body,
-      idempotencyKey !== undefined ? { key: idempotencyKey, scope } : undefined,
+      idempotencyKey !== undefined ? { key: idempotencyKey, client: presentedApiKey(req) ?? '' } : undefined,
     );
   }
 }

@@ -19,7 +19,7 @@ export class GenerationService {
 
   async start(
     request: GenerateRequestDto,
-    idempotency?: { key: string; scope: string },
+    idempotency?: { key: string; client: string },
   ): Promise<GenerateResponseDto> {
     const unavailable = this.providers.requiredButUnavailable();
     if (unavailable.length > 0) {
@@ -32,14 +32,14 @@ export class GenerationService {
         media_type: request.media_type,
         num_scenes: request.num_scenes,
       };
-      const earlier = await this.idempotency.claim(idempotency.key, idempotency.scope, body, id);
+      const earlier = await this.idempotency.claim(idempotency.key, idempotency.client, body, id);
       if (earlier) return { session_id: earlier, status: 'processing', message: 'Generation started' };
     }
     try {
       await this.createAndQueue(id, request);
     } catch (err) {
       if (idempotency)
-        await this.idempotency.release(idempotency.key, idempotency.scope).catch(() => undefined);
+        await this.idempotency.release(idempotency.key, idempotency.client).catch(() => undefined);
       throw err;
     }
     return { session_id: id, status: 'processing', message: 'Generation started' };

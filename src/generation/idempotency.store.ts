@@ -19,13 +19,17 @@ export class IdempotencyStore {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** Claims `key` for `sessionId`; returns the session id an earlier identical request created, if any. */
-  async claim(key: string, scope: string, body: unknown, sessionId: string): Promise<string | null> {
+  /**
+   * Claims `key` of `client` (its API key, or '' without one) for `sessionId`; returns the session id an
+   * earlier identical request created, if any.
+   */
+  async claim(key: string, client: string, body: unknown, sessionId: string): Promise<string | null> {
     if (!VALID_KEY.test(key)) {
       throw new BadRequestException('Idempotency-Key must be 1 to 200 visible ASCII characters');
     }
-    const redisKey = this.redisKey(key, scope);
-    const record = JSON.stringify({ body: sha256(JSON.stringify(body)), session_id: sessionId });
+    const redisKey = this.redisKey(key, client);
+    const bodyHash = sha256(JSON.stringify(body));
+    const record = JSON.stringify({ body: bodyHash, session_id: sessionId });
     const claimed = await this.redis.commands.set(
       redisKey,
       record,
@@ -37,7 +41,7 @@ export class IdempotencyStore {
     const existing = await this.redis.commands.get(redisKey);
     if (!existing) return null;
     const earlier = JSON.parse(existing) as { body: string; session_id: string };
-    if (earlier.body !== sha256(JSON.stringify(body))) {
+    if (earlier.body !== bodyHash) {
       throw new UnprocessableEntityException(
         'Idempotency-Key was already used with a different request body',
       );
@@ -46,11 +50,12 @@ export class IdempotencyStore {
   }
 
   /** Frees a key whose request failed before its session existed, so the client can retry with it. */
-  async release(key: string, scope: string): Promise<void> {
-    await this.redis.commands.del(this.redisKey(key, scope));
+  async release(key: string, client: string): Promise<void> {
+    await this.redis.commands.del(this.redisKey(key, client));
   }
 
-  private redisKey(key: string, scope: string): string {
-    return `${this.config.redisPrefix}:idem:${sha256(`${scope}\n${key}`)}`;
+  /** One hash of client and key: neither the API key nor the client's key text is stored. */
+  private redisKey(key: string, client: string): string {
+    return `${this.config.redisPrefix}:idem:${sha256(`${client}\n${key}`)}`;
   }
 }

@@ -27,10 +27,7 @@ function matchesAny(keys: Buffer[], presented: string | undefined): boolean {
 
 const MISSING_KEY = 'A valid API key is required (X-API-Key header or Authorization: Bearer)';
 
-/**
- * The same check for /static, which Express serves before Nest's guards run. It answers the 401 itself:
- * an error passed on would be turned into a 404 by the static module's error handler.
- */
+/** The same check for /static, which Express serves before Nest's guards run; it answers the 401 itself. */
 export function staticApiKeyCheck(config: AppConfig) {
   const keys = config.apiKeys.map(digest);
   return (req: Request, res: Response, next: NextFunction) => {

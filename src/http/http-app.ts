@@ -1,6 +1,6 @@
 import { BadRequestException, ValidationError, ValidationPipe } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import type { Server } from 'node:http';
+import { STATUS_CODES, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import express, { NextFunction, Request, Response } from 'express';
@@ -106,34 +106,33 @@ function answerParserErrorsWithEnvelope(server: Server): void {
   });
 }
 
-/** Downloaded and offline-rendered images under IMAGE_DIR: no index pages, no dotfiles, cacheable. */
+/**
+ * Downloaded and offline-rendered images under IMAGE_DIR: no index pages, no dotfiles, cacheable. Only GET
+ * and HEAD reach the files (other methods go on to the router's 404); their errors (missing file,
+ * unsatisfiable range, …) go to staticErrors instead of falling through.
+ */
 function staticImages(root: string) {
-  // Errors (missing file, unsatisfiable range, …) go to staticErrors instead of falling through to routing.
-  return express.static(root, {
+  const serve = express.static(root, {
     index: false,
     dotfiles: 'deny',
     fallthrough: false,
     redirect: false,
     maxAge: '1h',
   });
+  return (req: Request, res: Response, next: NextFunction) =>
+    req.method === 'GET' || req.method === 'HEAD' ? serve(req, res, next) : next();
 }
 
 /** serve-static's errors with the error envelope; a refused path (dotfile, traversal) looks like a missing one. */
 function staticErrors(err: unknown, _req: Request, res: Response, next: NextFunction): void {
   if (res.headersSent) return next(err);
   const failure = err as { status?: number; headers?: Record<string, string> };
-  const status = failure?.status;
-  if (typeof status !== 'number' || status >= 500) {
-    res.status(500).json(errorEnvelope(500, 'Internal server error'));
-    return;
-  }
+  const status = typeof failure?.status === 'number' && failure.status < 500 ? failure.status : 500;
   if (status === 416) {
     for (const [name, value] of Object.entries(failure.headers ?? {})) res.setHeader(name, value);
-    res.status(416).json(errorEnvelope(416, 'Requested range not satisfiable'));
-    return;
   }
   const shown = status === 403 ? 404 : status;
-  res
-    .status(shown)
-    .json(errorEnvelope(shown, shown === 404 ? 'File not found' : 'Bad request for a static file'));
+  const message =
+    shown === 404 ? 'File not found' : shown === 500 ? 'Internal server error' : STATUS_CODES[shown];
+  res.status(shown).json(errorEnvelope(shown, message ?? 'Bad request'));
 }

@@ -31,7 +31,9 @@ export class StalledSessionWatchdog {
       const states = await Promise.all(ids.map((id) => this.sessions.activity(id)));
       for (const [i, state] of states.entries()) {
         if (!state || now - Date.parse(state.updated_at) < stallMs) continue;
-        if (await this.queue.hasPendingJobs(ids[i], state.scene_count)) continue;
+        // Most quiet sessions are simply finished: only a moving one is worth asking the queue about.
+        const moving = state.status === 'processing' || state.download_status === 'started';
+        if (!moving || (await this.queue.hasPendingJobs(ids[i], state.scene_count))) continue;
         if (state.status === 'processing') {
           await this.sessions.update(ids[i], {
             status: 'failed',
@@ -39,7 +41,7 @@ export class StalledSessionWatchdog {
             error: `The session made no progress for ${minutes} minutes and was stopped; please try again`,
           });
           stopped++;
-        } else if (state.download_status === 'started') {
+        } else {
           await this.sessions.update(ids[i], {
             download_status: 'failed',
             download_error: `The download made no progress for ${minutes} minutes and was stopped`,

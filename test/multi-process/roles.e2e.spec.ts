@@ -105,7 +105,7 @@ describe('one API process and two worker processes (compiled service)', () => {
     expect((await request(`${workerUrl}/health/live`)).status).toBe(200);
     const generate = await request(`${workerUrl}/generate`, { method: 'POST', json: { story_text: 'x' } });
     expect(generate.status).toBe(404);
-    expect(generate.body).toMatchObject({ status_code: 404, error: 'Not found' });
+    expect(generate.body).toMatchObject({ status_code: 404, error: 'Cannot POST /generate' });
   });
 
   it('shuts every process down gracefully on SIGTERM', async () => {

@@ -256,6 +256,13 @@ export function hostileInputs(ctx: HostileContext): HostileCase[] {
     get(`/static/${id}/..%2f..%2fpackage.json`, 404, 'static: encoded slash traversal'),
     get('/static/....//....//etc/passwd', 404, 'static: dotted traversal'),
     get(`/static/${id}/scene_01.png`, 404, 'static: not downloaded yet'),
+    {
+      name: 'static: POST instead of GET',
+      method: 'POST',
+      path: `/static/${id}/scene_01.png`,
+      json: {},
+      status: 404,
+    },
     get('/admin', 404, 'unknown route'),
     get('/generate', 404, 'wrong method on /generate'),
     { name: 'PUT on /approve', method: 'PUT', path: '/approve', json: {}, status: 404 },
