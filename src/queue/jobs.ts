@@ -51,5 +51,5 @@ export type JobHandlers = Partial<Record<JobName, JobHandler>>;
  * Runs when a job has failed for good, however it failed: including ways its handler never saw, such as
  * a worker dying mid-job more often than the stalled-job limit allows. Records the failure in the session.
  */
-export type FailureHandler = (data: JobData, message: string) => Promise<void>;
+export type FailureHandler = (data: JobData) => Promise<void>;
 export type FailureHandlers = Partial<Record<JobName, FailureHandler>>;

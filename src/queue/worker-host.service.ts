@@ -66,7 +66,7 @@ export class WorkerHost implements OnApplicationBootstrap, OnApplicationShutdown
     try {
       if ((await job.getState()) !== 'failed') return;
       this.logger.warn(`Job ${job.name} ${job.id} failed for good: ${err.message}`);
-      await this.failureHandlers.get(job.name as JobName)?.(job.data, err.message);
+      await this.failureHandlers.get(job.name as JobName)?.(job.data);
     } catch (handlerError) {
       this.logger.warn(`Could not record the failure of job ${job.id}: ${String(handlerError)}`);
     }

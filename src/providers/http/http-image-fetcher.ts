@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { finished } from 'node:stream/promises';
 import { AppConfig } from '../../config/app-config';
 import { FetchedImage } from '../image-fetcher';
-import { ProviderError } from '../provider-error';
+import { ProviderError, shownDuration } from '../provider-error';
 import { accessFor, HostRule, isPrivateAddress, parseHostRules } from './host-policy';
 import { ImageKind, kindOfContentType, MIME_TYPES, SNIFF_BYTES, sniffImageType } from './image-sniff';
 
@@ -76,7 +76,7 @@ export class HttpImageFetcher {
       if (err instanceof ProviderError) throw err;
       if (deadlineHit) {
         throw new ProviderError(
-          `Image download did not finish within ${duration(this.config.imageDownloadTimeoutMs)}`,
+          `Image download did not finish within ${shownDuration(this.config.imageDownloadTimeoutMs)}`,
           true,
         );
       }
@@ -240,9 +240,4 @@ function pinnedLookup(pinned: ResolvedAddress): LookupFunction {
 function errorCode(err: unknown): string {
   const code = (err as { code?: unknown } | null)?.code;
   return typeof code === 'string' && /^[A-Z_]+$/.test(code) ? ` (${code})` : '';
-}
-
-/** "800 ms" below a second, "90 s" above: timeouts are shown to users. */
-function duration(ms: number): string {
-  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
 }

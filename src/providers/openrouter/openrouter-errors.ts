@@ -1,5 +1,5 @@
 import { APIConnectionError, APIConnectionTimeoutError, APIError, APIUserAbortError } from 'openai';
-import { ProviderError } from '../provider-error';
+import { ProviderError, redact as redactSecret, shownDuration } from '../provider-error';
 
 /**
  * OpenRouter's error body is `{"error": {"code": <http status>, "message", "metadata"?}}`; the HTTP status
@@ -13,14 +13,9 @@ export interface OpenRouterErrorBody {
   metadata?: unknown;
 }
 
-/** Removes the key from any text that could reach a user or a log, and keeps provider text short. */
+/** Removes the key (and anything shaped like an OpenRouter key) from text that could reach a user or a log. */
 export function redact(text: string, secret: string | undefined, maxChars = 200): string {
-  let clean = secret ? text.split(secret).join('[redacted]') : text;
-  clean = clean
-    .replace(/sk-or-[A-Za-z0-9-_]{8,}/g, '[redacted]')
-    .replace(/\s+/g, ' ')
-    .trim();
-  return clean.length > maxChars ? `${clean.slice(0, maxChars - 1)}…` : clean;
+  return redactSecret(text.replace(/sk-or-[A-Za-z0-9-_]{8,}/g, '[redacted]'), secret, maxChars);
 }
 
 /** Maps an HTTP status (from the response or from `error.code` in a 200 body) to a classified error. */
@@ -98,7 +93,7 @@ export function mapSdkError(
   secret?: string,
 ): ProviderError {
   if (err instanceof ProviderError) return err;
-  const timeout = new ProviderError(`OpenRouter did not answer within ${duration(timeoutMs)}`, true);
+  const timeout = new ProviderError(`OpenRouter did not answer within ${shownDuration(timeoutMs)}`, true);
   if (deadlineHit || err instanceof APIConnectionTimeoutError || err instanceof APIUserAbortError)
     return timeout;
   if (err instanceof APIConnectionError) {
@@ -130,9 +125,4 @@ export function asErrorBody(value: unknown): OpenRouterErrorBody | undefined {
 export function statusOf(body: OpenRouterErrorBody | undefined): number | undefined {
   const code = typeof body?.code === 'string' ? Number(body.code) : body?.code;
   return typeof code === 'number' && Number.isInteger(code) && code >= 400 && code < 600 ? code : undefined;
-}
-
-/** "800 ms" below a second, "90 s" above: timeouts are shown to users. */
-function duration(ms: number): string {
-  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
 }

@@ -2,7 +2,7 @@ import type { LoggerService } from '@nestjs/common';
 import OpenAI from 'openai';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { AppConfig } from '../../config/app-config';
-import { ProviderError } from '../provider-error';
+import { isRecord, ProviderError } from '../provider-error';
 import { PlanRequest, ScenePlanner, StoryPlan } from '../scene-planner';
 import { nodeHttpFetch } from './node-http-fetch';
 import { asErrorBody, errorForStatus, mapSdkError, redact, statusOf } from './openrouter-errors';
@@ -183,8 +183,4 @@ function interpret(completion: Completion, numScenes: number, secret: string): O
     return { ok: false, error: redact(err instanceof Error ? err.message : 'unreadable reply', secret) };
   }
   return validatePlan(raw, numScenes);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

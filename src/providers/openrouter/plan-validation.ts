@@ -1,5 +1,6 @@
 import { CastMember } from '../../sessions/session.model';
 import { PlannedScene } from '../scene-planner';
+import { isRecord } from '../provider-error';
 import { codePointLength } from '../code-points';
 
 /** Caps on what the planner may return; the system prompt asks for less, these reject runaway output. */
@@ -132,10 +133,6 @@ function requiredString(value: unknown, where: string, maxChars: number): string
     throw new PlanShapeError(`${where} is ${length} characters long, at most ${maxChars} are allowed`);
   }
   return trimmed;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { ProviderError } from '../provider-error';
+import { isRecord, ProviderError, redact, shownDuration } from '../provider-error';
 
 /**
  * How failures surface from @runware/sdk-js 1.3.2 (read from its bundled source):
@@ -38,11 +38,11 @@ export function mapRunwareError(err: unknown, timeoutMs: number, secret: string)
 }
 
 export function timeoutError(timeoutMs: number): ProviderError {
-  return new ProviderError(`Runware did not return the image within ${duration(timeoutMs)}`, true);
+  return new ProviderError(`Runware did not return the image within ${shownDuration(timeoutMs)}`, true);
 }
 
 export function connectTimeoutError(connectTimeoutMs: number): ProviderError {
-  return new ProviderError(`Could not connect to Runware within ${duration(connectTimeoutMs)}`, true);
+  return new ProviderError(`Could not connect to Runware within ${shownDuration(connectTimeoutMs)}`, true);
 }
 
 function classify(error: RunwareApiError, secret: string): ProviderError {
@@ -85,18 +85,4 @@ export function apiErrorOf(value: unknown): RunwareApiError | undefined {
     message: typeof candidate.message === 'string' ? candidate.message : '',
     parameter: typeof candidate.parameter === 'string' ? candidate.parameter : undefined,
   };
-}
-
-function redact(text: string, secret: string, maxChars = 200): string {
-  const clean = (secret ? text.split(secret).join('[redacted]') : text).replace(/\s+/g, ' ').trim();
-  return clean.length > maxChars ? `${clean.slice(0, maxChars - 1)}…` : clean;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** "800 ms" below a second, "90 s" above: timeouts are shown to users. */
-function duration(ms: number): string {
-  return ms < 1000 ? `${ms} ms` : `${Math.round(ms / 1000)} s`;
 }
