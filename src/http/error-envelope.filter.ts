@@ -62,8 +62,7 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
       res.destroy();
       return;
     }
-    for (const header of CONTENT_HEADERS) res.removeHeader(header);
-    res.status(status).json(errorEnvelope(status, error));
+    sendEnvelope(res, status, error);
   }
 
   private describe(exception: unknown): { status: number; error: string | string[] } {
@@ -87,4 +86,16 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
     );
     return { status: HttpStatus.INTERNAL_SERVER_ERROR, error: 'Internal server error' };
   }
+}
+
+/** Answers with the envelope, dropping any content headers a handler had already set for its own body. */
+export function sendEnvelope(
+  res: Response,
+  status: number,
+  error: string | string[],
+  headers: Record<string, string> = {},
+): void {
+  for (const header of CONTENT_HEADERS) res.removeHeader(header);
+  for (const [name, value] of Object.entries(headers)) res.setHeader(name, value);
+  res.status(status).json(errorEnvelope(status, error));
 }

@@ -9,7 +9,7 @@ import { AppConfig } from '../config/app-config';
 import { APP_VERSION } from '../health/version';
 import { staticApiKeyCheck } from './api-key.guard';
 import { bodyParser } from './body-parsing';
-import { errorEnvelope, ErrorEnvelopeFilter } from './error-envelope.filter';
+import { errorEnvelope, ErrorEnvelopeFilter, sendEnvelope } from './error-envelope.filter';
 
 function flatten(errors: ValidationError[], parent = ''): string[] {
   return errors.flatMap((error) => {
@@ -128,11 +128,10 @@ function staticErrors(err: unknown, _req: Request, res: Response, next: NextFunc
   if (res.headersSent) return next(err);
   const failure = err as { status?: number; headers?: Record<string, string> };
   const status = typeof failure?.status === 'number' && failure.status < 500 ? failure.status : 500;
-  if (status === 416) {
-    for (const [name, value] of Object.entries(failure.headers ?? {})) res.setHeader(name, value);
-  }
   const shown = status === 403 ? 404 : status;
   const message =
     shown === 404 ? 'File not found' : shown === 500 ? 'Internal server error' : STATUS_CODES[shown];
-  res.status(shown).json(errorEnvelope(shown, message ?? 'Bad request'));
+  // send has already set the file's headers (type, ETag, …): the envelope replaces them, except that an
+  // unsatisfiable range keeps `Content-Range: bytes */<size>`, which tells the client the file's size.
+  sendEnvelope(res, shown, message ?? 'Bad request', status === 416 ? (failure.headers ?? {}) : {});
 }

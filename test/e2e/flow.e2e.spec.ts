@@ -128,7 +128,9 @@ describe('the whole flow, offline (ROLE=all)', () => {
         expect(image.headers.get('content-type')).toBe('image/png');
       }
       // Byte ranges work, and one past the end is a 416 with the envelope, not a missing file.
-      const size = (await (await fetch(scenes[0].image_url!)).arrayBuffer()).byteLength;
+      const whole = await fetch(scenes[0].image_url!);
+      const fileEtag = whole.headers.get('etag');
+      const size = (await whole.arrayBuffer()).byteLength;
       const head = await fetch(scenes[0].image_url!, { headers: { range: 'bytes=0-7' } });
       expect(head.status).toBe(206);
       expect(Buffer.from(await head.arrayBuffer())).toEqual(
@@ -137,6 +139,9 @@ describe('the whole flow, offline (ROLE=all)', () => {
       const beyond = await request(scenes[0].image_url!, { headers: { range: `bytes=${size + 10}-` } });
       expectEnvelope(beyond, 416);
       expect(beyond.headers.get('content-range')).toBe(`bytes */${size}`);
+      expect(beyond.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(fileEtag).toBeTruthy();
+      expect(beyond.headers.get('etag')).not.toBe(fileEtag);
       expectEnvelope(await request(`${scenes[0].image_url!}.missing`), 404);
       // Scenes with Mara carry the same cast description.
       const maraScenes = scenes.filter((s) => s.description.includes('Mara'));
