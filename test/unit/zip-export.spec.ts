@@ -6,6 +6,7 @@ import { crc32 } from 'node:zlib';
 import { AppConfig } from '../../src/config/app-config';
 import { ZipExportService } from '../../src/download/zip-export.service';
 import { SceneDownload, SessionRecord } from '../../src/sessions/session.model';
+import { session } from '../support/session-record';
 
 let imageDir: string;
 beforeAll(() => {
@@ -14,32 +15,16 @@ beforeAll(() => {
 afterAll(() => rmSync(imageDir, { recursive: true, force: true }));
 
 function sessionWith(downloads: Record<number, SceneDownload>): SessionRecord {
-  return {
+  return session({
     id: 'session-a',
-    version: 1,
     status: 'completed',
     phase: 'awaiting_approval',
-    media_type: 'cinematic',
-    requested_scenes: 3,
-    seed: 1,
-    planner: 'offline',
-    style: null,
-    cast: [],
-    scenes: [],
     planned: true,
     finalized: true,
-    warnings: [],
-    error: null,
     approved: Object.keys(downloads).map(Number),
     download_status: 'completed',
-    download_error: null,
     downloads,
-    created_at: '2026-01-01T00:00:00.000Z',
-    updated_at: '2026-01-01T00:00:00.000Z',
-    planned_at: null,
-    completed_at: null,
-    downloaded_at: null,
-  };
+  });
 }
 
 describe('ZipExportService.collectImages', () => {

@@ -160,14 +160,19 @@ export function defaultStory(numScenes: number): string {
   ).join('\n\n');
 }
 
-/** Counts outcomes for the tally: completed, failed with a non-empty error, or lost. */
+/**
+ * Counts outcomes for the tally: completed, failed with a clear error (a real sentence, not a code), or
+ * lost (everything else, so no session can fall between the two).
+ */
 export function summarize(outcomes: Map<string, SessionOutcome>) {
   const all = [...outcomes.values()];
+  const clear = (o: SessionOutcome) => o.status === 'failed' && (o.error?.length ?? 0) > 10;
+  const completed = all.filter((o) => o.status === 'completed').length;
+  const failedClear = all.filter(clear).length;
   return {
     sessions_started: all.length,
-    sessions_completed: all.filter((o) => o.status === 'completed').length,
-    sessions_failed_clear: all.filter((o) => o.status === 'failed' && !!o.error && o.error.length > 10)
-      .length,
-    sessions_lost: all.filter((o) => o.status !== 'completed' && !(o.status === 'failed' && o.error)).length,
+    sessions_completed: completed,
+    sessions_failed_clear: failedClear,
+    sessions_lost: all.length - completed - failedClear,
   };
 }
