@@ -7,7 +7,7 @@ import { crc32 } from 'node:zlib';
 import { fakeImage } from '../test/support/fake-images';
 import { MeasureContext, MeasureResult } from './lib/context';
 import { figure } from './lib/figures';
-import { MB, rssOf, RssSampler } from './lib/rss';
+import { MB, RssSampler, settledRss } from './lib/rss';
 import { STORY } from './lib/sessions';
 import { Stage, withStage } from './lib/stage';
 import { median, round, sleep } from './lib/stats';
@@ -37,7 +37,7 @@ export async function exportZip(ctx: MeasureContext): Promise<MeasureResult> {
     // Warm the route (module loading, JIT) with a status read, then let the process settle.
     await (await fetch(`${api.url}/status/${id}`)).arrayBuffer();
     await sleep(1000);
-    const baselineRss = median(Array.from({ length: 10 }, () => rssOf(api.proc.pid)));
+    const baselineRss = await settledRss(api.proc.pid);
 
     const sampler = new RssSampler(api.proc.pid, 20, 120_000);
     const apiRuns: { ms: number; bytes: number }[] = [];

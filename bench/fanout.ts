@@ -8,6 +8,11 @@ const PLANNER_MS = 300;
 const IMAGE_MS = 1000;
 const SCENES = 10;
 const IDEAL_MS = PLANNER_MS + IMAGE_MS;
+/** Issue 5's targets for the overhead over the ideal time. */
+const TARGETS = [
+  { percentile: 50, maxMs: 100 },
+  { percentile: 95, maxMs: 250 },
+];
 
 /**
  * 1. Fan-out overhead: sessions run one at a time, so each has the whole service to itself; whatever a
@@ -64,35 +69,23 @@ export async function fanout(ctx: MeasureContext): Promise<MeasureResult> {
       }
       const overheads = rows.map((r) => r.overhead);
       const totals = rows.map((r) => r.total);
-      const p50 = percentile(overheads, 50);
-      const p95 = percentile(overheads, 95);
       const breakdown = Object.fromEntries(
         Object.keys(rows[0]).map((key) => [key, round(median(rows.map((r) => r[key])))]),
       );
       ctx.log(`fanout: median breakdown (ms) ${JSON.stringify(breakdown)}`);
       return {
-        figures: [
+        figures: TARGETS.map(({ percentile: p, maxMs }) =>
           figure({
             group: 'fanout',
-            name: 'overhead p50',
-            measured: p50,
+            name: `overhead p${p}`,
+            measured: percentile(overheads, p),
             unit: 'ms',
             baseline: IDEAL_MS,
             baselineLabel: 'ideal',
-            ratio: percentile(totals, 50) / IDEAL_MS,
-            target: { of: 'measured', op: '<=', value: 100 },
+            ratio: percentile(totals, p) / IDEAL_MS,
+            target: { of: 'measured', op: '<=', value: maxMs },
           }),
-          figure({
-            group: 'fanout',
-            name: 'overhead p95',
-            measured: p95,
-            unit: 'ms',
-            baseline: IDEAL_MS,
-            baselineLabel: 'ideal',
-            ratio: percentile(totals, 95) / IDEAL_MS,
-            target: { of: 'measured', op: '<=', value: 250 },
-          }),
-        ],
+        ),
         details: {
           sessions,
           scenesPerSession: SCENES,

@@ -2,24 +2,14 @@ import { cpuMsOf } from './lib/cpu';
 import { MeasureContext, MeasureResult } from './lib/context';
 import { figure } from './lib/figures';
 import { kill } from './lib/processes';
-import { MB, rssOf } from './lib/rss';
+import { MB, rssOf, settledRss } from './lib/rss';
 import { generateMany } from './lib/sessions';
 import { withStage } from './lib/stage';
-import { median, round, sleep } from './lib/stats';
+import { round, sleep } from './lib/stats';
 
 const SCENES = 10;
 /** Long enough that every render is still in flight when sampled. */
 const IMAGE_MS = 20_000;
-
-/** Median of a few RSS samples over ~1 s: a single read can land on a GC spike. */
-async function settledRss(pid: number): Promise<number> {
-  const samples: number[] = [];
-  for (let i = 0; i < 10; i++) {
-    samples.push(rssOf(pid));
-    await sleep(100);
-  }
-  return median(samples);
-}
 
 /**
  * 6. Memory: RSS of an idle API and an idle worker after start-up settles, then of a worker holding many

@@ -5,7 +5,7 @@ import { MeasureContext, MeasureResult } from './lib/context';
 import { figure } from './lib/figures';
 import { SERVICE_LIKE_JOB_OPTIONS } from './lib/job-options';
 import { HelperProcess, kill } from './lib/processes';
-import { commandDelta, commandStats, CommandTally, REDIS_URL, usecDelta } from './lib/redis';
+import { addInto, commandDelta, commandStats, CommandTally, minus, REDIS_URL, usecDelta } from './lib/redis';
 import { generateMany, readSessionTimes, waitAllViaRedis } from './lib/sessions';
 import { withStage } from './lib/stage';
 import { median, round, sleep } from './lib/stats';
@@ -98,7 +98,7 @@ export async function perScene(ctx: MeasureContext): Promise<MeasureResult> {
     const allSessions = sessions * REPEATS;
     const done = runs.reduce((sum, r) => sum + r.scenesDone, 0);
     const scenesPerSecond = median(runs.map((r) => r.scenesPerSecond));
-    const delta = subtractOwn(commands, tally.counts);
+    const delta = minus(commands, tally.counts);
     const total = Object.values(delta).reduce((sum, n) => sum + n, 0);
     const scriptCalls = (delta.evalsha ?? 0) + (delta.eval ?? 0) + (delta.fcall ?? 0);
     const perSession = (record: Record<string, number>, digits: number) =>
@@ -175,20 +175,6 @@ export async function perScene(ctx: MeasureContext): Promise<MeasureResult> {
       },
     };
   });
-}
-
-function addInto(total: Record<string, number>, delta: Record<string, number>): void {
-  for (const [name, n] of Object.entries(delta)) total[name] = (total[name] ?? 0) + n;
-}
-
-/** Commands minus the bench's own (its polling and INFO calls), dropping what is left at zero or below. */
-function subtractOwn(commands: Record<string, number>, own: Record<string, number>): Record<string, number> {
-  const result: Record<string, number> = {};
-  for (const [name, n] of Object.entries(commands)) {
-    const value = n - (own[name] ?? 0);
-    if (value > 0) result[name] = value;
-  }
-  return result;
 }
 
 type BareRun = Awaited<ReturnType<typeof bareWorker>>;

@@ -51,17 +51,8 @@ export async function startApi(env: Record<string, string>): Promise<{ proc: Ser
 /** Starts a worker and resolves once it logs that it consumes the queues. */
 export async function startWorker(name: string, env: Record<string, string>): Promise<ServiceProcess> {
   const proc = spawnService(name, { ...env, ROLE: 'worker' });
-  await waitForOutput(proc, /Worker started/, 30_000);
+  await proc.waitForOutput('Worker started', 30_000);
   return proc;
-}
-
-export async function waitForOutput(proc: ServiceProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pattern.test(proc.output)) {
-    if (proc.child.exitCode !== null) throw new Error(`${proc.name} exited early:\n${proc.output}`);
-    if (Date.now() > deadline) throw new Error(`${proc.name} not ready in ${timeoutMs} ms:\n${proc.output}`);
-    await sleep(50);
-  }
 }
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -117,9 +108,5 @@ export class HelperProcess {
         throw new Error(`helper sent no "${type}" in ${timeoutMs} ms:\n${this.stderr}`);
       await sleep(10);
     }
-  }
-
-  send(signal: NodeJS.Signals): void {
-    this.child.kill(signal);
   }
 }

@@ -49,22 +49,27 @@ export function commandDelta(
   after: CommandStats,
   own: Record<string, number> = {},
 ): Record<string, number> {
-  const delta: Record<string, number> = {};
-  for (const [name, calls] of Object.entries(after.calls)) {
-    const value = calls - (before.calls[name] ?? 0) - (own[name] ?? 0);
-    if (value > 0) delta[name] = value;
-  }
-  return delta;
+  return minus(minus(after.calls, before.calls), own);
 }
 
 /** Server µs per command name spent between two snapshots (noise from other clients included). */
 export function usecDelta(before: CommandStats, after: CommandStats): Record<string, number> {
-  const delta: Record<string, number> = {};
-  for (const [name, usec] of Object.entries(after.usec)) {
-    const value = usec - (before.usec[name] ?? 0);
-    if (value > 0) delta[name] = value;
+  return minus(after.usec, before.usec);
+}
+
+/** a − b per name, keeping only what stays above zero. */
+export function minus(a: Record<string, number>, b: Record<string, number>): Record<string, number> {
+  const result: Record<string, number> = {};
+  for (const [name, n] of Object.entries(a)) {
+    const value = n - (b[name] ?? 0);
+    if (value > 0) result[name] = value;
   }
-  return delta;
+  return result;
+}
+
+/** Adds `delta` into `total`, name by name. */
+export function addInto(total: Record<string, number>, delta: Record<string, number>): void {
+  for (const [name, n] of Object.entries(delta)) total[name] = (total[name] ?? 0) + n;
 }
 
 export async function redisVersion(redis: Redis): Promise<string> {

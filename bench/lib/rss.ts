@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { median, sleep } from './stats';
 
 /** Resident set size of a process in bytes, from /proc (Linux); NaN when the process is gone. */
 export function rssOf(pid: number): number {
@@ -50,3 +51,13 @@ export class RssSampler {
 }
 
 export const MB = 1024 * 1024;
+
+/** Median of a few RSS samples over ~1 s: a single read can land on a GC spike. */
+export async function settledRss(pid: number): Promise<number> {
+  const samples: number[] = [];
+  for (let i = 0; i < 10; i++) {
+    samples.push(rssOf(pid));
+    await sleep(100);
+  }
+  return median(samples);
+}

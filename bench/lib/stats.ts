@@ -12,10 +12,6 @@ export function percentile(values: number[], p: number): number {
 
 export const median = (values: number[]): number => percentile(values, 50);
 
-export function mean(values: number[]): number {
-  return values.length === 0 ? NaN : values.reduce((sum, v) => sum + v, 0) / values.length;
-}
-
 export const round = (value: number, digits = 1): number => {
   const f = 10 ** digits;
   return Math.round(value * f) / f;
