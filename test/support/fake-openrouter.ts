@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { fakePlan, sceneCountFrom, storyFrom } from './fake-plan';
+import { behaviourControl } from './fake-behaviour';
 import { seededRandom } from '../../src/providers/offline/seeded-random';
 
 /**
@@ -88,9 +89,10 @@ const STATUS_MESSAGES: Record<number, string> = {
 };
 
 export async function startFakeOpenRouter(options: FakeOpenRouterOptions = {}): Promise<FakeOpenRouter> {
-  const initial = { ...DEFAULT_BEHAVIOUR, ...options.behaviour };
-  let standing = { ...initial };
-  const queue: Partial<FakeOpenRouterBehaviour>[] = [];
+  const behaviours = behaviourControl<FakeOpenRouterBehaviour>({
+    ...DEFAULT_BEHAVIOUR,
+    ...options.behaviour,
+  });
   const requests: RecordedRequest[] = [];
   const injected: Record<string, number> = {};
   const timers = new Set<NodeJS.Timeout>();
@@ -121,7 +123,7 @@ export async function startFakeOpenRouter(options: FakeOpenRouterOptions = {}): 
     if (!authorized) return sendError(res, 401, STATUS_MESSAGES[401]);
     if (typeof body !== 'object' || body === null) return sendError(res, 400, 'Body must be a JSON object');
 
-    const behaviour = { ...standing, ...queue.shift() };
+    const behaviour = behaviours.next();
     const faulted = withFaults(behaviour, random);
     if (faulted !== behaviour) {
       const kind = faulted.mode === 'hang' ? 'hang' : `status ${faulted.status}`;
@@ -147,15 +149,10 @@ export async function startFakeOpenRouter(options: FakeOpenRouterOptions = {}): 
     port,
     requests,
     injected,
-    set: (behaviour) => {
-      standing = { ...standing, ...behaviour };
-    },
-    enqueue: (...behaviours) => {
-      queue.push(...behaviours);
-    },
+    set: behaviours.set,
+    enqueue: behaviours.enqueue,
     reset: () => {
-      standing = { ...initial };
-      queue.length = 0;
+      behaviours.reset();
       requests.length = 0;
       for (const kind of Object.keys(injected)) delete injected[kind];
     },

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
+import { behaviourControl } from './fake-behaviour';
 import { RawData, WebSocket, WebSocketServer } from 'ws';
 import { CONTENT_TYPES, fakeImage, FakeImageFormat } from './fake-images';
 import { seededRandom } from '../../src/providers/offline/seeded-random';
@@ -47,12 +48,10 @@ export interface FakeRunwareOptions {
 export interface FakeRunwareStats {
   /** WebSocket connections accepted so far. */
   connections: number;
-  openConnections: number;
   /** Tasks received, by taskType (authentication, ping, imageInference…). */
   tasks: Record<string, number>;
   /** Every imageInference task, with the connection (1-based, in accept order) that sent it. */
   imageTasks: { taskUUID: string; connection: number; positivePrompt: unknown; seed: unknown }[];
-  imagesServed: number;
   /** Random faults injected so far, by kind (drop, disconnect, providerError). */
   injected: Record<string, number>;
 }
@@ -67,8 +66,6 @@ export interface FakeRunware {
   /** One-shot behaviours for the next imageInference tasks, in order. */
   enqueue(...behaviours: Partial<FakeRunwareBehaviour>[]): void;
   reset(): void;
-  /** Closes every client socket (the server keeps accepting new ones). */
-  disconnectAll(): void;
   close(): Promise<void>;
 }
 
@@ -77,9 +74,7 @@ type Task = Record<string, unknown>;
 const FORMATS: Record<string, FakeImageFormat> = { PNG: 'png', JPG: 'jpg', JPEG: 'jpg', WEBP: 'webp' };
 
 export async function startFakeRunware(options: FakeRunwareOptions = {}): Promise<FakeRunware> {
-  const initial: FakeRunwareBehaviour = { latencyMs: 0, ...options.behaviour };
-  let standing = { ...initial };
-  const queue: Partial<FakeRunwareBehaviour>[] = [];
+  const behaviours = behaviourControl<FakeRunwareBehaviour>({ latencyMs: 0, ...options.behaviour });
   const stats = emptyStats();
   const timers = new Set<NodeJS.Timeout>();
   const sessions = new Set<string>();
@@ -94,7 +89,6 @@ export async function startFakeRunware(options: FakeRunwareOptions = {}): Promis
     const format = match[1] as FakeImageFormat;
     fakeImage(format, options.imageBytes).then(
       (bytes) => {
-        stats.imagesServed++;
         res
           .writeHead(200, { 'Content-Type': CONTENT_TYPES[format], 'Content-Length': bytes.length })
           .end(bytes);
@@ -114,9 +108,7 @@ export async function startFakeRunware(options: FakeRunwareOptions = {}): Promis
 
   wss.on('connection', (socket) => {
     const connection = ++stats.connections;
-    stats.openConnections++;
     let authenticated = false;
-    socket.on('close', () => stats.openConnections--);
     socket.on('error', () => undefined);
     socket.on('message', (data: RawData) => {
       let tasks: unknown;
@@ -178,7 +170,7 @@ export async function startFakeRunware(options: FakeRunwareOptions = {}): Promis
       });
     }
     stats.imageTasks.push({ taskUUID, connection, positivePrompt: task.positivePrompt, seed: task.seed });
-    imageInference(socket, task, taskUUID, { ...standing, ...queue.shift() });
+    imageInference(socket, task, taskUUID, behaviours.next());
   }
 
   function imageInference(
@@ -278,18 +270,12 @@ export async function startFakeRunware(options: FakeRunwareOptions = {}): Promis
     wsUrl: `ws://127.0.0.1:${wsPort}`,
     imageHost,
     stats,
-    set: (behaviour) => {
-      standing = { ...standing, ...behaviour };
-    },
-    enqueue: (...behaviours) => {
-      queue.push(...behaviours);
-    },
+    set: behaviours.set,
+    enqueue: behaviours.enqueue,
     reset: () => {
-      standing = { ...initial };
-      queue.length = 0;
-      Object.assign(stats, emptyStats(), { openConnections: stats.openConnections });
+      behaviours.reset();
+      Object.assign(stats, emptyStats());
     },
-    disconnectAll: () => wss.clients.forEach((client) => client.terminate()),
     close: async () => {
       timers.forEach((timer) => clearTimeout(timer));
       timers.clear();
@@ -324,7 +310,7 @@ function sendError(socket: WebSocket, error: Record<string, unknown>): void {
 }
 
 function emptyStats(): FakeRunwareStats {
-  return { connections: 0, openConnections: 0, tasks: {}, imageTasks: [], imagesServed: 0, injected: {} };
+  return { connections: 0, tasks: {}, imageTasks: [], injected: {} };
 }
 
 function listen(server: http.Server, port: number): Promise<void> {
