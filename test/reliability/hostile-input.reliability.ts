@@ -1,4 +1,5 @@
 import { HostileContext, hostileInputs, send } from '../support/hostile-inputs';
+import { envelopeProblem } from '../support/http-client';
 import { pollUntil } from '../support/test-env';
 import { Cluster, summarize } from './support/cluster';
 import { record } from './support/tally';
@@ -27,19 +28,12 @@ describe('hostile input against the compiled API process', () => {
       const cases = hostileInputs(ctx);
       const wrong: string[] = [];
       for (const c of cases) {
-        client.requests++;
-        const res = await send(client.baseUrl, c);
-        const body = res.body as Record<string, unknown>;
-        const envelope =
-          body &&
-          typeof body === 'object' &&
-          body.status_code === c.status &&
-          'error' in body &&
-          'timestamp' in body;
-        if (res.status !== c.status || !envelope)
-          wrong.push(`${c.name}: ${res.status} ${JSON.stringify(body).slice(0, 200)}`);
-        if (res.status >= 500)
-          client.unexpected5xx.push({ path: c.path, status: res.status, body: JSON.stringify(body) });
+        const problem = envelopeProblem(
+          client.score(c.path, await send(client.baseUrl, c)),
+          c.status,
+          c.error,
+        );
+        if (problem) wrong.push(`${c.name}: ${problem}`);
       }
       expect(wrong).toEqual([]);
       expect((await client.call(`/status/${ctx.processingId}`)).body.status).toBe('processing');

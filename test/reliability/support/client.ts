@@ -18,8 +18,12 @@ export class ScoringClient {
     path: string,
     init: RequestInit & { json?: unknown } = {},
   ): Promise<JsonResponse<T>> {
+    return this.score(path, await request<T>(`${this.baseUrl}${path}`, init));
+  }
+
+  /** Counts an answer obtained some other way (e.g. a raw hostile request) like one of call()'s. */
+  score<T>(path: string, res: JsonResponse<T>): JsonResponse<T> {
     this.requests++;
-    const res = await request<T>(`${this.baseUrl}${path}`, init);
     const body = typeof res.body === 'string' ? res.body : JSON.stringify(res.body);
     this.bodies.push(body);
     if (res.status >= 500) {
