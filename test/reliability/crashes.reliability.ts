@@ -2,7 +2,7 @@ import { readdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { pollUntil } from '../support/test-env';
 import { readZip } from '../support/zip-reader';
-import { Cluster, summarize } from './support/cluster';
+import { approveAll, Cluster, summarize } from './support/cluster';
 import { record } from './support/tally';
 
 const waitFor = (check: () => boolean, timeoutMs: number) =>
@@ -11,29 +11,6 @@ const waitFor = (check: () => boolean, timeoutMs: number) =>
     (ok) => ok,
     timeoutMs,
   );
-
-/** Approves every rendered scene of each session and waits for the downloads to finish. */
-async function approveAll(cluster: Cluster, ids: string[]): Promise<void> {
-  for (const id of ids) {
-    const status = await cluster.client.call<{ scenes: { index: number; status: string }[] }>(
-      `/status/${id}`,
-    );
-    const indices = status.body.scenes.filter((s) => s.status === 'done').map((s) => s.index);
-    const res = await cluster.client.call('/approve', {
-      method: 'POST',
-      json: { session_id: id, approved_scenes: indices },
-    });
-    expect(res.status).toBe(200);
-  }
-  for (const id of ids) {
-    const done = await pollUntil(
-      () => cluster.client.call(`/status/${id}`),
-      (r) => r.body.download_status !== 'started',
-      30_000,
-    );
-    expect(done.body.download_status).toBe('completed');
-  }
-}
 
 /** Exactly one file per approved scene, no temp leftovers. */
 function expectOneFilePerScene(cluster: Cluster, id: string, sceneCount: number): void {

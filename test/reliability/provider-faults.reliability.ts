@@ -1,6 +1,6 @@
-import { pollUntil, storedValues } from '../support/test-env';
+import { storedValues } from '../support/test-env';
 import { readZip } from '../support/zip-reader';
-import { Cluster, OPENROUTER_KEY, RUNWARE_KEY, summarize } from './support/cluster';
+import { approveAll, Cluster, OPENROUTER_KEY, RUNWARE_KEY, summarize } from './support/cluster';
 import { record } from './support/tally';
 
 describe('providers failing', () => {
@@ -26,22 +26,7 @@ describe('providers failing', () => {
 
       // Export one session, so the ZIP is searched for keys too.
       const id = ids[0];
-      const rendered = (
-        await cluster.client.call<{ scenes: { index: number; status: string }[] }>(`/status/${id}`)
-      ).body.scenes
-        .filter((scene) => scene.status === 'done')
-        .map((scene) => scene.index);
-      const approve = await cluster.client.call('/approve', {
-        method: 'POST',
-        json: { session_id: id, approved_scenes: rendered },
-      });
-      expect(approve.status).toBe(200);
-      const downloaded = await pollUntil(
-        () => cluster.client.call(`/status/${id}`),
-        (r) => r.body.download_status !== 'started',
-        30_000,
-      );
-      expect(downloaded.body.download_status).toBe('completed');
+      const rendered = (await approveAll(cluster, [id])).get(id) ?? [];
       const response = await cluster.client.fetch('/download', {
         method: 'POST',
         body: new URLSearchParams({ session_id: id }),

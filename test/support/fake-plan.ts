@@ -44,7 +44,7 @@ export function sceneCountFrom(body: Record<string, unknown>, messages: ChatMess
   return match ? Math.max(1, Number(match[1])) : 3;
 }
 
-export function textOf(content: unknown): string {
+function textOf(content: unknown): string {
   if (typeof content === 'string') return content;
   if (Array.isArray(content)) {
     return content

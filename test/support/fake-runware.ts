@@ -180,8 +180,7 @@ export async function startFakeRunware(options: FakeRunwareOptions = {}): Promis
     behaviour: FakeRunwareBehaviour,
   ): void {
     const taskType = 'imageInference';
-    const randomly = behaviour.fault ? undefined : randomFault(behaviour, random);
-    if (randomly) stats.injected[randomly] = (stats.injected[randomly] ?? 0) + 1;
+    const randomly = behaviour.fault || behaviour.error ? undefined : randomFault(behaviour, random);
     const fault = behaviour.fault ?? randomly;
     const later = (ms: number, fn: () => void) => {
       const timer = setTimeout(() => {
@@ -203,6 +202,8 @@ export async function startFakeRunware(options: FakeRunwareOptions = {}): Promis
     }
     if (behaviour.error)
       return later(behaviour.latencyMs, () => sendError(socket, { ...behaviour.error, taskType, taskUUID }));
+    // Counted here, once the task is valid and no explicit behaviour overrides it: faults actually applied.
+    if (randomly) stats.injected[randomly] = (stats.injected[randomly] ?? 0) + 1;
     switch (fault) {
       case 'drop':
         return;

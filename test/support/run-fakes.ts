@@ -10,7 +10,7 @@
 import { FakeOpenRouter, startFakeOpenRouter } from './fake-openrouter';
 import { FakeRunware, startFakeRunware } from './fake-runware';
 
-export interface RunningFakes {
+interface RunningFakes {
   openrouter: FakeOpenRouter;
   runware: FakeRunware;
   /** The service environment for live mode against these fakes. */
@@ -20,7 +20,7 @@ export interface RunningFakes {
 
 type Env = Record<string, string | undefined>;
 
-export async function startFakes(env: Env = process.env): Promise<RunningFakes> {
+async function startFakes(env: Env = process.env): Promise<RunningFakes> {
   const openrouterKey = env.FAKE_OPENROUTER_KEY ?? 'sk-or-v1-fake-local-key';
   const runwareKey = env.FAKE_RUNWARE_KEY ?? 'fake-runware-local-key';
   const openrouter = await startFakeOpenRouter({

@@ -30,12 +30,8 @@ export class TestEnv {
   async cleanup(): Promise<void> {
     const redis = new Redis(REDIS_URL);
     try {
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${this.prefix}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length > 0) await redis.unlink(...keys);
-      } while (cursor !== '0');
+      const keys = await keysUnder(redis, this.prefix);
+      for (let i = 0; i < keys.length; i += 1000) await redis.unlink(...keys.slice(i, i + 1000));
     } finally {
       redis.disconnect();
     }
@@ -65,7 +61,7 @@ export async function storedValues(prefix: string): Promise<string[]> {
   const redis = new Redis(REDIS_URL);
   const values: string[] = [];
   try {
-    for (const key of await redis.keys(`${prefix}:*`)) {
+    for (const key of await keysUnder(redis, prefix)) {
       const type = await redis.type(key);
       if (type === 'hash') values.push(JSON.stringify(await redis.hgetall(key)));
       else if (type === 'string') values.push((await redis.get(key)) ?? '');
@@ -78,4 +74,16 @@ export async function storedValues(prefix: string): Promise<string[]> {
     redis.disconnect();
   }
   return values;
+}
+
+/** Every key under `prefix:`, by SCAN (KEYS would block a shared Redis). */
+async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
+  const found = new Set<string>();
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    for (const key of keys) found.add(key);
+  } while (cursor !== '0');
+  return [...found];
 }

@@ -153,7 +153,7 @@ export interface SessionOutcome {
   scenes: { index: number; status: string; error: string | null }[];
 }
 
-export function defaultStory(numScenes: number): string {
+function defaultStory(numScenes: number): string {
   return Array.from(
     { length: numScenes },
     (_, i) => `Part ${i + 1}: Noor crossed the valley at dawn. The wind carried a song from the tower ${i}.`,
@@ -175,4 +175,33 @@ export function summarize(outcomes: Map<string, SessionOutcome>) {
     sessions_failed_clear: failedClear,
     sessions_lost: all.length - completed - failedClear,
   };
+}
+
+/**
+ * Approves every rendered scene of each session and waits for the downloads to finish; returns the
+ * indices approved per session.
+ */
+export async function approveAll(cluster: Cluster, ids: string[]): Promise<Map<string, number[]>> {
+  const approved = new Map<string, number[]>();
+  for (const id of ids) {
+    const status = await cluster.client.call<{ scenes: { index: number; status: string }[] }>(
+      `/status/${id}`,
+    );
+    const indices = status.body.scenes.filter((s) => s.status === 'done').map((s) => s.index);
+    const res = await cluster.client.call('/approve', {
+      method: 'POST',
+      json: { session_id: id, approved_scenes: indices },
+    });
+    expect(res.status).toBe(200);
+    approved.set(id, indices);
+  }
+  for (const id of ids) {
+    const done = await pollUntil(
+      () => cluster.client.call(`/status/${id}`),
+      (r) => r.body.download_status !== 'started',
+      30_000,
+    );
+    expect(done.body.download_status).toBe('completed');
+  }
+  return approved;
 }

@@ -1,20 +1,10 @@
 import { rmSync } from 'node:fs';
-import { readAll, TALLY_FILE } from './tally';
+import { Figures, readAll, TALLY_FILE } from './tally';
 
 /** Prints the suite's figures as one table: what was tried, what broke, and what must be zero. */
 export default function teardown(): void {
   const rows = readAll();
-  const sum = (
-    key:
-      | 'sessions_started'
-      | 'sessions_completed'
-      | 'sessions_failed_clear'
-      | 'sessions_lost'
-      | 'unexpected_5xx'
-      | 'outage_503'
-      | 'hostile_inputs'
-      | 'requests',
-  ) => rows.reduce((total, row) => total + (row[key] ?? 0), 0);
+  const sum = (key: keyof Omit<Figures, 'faults'>) => rows.reduce((total, row) => total + (row[key] ?? 0), 0);
   const faults: Record<string, number> = {};
   for (const row of rows)
     for (const [kind, n] of Object.entries(row.faults ?? {})) faults[kind] = (faults[kind] ?? 0) + n;
