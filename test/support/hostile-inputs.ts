@@ -29,33 +29,40 @@ const nested = (depth: number) => '['.repeat(depth) + ']'.repeat(depth);
  */
 export function hostileInputs(ctx: HostileContext): HostileCase[] {
   const unknown = randomUUID();
-  const gen = (json: unknown, status: number, name: string, error?: RegExp): HostileCase => ({
-    name,
-    path: '/generate',
-    json,
-    status,
-    error,
-  });
-  const genRaw = (
+  const post =
+    (path: string) =>
+    (json: unknown, status: number, name: string, error?: RegExp): HostileCase => ({
+      name,
+      path,
+      json,
+      status,
+      error,
+    });
+  const gen = post('/generate');
+  const approve = post('/approve');
+  const download = post('/download');
+  /** A hand-written body with its Content-Type (and any other headers). */
+  const typed = (
+    path: string,
+    contentType: string,
     raw: string,
     status: number,
     name: string,
     options: { headers?: Record<string, string>; error?: RegExp } = {},
   ): HostileCase => ({
     name,
-    path: '/generate',
+    path,
     raw,
-    headers: { 'content-type': 'application/json', ...options.headers },
+    headers: { 'content-type': contentType, ...options.headers },
     status,
     error: options.error,
   });
-  const approve = (json: unknown, status: number, name: string, error?: RegExp): HostileCase => ({
-    name,
-    path: '/approve',
-    json,
-    status,
-    error,
-  });
+  const genRaw = (
+    raw: string,
+    status: number,
+    name: string,
+    options: { headers?: Record<string, string>; error?: RegExp } = {},
+  ) => typed('/generate', 'application/json', raw, status, name, options);
   const get = (path: string, status: number, name: string): HostileCase => ({
     name,
     method: 'GET',
@@ -129,27 +136,9 @@ export function hostileInputs(ctx: HostileContext): HostileCase[] {
     genRaw('{"story_text":"x"}', 400, 'generate: bogus gzip body', {
       headers: { 'content-encoding': 'gzip' },
     }),
-    {
-      name: 'generate: text/plain body',
-      path: '/generate',
-      raw: 'story',
-      headers: { 'content-type': 'text/plain' },
-      status: 415,
-    },
-    {
-      name: 'generate: form body',
-      path: '/generate',
-      raw: 'story_text=x',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      status: 415,
-    },
-    {
-      name: 'generate: no content type',
-      path: '/generate',
-      raw: '{"story_text":"x"}',
-      headers: { 'content-type': '' },
-      status: 415,
-    },
+    typed('/generate', 'text/plain', 'story', 415, 'generate: text/plain body'),
+    typed('/generate', 'application/x-www-form-urlencoded', 'story_text=x', 415, 'generate: form body'),
+    typed('/generate', '', '{"story_text":"x"}', 415, 'generate: no content type'),
     {
       name: 'generate: bad Idempotency-Key',
       path: '/generate',
@@ -198,64 +187,41 @@ export function hostileInputs(ctx: HostileContext): HostileCase[] {
     approve({ session_id: '../x', approved_scenes: [0] }, 400, 'approve: malformed id'),
     approve({ session_id: [id], approved_scenes: [0] }, 400, 'approve: id as array'),
     approve({ session_id: id, approved_scenes: [0], extra: 1 }, 400, 'approve: unknown field'),
-    {
-      name: 'approve: form body',
-      path: '/approve',
-      raw: `session_id=${id}`,
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      status: 415,
-    },
+    typed('/approve', 'application/x-www-form-urlencoded', `session_id=${id}`, 415, 'approve: form body'),
     approve({ session_id: ctx.processingId, approved_scenes: [0] }, 409, 'approve: session still processing'),
     approve({ session_id: ctx.failedId, approved_scenes: [0] }, 409, 'approve: failed session'),
     approve({ session_id: ctx.approvedId, approved_scenes: [0] }, 409, 'approve: repeated approval'),
 
     // POST /download
-    { name: 'download: no session_id', path: '/download', json: {}, status: 400 },
-    {
-      name: 'download: malformed form id',
-      path: '/download',
-      raw: 'session_id=abc',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      status: 400,
-    },
-    {
-      name: 'download: traversal form id',
-      path: '/download',
-      raw: 'session_id=..%2F..%2Fetc',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      status: 400,
-    },
-    { name: 'download: id as array', path: '/download', json: { session_id: [id] }, status: 400 },
-    { name: 'download: unknown session', path: '/download', json: { session_id: unknown }, status: 404 },
-    {
-      name: 'download: before approval',
-      path: '/download',
-      json: { session_id: id },
-      status: 409,
-      error: /approve/,
-    },
-    {
-      name: 'download: session still processing',
-      path: '/download',
-      json: { session_id: ctx.processingId },
-      status: 409,
-    },
-    { name: 'download: failed session', path: '/download', json: { session_id: ctx.failedId }, status: 409 },
+    download({}, 400, 'download: no session_id'),
+    typed(
+      '/download',
+      'application/x-www-form-urlencoded',
+      'session_id=abc',
+      400,
+      'download: malformed form id',
+    ),
+    typed(
+      '/download',
+      'application/x-www-form-urlencoded',
+      'session_id=..%2F..%2Fetc',
+      400,
+      'download: traversal form id',
+    ),
+    download({ session_id: [id] }, 400, 'download: id as array'),
+    download({ session_id: unknown }, 404, 'download: unknown session'),
+    download({ session_id: id }, 409, 'download: before approval', /approve/),
+    download({ session_id: ctx.processingId }, 409, 'download: session still processing'),
+    download({ session_id: ctx.failedId }, 409, 'download: failed session'),
 
-    {
-      name: 'download: multipart/mixed body',
-      path: '/download',
-      raw: `--b\r\nContent-Disposition: form-data; name="session_id"\r\n\r\n${id}\r\n--b--\r\n`,
-      headers: { 'content-type': 'multipart/mixed; boundary=b' },
-      status: 415,
-    },
-    {
-      name: 'download: multipart without boundary',
-      path: '/download',
-      raw: 'session_id=x',
-      headers: { 'content-type': 'multipart/form-data' },
-      status: 400,
-    },
+    typed(
+      '/download',
+      'multipart/mixed; boundary=b',
+      `--b\r\nContent-Disposition: form-data; name="session_id"\r\n\r\n${id}\r\n--b--\r\n`,
+      415,
+      'download: multipart/mixed body',
+    ),
+    typed('/download', 'multipart/form-data', 'session_id=x', 400, 'download: multipart without boundary'),
 
     // Static files and routing
     get('/static/../package.json', 404, 'static: traversal'),
