@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import type Redis from 'ioredis';
 import { FakeOpenRouter, startFakeOpenRouter } from '../../test/support/fake-openrouter';
 import { FakeRunware, startFakeRunware } from '../../test/support/fake-runware';
+import { liveProviderVars } from '../../test/support/live-vars';
 import { ServiceProcess } from '../../test/support/service-process';
 import { kill, startApi, startWorker } from './processes';
 import { deleteKeys, REDIS_URL } from './redis';
@@ -73,12 +74,10 @@ export class Stage {
       REDIS_URL,
       REDIS_PREFIX: this.prefix,
       IMAGE_DIR: this.imageDir,
-      AI_PROVIDERS: 'live',
-      OPENROUTER_BASE_URL: this.openrouter.url,
-      OPENROUTER_API_KEY: OPENROUTER_KEY,
-      RUNWARE_URL: this.runware.wsUrl,
-      RUNWARE_API_KEY: RUNWARE_KEY,
-      IMAGE_DOWNLOAD_ALLOWED_HOSTS: this.runware.imageHost,
+      ...liveProviderVars(this.openrouter, this.runware, {
+        openrouter: OPENROUTER_KEY,
+        runware: RUNWARE_KEY,
+      }),
       RATE_LIMIT_PER_MINUTE: '0',
       ...extra,
     };

@@ -1,5 +1,6 @@
 import { startFakeOpenRouter, FakeOpenRouter } from '../support/fake-openrouter';
 import { startFakeRunware, FakeRunware } from '../support/fake-runware';
+import { liveProviderVars } from '../support/live-vars';
 import { request } from '../support/http-client';
 import { CapturingLogger, startTestApp, TestApp } from '../support/test-app';
 import { pollUntil, storedValues } from '../support/test-env';
@@ -66,14 +67,9 @@ describe('live providers through the real SDKs against protocol-faithful fakes',
     runware = await startFakeRunware({ apiKey: RUNWARE_KEY });
     t = await startTestApp(
       {
-        AI_PROVIDERS: 'live',
-        OPENROUTER_BASE_URL: openrouter.url,
-        OPENROUTER_API_KEY: OPENROUTER_KEY,
+        ...liveProviderVars(openrouter, runware, { openrouter: OPENROUTER_KEY, runware: RUNWARE_KEY }),
         OPENROUTER_TIMEOUT_MS: '3000',
-        RUNWARE_URL: runware.wsUrl,
-        RUNWARE_API_KEY: RUNWARE_KEY,
         RUNWARE_TIMEOUT_MS: '3000',
-        IMAGE_DOWNLOAD_ALLOWED_HOSTS: runware.imageHost,
         JOB_ATTEMPTS: '3',
         JOB_BACKOFF_MS: '50',
         DEBUG_MODE: 'true',

@@ -9,6 +9,7 @@
  */
 import { FakeOpenRouter, startFakeOpenRouter } from './fake-openrouter';
 import { FakeRunware, startFakeRunware } from './fake-runware';
+import { liveProviderVars } from './live-vars';
 
 interface RunningFakes {
   openrouter: FakeOpenRouter;
@@ -51,14 +52,7 @@ async function startFakes(env: Env = process.env): Promise<RunningFakes> {
   return {
     openrouter,
     runware,
-    env: {
-      AI_PROVIDERS: 'live',
-      OPENROUTER_BASE_URL: openrouter.url,
-      OPENROUTER_API_KEY: openrouterKey,
-      RUNWARE_URL: runware.wsUrl,
-      RUNWARE_API_KEY: runwareKey,
-      IMAGE_DOWNLOAD_ALLOWED_HOSTS: runware.imageHost,
-    },
+    env: liveProviderVars(openrouter, runware, { openrouter: openrouterKey, runware: runwareKey }),
     close: async () => {
       await Promise.all([openrouter.close(), runware.close()]);
     },

@@ -1,5 +1,6 @@
 import { FakeOpenRouter, FakeOpenRouterOptions, startFakeOpenRouter } from '../../support/fake-openrouter';
 import { FakeRunware, FakeRunwareOptions, startFakeRunware } from '../../support/fake-runware';
+import { liveProviderVars } from '../../support/live-vars';
 import { freePort, ServiceProcess, waitForHttp } from '../../support/service-process';
 import { pollUntil, TestEnv } from '../../support/test-env';
 import { ScoringClient } from './client';
@@ -39,14 +40,9 @@ export class Cluster {
     const openrouter = await startFakeOpenRouter({ apiKey: OPENROUTER_KEY, ...options.openrouter });
     const runware = await startFakeRunware({ apiKey: RUNWARE_KEY, ...options.runware });
     const base: Record<string, string> = {
-      AI_PROVIDERS: 'live',
-      OPENROUTER_BASE_URL: openrouter.url,
-      OPENROUTER_API_KEY: OPENROUTER_KEY,
+      ...liveProviderVars(openrouter, runware, { openrouter: OPENROUTER_KEY, runware: RUNWARE_KEY }),
       OPENROUTER_TIMEOUT_MS: '2000',
-      RUNWARE_URL: runware.wsUrl,
-      RUNWARE_API_KEY: RUNWARE_KEY,
       RUNWARE_TIMEOUT_MS: '3000',
-      IMAGE_DOWNLOAD_ALLOWED_HOSTS: runware.imageHost,
       JOB_ATTEMPTS: '5',
       JOB_BACKOFF_MS: '200',
       JOB_LOCK_MS: '4000',
