@@ -51,6 +51,8 @@ export interface AppConfig {
   sessionTtlHours: number;
   /** A session (or its download) unchanged this long is failed by the watchdog. */
   sessionStallMinutes: number;
+  /** How often each worker runs housekeeping (expired-session sweep, stalled-session watchdog). */
+  housekeepingIntervalMs: number;
   corsOrigins: string[];
   /** Express "trust proxy": which peers may set X-Forwarded-For/-Proto. */
   trustProxy: string;
@@ -227,6 +229,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     stalledCheckMs: int(env, 'JOB_STALLED_CHECK_MS', 15_000, 500, 600_000),
     sessionTtlHours: num(env, 'SESSION_TTL_HOURS', 24, 0.001, 24 * 365),
     sessionStallMinutes: num(env, 'SESSION_STALL_MINUTES', 30, 1, 24 * 60),
+    housekeepingIntervalMs: int(env, 'HOUSEKEEPING_INTERVAL_MS', 60_000, 100, 3_600_000),
     corsOrigins,
     trustProxy: str(env, 'TRUST_PROXY', 'loopback'),
     debugMode: bool(env, 'DEBUG_MODE', false),

@@ -1,10 +1,9 @@
-import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ExpiredSessionSweeper } from './expired-session.sweeper';
 import { StalledSessionWatchdog } from './stalled-session.watchdog';
 
-const EVERY_MS = 60_000;
-
-/** Worker-side upkeep, once a minute: remove expired sessions' files, stop stalled sessions. */
+/** Worker-side upkeep every HOUSEKEEPING_INTERVAL_MS: remove expired sessions' files, stop stalled sessions. */
 @Injectable()
 export class SessionHousekeeping implements OnApplicationBootstrap, OnApplicationShutdown {
   private timer?: NodeJS.Timeout;
@@ -12,13 +11,14 @@ export class SessionHousekeeping implements OnApplicationBootstrap, OnApplicatio
   constructor(
     private readonly sweeper: ExpiredSessionSweeper,
     private readonly watchdog: StalledSessionWatchdog,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   onApplicationBootstrap(): void {
     this.timer = setInterval(() => {
       void this.sweeper.sweep().catch(() => undefined);
       void this.watchdog.check().catch(() => undefined);
-    }, EVERY_MS);
+    }, this.config.housekeepingIntervalMs);
     this.timer.unref();
   }
 
