@@ -4,6 +4,7 @@ import { ConfigModule } from './config/config.module';
 import { ProvidersModule } from './providers/providers.module';
 import { QueueModule } from './queue/queue.module';
 import { WorkerModule } from './queue/worker.module';
+import { stopDevelopmentRedis } from './redis/ensure-redis';
 import { RedisModule } from './redis/redis.module';
 import { SessionsModule } from './sessions/sessions.module';
 
@@ -15,6 +16,7 @@ const loadHealth = () => require('./health/health.module') as typeof import('./h
 export class AppModule implements OnApplicationShutdown {
   /** The root module's hook runs after every other module's, so this line means shutdown completed. */
   onApplicationShutdown(signal?: string): void {
+    stopDevelopmentRedis();
     if (signal) new Logger('Shutdown').log(`Shut down cleanly after ${signal}`);
   }
 

@@ -1,65 +1,80 @@
 import 'reflect-metadata';
-import { Logger } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { NestExpressApplication } from '@nestjs/platform-express';
+import { ConsoleLogger, Logger } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { mkdirSync } from 'node:fs';
-import { AppModule } from './app.module';
 import { AppConfig, ConfigError, loadConfig } from './config/app-config';
-import { ErrorEnvelopeFilter } from './http/error-envelope.filter';
-import { ensureRedis } from './redis/ensure-redis';
+import { checkBindable } from './config/check-bindable';
+
+// Colour codes only for a terminal: in a file, a pipe or a log collector they are noise.
+const logger = new ConsoleLogger({ colors: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR });
+Logger.overrideLogger(logger);
 
 async function bootstrap(config: AppConfig): Promise<void> {
-  const logger = new Logger('Bootstrap');
-  mkdirSync(config.imageDir, { recursive: true });
+  const log = new Logger('Bootstrap');
+  try {
+    mkdirSync(config.imageDir, { recursive: true });
+  } catch (err) {
+    throw new ConfigError('IMAGE_DIR', `cannot be created: ${(err as Error).message}`);
+  }
+  // Before Nest starts: a HOST or PORT that cannot be bound fails in one line, before any "started" line.
+  if (config.role !== 'worker') await checkBindable(config.host, config.port, 'PORT');
+  else if (config.workerHealthPort !== undefined)
+    await checkBindable(config.host, config.workerHealthPort, 'WORKER_HEALTH_PORT');
+  // Loaded after the configuration is known good, so a bad value fails fast without loading Nest modules.
+  const { ensureRedis } = await import('./redis/ensure-redis');
   await ensureRedis(config);
+  const { NestFactory } = await import('@nestjs/core');
+  const { AppModule } = await import('./app.module');
 
   if (config.role === 'worker' && config.workerHealthPort === undefined) {
-    const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { bufferLogs: false });
+    const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger });
     app.enableShutdownHooks();
-    logger.log('Worker started');
+    log.log('Worker started');
     return;
   }
+  const { ErrorEnvelopeFilter } = await import('./http/error-envelope.filter');
   if (config.role === 'worker') {
     // Only the health endpoints, for orchestrators' probes of worker pods.
-    const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
-      bodyParser: false,
-    });
+    const app = await NestFactory.create(AppModule.forRoot(config), { bodyParser: false, logger });
     // Its only controller is HealthModule's (AppModule loads no API module for a worker); any other path
     // is the router's 404, with the envelope.
     app.useGlobalFilters(new ErrorEnvelopeFilter());
     app.enableShutdownHooks();
     await app.listen(config.workerHealthPort as number, config.host);
-    logger.log(`Worker started (health probes on port ${config.workerHealthPort})`);
+    log.log(`Worker started (health probes on port ${config.workerHealthPort})`);
     return;
   }
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
     bodyParser: false,
+    logger,
   });
   // Loaded here, not at the top: a worker process never needs Swagger, helmet or the body parsers.
-  const { configureHttpApp } = require('./http/http-app') as typeof import('./http/http-app');
+  const { configureHttpApp } = await import('./http/http-app');
   configureHttpApp(app, config);
   app.enableShutdownHooks();
   const server = await app.listen(config.port, config.host);
   // Keep-alive longer than typical load balancer idle timeouts, so they close first.
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
-  logger.log(
+  log.log(
     `${config.role === 'all' ? 'API and worker' : 'API'} listening on http://${config.host}:${config.port} (docs at /docs)`,
   );
+}
+
+/** One line, no stack trace: exit 2 for a bad setting, 1 for anything else that stops start-up. */
+function fail(err: unknown): never {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(2);
+  }
+  console.error(`Startup failed: ${err instanceof Error ? err.message : String(err)}`.split('\n')[0]);
+  process.exit(1);
 }
 
 let config: AppConfig;
 try {
   config = loadConfig();
 } catch (err) {
-  if (err instanceof ConfigError) {
-    console.error(err.message);
-    process.exit(2);
-  }
-  throw err;
+  fail(err);
 }
-
-bootstrap(config).catch((err: Error) => {
-  console.error(`Startup failed: ${err.message}`);
-  process.exit(1);
-});
+bootstrap(config).catch(fail);

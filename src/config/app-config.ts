@@ -1,7 +1,9 @@
+import { isIP } from 'node:net';
 import * as path from 'node:path';
 
 export type Role = 'api' | 'worker' | 'all';
 export type ProviderMode = 'auto' | 'offline' | 'live';
+export type TrustProxy = boolean | number | string[];
 
 /** Typed, validated configuration. Built once from the environment; never holds derived secrets in logs. */
 export interface AppConfig {
@@ -54,8 +56,8 @@ export interface AppConfig {
   /** How often each worker runs housekeeping (expired-session sweep, stalled-session watchdog). */
   housekeepingIntervalMs: number;
   corsOrigins: string[];
-  /** Express "trust proxy": which peers may set X-Forwarded-For/-Proto. */
-  trustProxy: string;
+  /** Express "trust proxy": which peers may set X-Forwarded-For/-Proto (all, none, a hop count or a list). */
+  trustProxy: TrustProxy;
   debugMode: boolean;
   publicBaseUrl: string | undefined;
   apiKeys: string[];
@@ -182,7 +184,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   return {
     port: int(env, 'PORT', 8000, 0, 65535),
     workerHealthPort: optionalInt(env, 'WORKER_HEALTH_PORT', 1, 65535),
-    host: str(env, 'HOST', '0.0.0.0'),
+    host: bindHost(env, 'HOST'),
     role: oneOf<Role>(env, 'ROLE', 'all', ['api', 'worker', 'all']),
     redisUrl: url(env, 'REDIS_URL', 'redis://127.0.0.1:6379', ['redis:', 'rediss:']),
     redisUrlDefaulted: !optional(env, 'REDIS_URL'),
@@ -215,9 +217,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
         'PNG' | 'JPG' | 'WEBP',
     },
     imageDir: path.resolve(str(env, 'IMAGE_DIR', './image_generation')),
-    imageDownloadAllowedHosts: list(env, 'IMAGE_DOWNLOAD_ALLOWED_HOSTS', [DEFAULT_RUNWARE_IMAGE_HOST]).map(
-      (h) => h.toLowerCase(),
-    ),
+    imageDownloadAllowedHosts: allowedHosts(env, 'IMAGE_DOWNLOAD_ALLOWED_HOSTS', [
+      DEFAULT_RUNWARE_IMAGE_HOST,
+    ]),
     // At most 150 MiB: an export of 20 such images stays under 4 GiB, the ZIP limit without ZIP64.
     imageDownloadMaxBytes: int(env, 'IMAGE_DOWNLOAD_MAX_BYTES', 25 * 1024 * 1024, 1024, 150 * 1024 * 1024),
     imageDownloadTimeoutMs: int(env, 'IMAGE_DOWNLOAD_TIMEOUT_MS', 30_000, 100, 600_000),
@@ -231,14 +233,83 @@ export function loadConfig(env: Env = process.env): AppConfig {
     sessionStallMinutes: num(env, 'SESSION_STALL_MINUTES', 30, 1, 24 * 60),
     housekeepingIntervalMs: int(env, 'HOUSEKEEPING_INTERVAL_MS', 60_000, 100, 3_600_000),
     corsOrigins,
-    trustProxy: str(env, 'TRUST_PROXY', 'loopback'),
+    trustProxy: trustProxy(env, 'TRUST_PROXY'),
     debugMode: bool(env, 'DEBUG_MODE', false),
     publicBaseUrl: publicBaseUrl?.replace(/\/+$/, ''),
-    apiKeys: list(env, 'API_KEYS', []),
+    apiKeys: apiKeys(env, 'API_KEYS'),
     rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 600, 0, 1_000_000),
     idempotencyTtlSeconds: int(env, 'IDEMPOTENCY_TTL_SECONDS', 24 * 3600, 1, 30 * 24 * 3600),
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 25_000, 100, 600_000),
   };
+}
+
+/** Set but empty of keys (" , ") would silently turn authentication off, so it is refused. */
+function apiKeys(env: Env, name: string): string[] {
+  const keys = list(env, name, []);
+  if (keys.length === 0 && env[name] !== undefined && env[name] !== '') {
+    throw new ConfigError(name, 'is set but holds no key; list keys separated by commas, or leave it unset');
+  }
+  const unusable = keys.find((key) => !/^[\x21-\x7e]+$/.test(key));
+  if (unusable !== undefined) {
+    throw new ConfigError(name, 'entries may hold only printable ASCII characters without spaces');
+  }
+  return keys;
+}
+
+const HOST_ENTRY =
+  /^(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(:\d{1,5})?$/;
+
+/** Host names, `host:port`, `[ipv6]:port` or `*.suffix`: never URLs or paths, which would match nothing. */
+function allowedHosts(env: Env, name: string, fallback: string[]): string[] {
+  return list(env, name, fallback).map((raw) => {
+    const entry = raw.toLowerCase();
+    if (entry.includes('://') || entry.includes('/')) {
+      throw new ConfigError(
+        name,
+        `entries are host names like im.runware.ai or host:port, not URLs or paths; got "${raw}"`,
+      );
+    }
+    const port = /:(\d+)$/.exec(entry)?.[1];
+    if ((!HOST_ENTRY.test(entry) && isIP(entry) !== 6) || (port !== undefined && Number(port) > 65535)) {
+      throw new ConfigError(name, `entries must be host, host:port, [ipv6]:port or *.suffix; got "${raw}"`);
+    }
+    return entry;
+  });
+}
+
+const PROXY_PRESETS = ['loopback', 'linklocal', 'uniquelocal'];
+
+/** Express's trust-proxy forms, checked here rather than failing inside Express with a stack trace. */
+function trustProxy(env: Env, name: string): TrustProxy {
+  const raw = env[name]?.trim().toLowerCase();
+  if (!raw) return ['loopback'];
+  if (['true', 'false'].includes(raw)) return raw === 'true';
+  if (/^\d+$/.test(raw)) return int(env, name, 0, 0, 100);
+  const entries = raw.split(',').map((entry) => entry.trim());
+  for (const entry of entries) {
+    const [address, prefix, extra] = entry.split('/');
+    const validAddress = PROXY_PRESETS.includes(entry) || (isIP(address) !== 0 && extra === undefined);
+    const maxPrefix = isIP(address) === 6 ? 128 : 32;
+    const validPrefix = prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= maxPrefix);
+    if (!validAddress || !validPrefix) {
+      throw new ConfigError(
+        name,
+        `must be true, false, a hop count, or a comma-separated list of ${PROXY_PRESETS.join(', ')}, IP addresses and CIDR ranges; got "${entry}"`,
+      );
+    }
+  }
+  return entries;
+}
+
+/** An IP address or a host name: a malformed one would pass start-up and then fail in getaddrinfo. */
+function bindHost(env: Env, name: string): string {
+  const host = str(env, name, '0.0.0.0');
+  const looksNumeric = /^[\d.]+$/.test(host);
+  const validName = /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(host);
+  if (isIP(host) === 0 && (looksNumeric || !validName)) {
+    throw new ConfigError(name, `must be an IP address or a host name of this machine, got "${host}"`);
+  }
+  return host;
 }
 
 function optionalMultipleOf64(env: Env, name: string): number | undefined {

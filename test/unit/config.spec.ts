@@ -24,6 +24,19 @@ describe('loadConfig', () => {
     [{ RUNWARE_WIDTH: '1000' }, 'RUNWARE_WIDTH'],
     [{ CORS_ORIGINS: 'not a url' }, 'CORS_ORIGINS'],
     [{ WORKER_CONCURRENCY: '0' }, 'WORKER_CONCURRENCY'],
+    [{ API_KEYS: ' , ' }, 'API_KEYS'],
+    [{ API_KEYS: ',' }, 'API_KEYS'],
+    [{ API_KEYS: 'good-key-0123456789,with space' }, 'API_KEYS'],
+    [{ IMAGE_DOWNLOAD_ALLOWED_HOSTS: 'http://x/y' }, 'IMAGE_DOWNLOAD_ALLOWED_HOSTS'],
+    [{ IMAGE_DOWNLOAD_ALLOWED_HOSTS: 'im.runware.ai/images' }, 'IMAGE_DOWNLOAD_ALLOWED_HOSTS'],
+    [{ IMAGE_DOWNLOAD_ALLOWED_HOSTS: 'im.runware.ai:99999' }, 'IMAGE_DOWNLOAD_ALLOWED_HOSTS'],
+    [{ IMAGE_DOWNLOAD_ALLOWED_HOSTS: 'bad host' }, 'IMAGE_DOWNLOAD_ALLOWED_HOSTS'],
+    [{ HOST: '999.1.1.1' }, 'HOST'],
+    [{ HOST: 'http://localhost' }, 'HOST'],
+    [{ TRUST_PROXY: 'nonsense' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: '10.0.0.0/33' }, 'TRUST_PROXY'],
+    [{ TRUST_PROXY: 'loopback,10.0.0.1/8/1' }, 'TRUST_PROXY'],
+    [{ HOUSEKEEPING_INTERVAL_MS: '10' }, 'HOUSEKEEPING_INTERVAL_MS'],
   ])('%j stops with one line naming %s', (env, variable) => {
     let error: unknown;
     try {
@@ -45,5 +58,40 @@ describe('loadConfig', () => {
       planner: 'offline',
       renderer: 'offline',
     });
+  });
+
+  it('keeps the usable keys of API_KEYS and lets an unset or empty one mean no authentication', () => {
+    expect(loadConfig({ API_KEYS: ' first-key-0123456789 , ,second-key-0123456789,' }).apiKeys).toEqual([
+      'first-key-0123456789',
+      'second-key-0123456789',
+    ]);
+    expect(loadConfig({}).apiKeys).toEqual([]);
+    expect(loadConfig({ API_KEYS: '' }).apiKeys).toEqual([]);
+  });
+
+  it('accepts every allowlist form the download worker understands', () => {
+    const hosts = 'IM.Runware.ai, images.example.com:8443, *.cdn.example.com, [::1]:9000, ::1, 10.0.0.5:80';
+    expect(loadConfig({ IMAGE_DOWNLOAD_ALLOWED_HOSTS: hosts }).imageDownloadAllowedHosts).toEqual([
+      'im.runware.ai',
+      'images.example.com:8443',
+      '*.cdn.example.com',
+      '[::1]:9000',
+      '::1',
+      '10.0.0.5:80',
+    ]);
+  });
+
+  it.each([
+    ['', ['loopback']],
+    ['true', true],
+    ['FALSE', false],
+    ['2', 2],
+    ['loopback, 10.0.0.0/8, fd00::/8, 192.168.1.7', ['loopback', '10.0.0.0/8', 'fd00::/8', '192.168.1.7']],
+  ])('parses TRUST_PROXY=%j into what Express expects', (raw, expected) => {
+    expect(loadConfig({ TRUST_PROXY: raw }).trustProxy).toEqual(expected);
+  });
+
+  it.each(['127.0.0.1', '::', 'localhost', 'api.internal'])('accepts HOST=%s', (host) => {
+    expect(loadConfig({ HOST: host }).host).toBe(host);
   });
 });
