@@ -1,9 +1,18 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, IsInt, Max, Min, ValidateIf } from 'class-validator';
+import { IsIn, ValidateIf } from 'class-validator';
+import { SatisfiesCheck } from '../http/satisfies-check';
 import { IsStoryText, MAX_STORY_CHARS } from '../http/story-text.validator';
 import { MEDIA_TYPES, MediaType } from '../sessions/session.model';
 
 export const MAX_SCENES = 20;
+
+/** The first thing wrong with `num_scenes`, or null: a string "3" is not an integer, not "over 20". */
+export function sceneCountProblem(value: unknown): string | null {
+  if (typeof value !== 'number' || !Number.isInteger(value)) return 'num_scenes must be an integer';
+  if (value < 1) return 'num_scenes must be at least 1';
+  if (value > MAX_SCENES) return `num_scenes must be at most ${MAX_SCENES}`;
+  return null;
+}
 
 export class GenerateRequestDto {
   @ApiProperty({
@@ -22,9 +31,7 @@ export class GenerateRequestDto {
 
   @ApiPropertyOptional({ minimum: 1, maximum: MAX_SCENES, default: 5 })
   @ValidateIf((dto: GenerateRequestDto) => dto.num_scenes !== undefined)
-  @IsInt({ message: 'num_scenes must be an integer' })
-  @Min(1, { message: 'num_scenes must be at least 1' })
-  @Max(MAX_SCENES, { message: `num_scenes must be at most ${MAX_SCENES}` })
+  @SatisfiesCheck('isSceneCount', sceneCountProblem)
   num_scenes: number = 5;
 }
 

@@ -1,4 +1,5 @@
-import { registerDecorator, ValidationArguments, ValidationOptions } from 'class-validator';
+import { ValidationOptions } from 'class-validator';
+import { SatisfiesCheck } from './satisfies-check';
 
 export const MAX_STORY_CHARS = 50_000;
 
@@ -21,16 +22,5 @@ export function storyTextProblem(value: unknown, maxChars = MAX_STORY_CHARS): st
 }
 
 export function IsStoryText(options?: ValidationOptions): PropertyDecorator {
-  return (target, propertyName) =>
-    registerDecorator({
-      name: 'isStoryText',
-      target: target.constructor,
-      propertyName: propertyName as string,
-      options,
-      validator: {
-        validate: (value: unknown) => storyTextProblem(value) === null,
-        defaultMessage: (args?: ValidationArguments) =>
-          storyTextProblem(args?.value) ?? 'story_text is invalid',
-      },
-    });
+  return SatisfiesCheck('isStoryText', (value) => storyTextProblem(value), options);
 }

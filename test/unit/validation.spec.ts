@@ -33,12 +33,16 @@ describe('GenerateRequestDto', () => {
 
   it.each([
     [{ story_text: 'x', num_scenes: 21 }, 'num_scenes must be at most 20'],
+    [{ story_text: 'x', num_scenes: 0 }, 'num_scenes must be at least 1'],
+    [{ story_text: 'x', num_scenes: 2.5 }, 'num_scenes must be an integer'],
     [{ story_text: 'x', num_scenes: '3' }, 'num_scenes must be an integer'],
+    [{ story_text: 'x', num_scenes: null }, 'num_scenes must be an integer'],
+    [{ story_text: 'x', num_scenes: [30] }, 'num_scenes must be an integer'],
     [{ story_text: 'x', media_type: 'anime' }, 'media_type must be one of: cinematic, cartoon, realistic'],
     [{ story_text: 'x', media_type: null }, 'media_type must be one of: cinematic, cartoon, realistic'],
     [{ story_text: 'x', extra: 1 }, 'property extra should not exist'],
-  ])('rejects %j', async (body, message) => {
-    expect(await problems(GenerateRequestDto, body)).toContain(message);
+  ])('rejects %j with only %j', async (body, message) => {
+    expect(await problems(GenerateRequestDto, body)).toEqual([message]);
   });
 });
 
@@ -49,6 +53,18 @@ describe('ApproveRequestDto', () => {
     [{ session_id: id, approved_scenes: [] }, ['approved_scenes must not be empty']],
     [{ session_id: id, approved_scenes: [1, 1] }, ['approved_scenes must not contain duplicates']],
     [{ session_id: id, approved_scenes: [-1] }, ['approved_scenes must not contain negative indices']],
+    [{ session_id: id, approved_scenes: [-1, -1] }, ['approved_scenes must not contain negative indices']],
+    [{ session_id: id, approved_scenes: ['0'] }, ['approved_scenes must contain integers only']],
+    [{ session_id: id, approved_scenes: ['0', '0'] }, ['approved_scenes must contain integers only']],
+    [{ session_id: id, approved_scenes: [-0.5] }, ['approved_scenes must contain integers only']],
+    [{ session_id: id, approved_scenes: [Infinity] }, ['approved_scenes must contain integers only']],
+    [{ session_id: id, approved_scenes: [1e308] }, []],
+    [{ session_id: id, approved_scenes: '0' }, ['approved_scenes must be an array of scene indices']],
+    [{ session_id: id }, ['approved_scenes must be an array of scene indices']],
+    [
+      { session_id: id, approved_scenes: Array.from({ length: 101 }, (_, i) => -i) },
+      ['approved_scenes must contain at most 100 indices'],
+    ],
     [{ session_id: 'x', approved_scenes: [0] }, ['session_id must be a UUID']],
   ])('%j → %j', async (body, expected) => {
     expect(await problems(ApproveRequestDto, body)).toEqual(expected);
