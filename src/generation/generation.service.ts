@@ -1,10 +1,13 @@
-import { Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
+import { ConflictException, Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
 import { randomInt, randomUUID } from 'node:crypto';
 import { ProviderStatusService } from '../providers/provider-status.service';
 import { JobQueue } from '../queue/job-queue.service';
 import { SessionStore } from '../sessions/session.store';
 import { GenerateRequestDto, GenerateResponseDto } from './generate-request.dto';
 import { IdempotencyStore } from './idempotency.store';
+
+/** How long a repeated request waits for its concurrent twin to create the session. */
+const IDEMPOTENT_TWIN_WAIT_MS = 5_000;
 
 @Injectable()
 export class GenerationService {
@@ -27,12 +30,7 @@ export class GenerationService {
     }
     const id = randomUUID();
     if (idempotency) {
-      const body = {
-        story_text: request.story_text,
-        media_type: request.media_type,
-        num_scenes: request.num_scenes,
-      };
-      const earlier = await this.idempotency.claim(idempotency.key, idempotency.client, body, id);
+      const earlier = await this.earlierSession(request, idempotency, id);
       if (earlier) return { session_id: earlier, status: 'processing', message: 'Generation started' };
     }
     try {
@@ -43,6 +41,34 @@ export class GenerationService {
       throw err;
     }
     return { session_id: id, status: 'processing', message: 'Generation started' };
+  }
+
+  /**
+   * The session an identical earlier request created, once it exists; null when this request owns the key.
+   * A concurrent twin may still be creating its session (or fail and release the key, which this request
+   * then claims), so an id is returned only once `GET /status` can find it.
+   */
+  private async earlierSession(
+    request: GenerateRequestDto,
+    idempotency: { key: string; client: string },
+    id: string,
+  ): Promise<string | null> {
+    const body = {
+      story_text: request.story_text,
+      media_type: request.media_type,
+      num_scenes: request.num_scenes,
+    };
+    const deadline = Date.now() + IDEMPOTENT_TWIN_WAIT_MS;
+    for (;;) {
+      const earlier = await this.idempotency.claim(idempotency.key, idempotency.client, body, id);
+      if (!earlier || (await this.sessions.exists(earlier))) return earlier;
+      if (Date.now() > deadline) {
+        throw new ConflictException(
+          'A request with this Idempotency-Key is still being processed; retry shortly',
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    }
   }
 
   private async createAndQueue(id: string, request: GenerateRequestDto): Promise<void> {

@@ -2,6 +2,7 @@ import { BadRequestException, Inject, Injectable, UnprocessableEntityException }
 import { createHash } from 'node:crypto';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { RedisService } from '../redis/redis.service';
+import { SessionStore } from '../sessions/session.store';
 
 const VALID_KEY = /^[\x21-\x7e]{1,200}$/;
 
@@ -10,18 +11,21 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
 /**
  * `Idempotency-Key` on POST /generate: the first request with a key claims it (SET NX) for the session it
  * creates; a repeat with the same body gets that session back, a repeat with another body is a 422.
- * Keys are scoped per client API key so two clients cannot collide.
+ * Keys are scoped per client API key so two clients cannot collide. A key lives no longer than the session
+ * it names: a repeat after the session expired starts a new one instead of returning a dead id.
  */
 @Injectable()
 export class IdempotencyStore {
   constructor(
     private readonly redis: RedisService,
+    private readonly sessions: SessionStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   /**
-   * Claims `key` of `client` (its API key, or '' without one) for `sessionId`; returns the session id an
-   * earlier identical request created, if any.
+   * Claims `key` of `client` (its API key, or '' without one) for `sessionId`. Returns null when this
+   * request owns the key, or the id an earlier identical request claimed it for. That id may not exist yet
+   * (its request is still creating it) or ever (its request failed and will release the key).
    */
   async claim(key: string, client: string, body: unknown, sessionId: string): Promise<string | null> {
     if (!VALID_KEY.test(key)) {
@@ -30,23 +34,20 @@ export class IdempotencyStore {
     const redisKey = this.redisKey(key, client);
     const bodyHash = sha256(JSON.stringify(body));
     const record = JSON.stringify({ body: bodyHash, session_id: sessionId });
-    const claimed = await this.redis.commands.set(
-      redisKey,
-      record,
-      'EX',
-      this.config.idempotencyTtlSeconds,
-      'NX',
-    );
-    if (claimed === 'OK') return null;
-    const existing = await this.redis.commands.get(redisKey);
-    if (!existing) return null;
-    const earlier = JSON.parse(existing) as { body: string; session_id: string };
-    if (earlier.body !== bodyHash) {
-      throw new UnprocessableEntityException(
-        'Idempotency-Key was already used with a different request body',
-      );
+    const ttl = Math.min(this.config.idempotencyTtlSeconds, this.sessions.ttlSeconds);
+    // The key can vanish between SET NX and GET (released, or expired): then claim it again.
+    for (;;) {
+      if ((await this.redis.commands.set(redisKey, record, 'EX', ttl, 'NX')) === 'OK') return null;
+      const existing = await this.redis.commands.get(redisKey);
+      if (!existing) continue;
+      const earlier = JSON.parse(existing) as { body: string; session_id: string };
+      if (earlier.body !== bodyHash) {
+        throw new UnprocessableEntityException(
+          'Idempotency-Key was already used with a different request body',
+        );
+      }
+      return earlier.session_id;
     }
-    return earlier.session_id;
   }
 
   /** Frees a key whose request failed before its session existed, so the client can retry with it. */
