@@ -5,6 +5,7 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { IMAGE_FETCHER, ImageFetcher } from '../providers/image-fetcher';
 import { ProviderError, userMessage } from '../providers/provider-error';
 import { FailureHandlers, JobContext, JobHandlers, JobName, SessionJob } from '../queue/jobs';
+import { SceneRecord } from '../sessions/session.model';
 import { SessionStore } from '../sessions/session.store';
 import { forEachWithLimit } from './concurrency';
 import { crc32OfFile } from './file-crc';
@@ -12,7 +13,8 @@ import { sceneFileBase } from './scene-files';
 
 /**
  * Fetches the approved scenes' images into IMAGE_DIR/<session>/scene_NN.<ext>, a few at a time. A retried
- * job skips scenes already fetched, so each approved scene ends with exactly one file.
+ * job skips scenes already fetched or already failed for good, so each approved scene ends with exactly one
+ * file or one error.
  */
 @Injectable()
 export class DownloadProcessor {
@@ -48,47 +50,63 @@ export class DownloadProcessor {
     const dir = path.join(this.config.imageDir, sessionId);
     await mkdir(dir, { recursive: true });
 
-    const pending = session.approved.filter((index) => session.downloads[index]?.status !== 'done');
-    const failures = new Map<number, unknown>();
+    // A scene fetched, or failed for good, by an earlier attempt is not fetched again.
+    const pending = session.approved.filter((index) => !session.downloads[index]);
+    const failed = new Set(session.approved.filter((index) => session.downloads[index]?.status === 'failed'));
+    let retryLater = 0;
     await forEachWithLimit(pending, this.config.downloadConcurrency, async (index) => {
-      const scene = session.scenes[index];
       try {
-        if (!scene?.source) throw new ProviderError('The scene has no rendered image to download', false);
-        const fetched = await this.fetcher.fetchTo(scene.source, path.join(dir, sceneFileBase(index)));
-        await this.sessions.saveDownload(sessionId, index, {
-          status: 'done',
-          file: path.basename(fetched.path),
-          bytes: fetched.bytes,
-          content_type: fetched.contentType,
-          error: null,
-          // Read back while the file is still in the page cache: about 1 ms for a few MB.
-          crc32: await crc32OfFile(fetched.path),
-        });
+        await this.fetchScene(sessionId, index, session.scenes[index], path.join(dir, sceneFileBase(index)));
       } catch (err) {
         if (!(err instanceof ProviderError))
           this.logger.warn(`Scene ${index} of ${sessionId}: ${String(err)}`);
-        failures.set(index, err);
+        const retryable = !(err instanceof ProviderError) || err.retryable;
+        if (retryable && !context.isLastAttempt) {
+          retryLater++;
+          return;
+        }
+        failed.add(index);
+        await this.saveFailure(sessionId, index, err);
       }
     });
+    if (retryLater > 0) throw new Error(`${retryLater} image download(s) failed; retrying`);
 
-    const retryable = [...failures.values()].some((err) => !(err instanceof ProviderError) || err.retryable);
-    if (retryable && !context.isLastAttempt) {
-      throw new Error(`${failures.size} image download(s) failed; retrying`);
-    }
-    for (const [index, err] of failures) {
-      await this.sessions.saveDownload(sessionId, index, {
-        status: 'failed',
-        file: null,
-        bytes: null,
-        content_type: null,
-        error: userMessage(err),
-      });
-    }
-    const failed = [...failures.keys()].map((i) => i + 1);
+    const numbers = [...failed].sort((a, b) => a - b).map((index) => index + 1);
     await this.sessions.update(sessionId, {
-      download_status: failures.size === 0 ? 'completed' : 'failed',
-      download_error: failures.size === 0 ? null : `Could not download scene(s) ${failed.join(', ')}`,
+      // "completed" only when every approved scene arrived; the scenes that did arrive still export.
+      download_status: numbers.length === 0 ? 'completed' : 'failed',
+      download_error: numbers.length === 0 ? null : `Could not download scene(s) ${numbers.join(', ')}`,
       downloaded_at: new Date().toISOString(),
+    });
+  }
+
+  private async fetchScene(
+    sessionId: string,
+    index: number,
+    scene: SceneRecord | undefined,
+    targetBase: string,
+  ): Promise<void> {
+    if (!scene?.source) throw new ProviderError('The scene has no rendered image to download', false);
+    const fetched = await this.fetcher.fetchTo(scene.source, targetBase);
+    await this.sessions.saveDownload(sessionId, index, {
+      status: 'done',
+      file: path.basename(fetched.path),
+      bytes: fetched.bytes,
+      content_type: fetched.contentType,
+      error: null,
+      // Read back while the file is still in the page cache: about 1 ms for a few MB.
+      crc32: await crc32OfFile(fetched.path),
+    });
+  }
+
+  /** A failure retrying cannot mend (or the last attempt's), kept so the scene is not fetched again. */
+  private async saveFailure(sessionId: string, index: number, err: unknown): Promise<void> {
+    await this.sessions.saveDownload(sessionId, index, {
+      status: 'failed',
+      file: null,
+      bytes: null,
+      content_type: null,
+      error: userMessage(err),
     });
   }
 }

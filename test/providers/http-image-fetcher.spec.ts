@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isPrivateAddress } from '../../src/providers/http/host-policy';
+import { accessFor, isPrivateAddress, parseHostRules } from '../../src/providers/http/host-policy';
 import { FetcherConfig, HttpImageFetcher, sniffImageType } from '../../src/providers/http/http-image-fetcher';
 import { providerErrorOf } from '../support/provider-errors';
 import { fakeImage } from '../support/fake-images';
@@ -225,6 +225,23 @@ describe('sniffImageType', () => {
   });
 });
 
+describe('accessFor', () => {
+  it.each([
+    ['[::1]:8080', 'http://[::1]:8080/a.png'],
+    ['[0:0:0:0:0:0:0:1]:8080', 'http://[::1]:8080/a.png'],
+    ['[::FFFF:127.0.0.1]:8080', 'http://[::ffff:7f00:1]:8080/a.png'],
+    ['::1', 'https://[::1]/a.png'],
+  ])('matches the IPv6 entry %s whatever way the address is written (%s)', (entry, url) => {
+    expect(accessFor(new URL(url), parseHostRules([entry]))).toEqual({ allowed: true, trusted: true });
+  });
+
+  it('refuses an IPv6 entry on another port', () => {
+    expect(accessFor(new URL('http://[::1]:8081/a.png'), parseHostRules(['[::1]:8080']))).toEqual({
+      allowed: false,
+    });
+  });
+});
+
 describe('isPrivateAddress', () => {
   it.each([
     '127.0.0.1',
@@ -237,8 +254,20 @@ describe('isPrivateAddress', () => {
     'fe80::1',
     'fd00::1',
     '::ffff:127.0.0.1',
+    '::ffff:7f00:1',
+    '::127.0.0.1',
+    '64:ff9b::10.0.0.1',
+    '64:ff9b::a9fe:a9fe',
+    '2002:c0a8:101::1',
+    '[::1]',
+    'not-an-address',
   ])('treats %s as private', (address) => expect(isPrivateAddress(address)).toBe(true));
-  it.each(['8.8.8.8', '104.18.2.3', '2606:4700::1111', '::ffff:8.8.8.8'])('treats %s as public', (address) =>
-    expect(isPrivateAddress(address)).toBe(false),
-  );
+  it.each([
+    '8.8.8.8',
+    '104.18.2.3',
+    '2606:4700::1111',
+    '::ffff:8.8.8.8',
+    '64:ff9b::808:808',
+    '2002:808:808::1',
+  ])('treats %s as public', (address) => expect(isPrivateAddress(address)).toBe(false));
 });

@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import * as http from 'node:http';
+import { AddressInfo, isIPv6 } from 'node:net';
 import sharp from 'sharp';
+import { BehaviourControl, behaviourControl } from './fake-behaviour';
 
 export type FakeImageFormat = 'png' | 'jpg' | 'webp';
 
@@ -46,4 +49,127 @@ function gradient(side: number): Buffer {
     }
   }
   return pixels;
+}
+
+export interface FakeImageHostBehaviour {
+  /** HTTP status to answer with; anything but 200 gets a short text body instead of an image. */
+  status: number;
+  /** Hold the answer until `release()` is called: a slow host, without a timer to race. */
+  held: boolean;
+}
+
+export interface FakeImageHostOptions {
+  /** Address to listen on: 127.0.0.1 (default) or ::1. */
+  address?: string;
+  port?: number;
+  /** As `fakeImage`'s approxBytes. */
+  imageBytes?: number;
+  behaviour?: Partial<FakeImageHostBehaviour>;
+}
+
+/** How the host answers: standing and one-shot behaviours, for every path or for one path only. */
+export interface FakeImageHostControl {
+  set(behaviour: Partial<FakeImageHostBehaviour>): void;
+  enqueue(...behaviours: Partial<FakeImageHostBehaviour>[]): void;
+}
+
+export interface FakeImageHost extends FakeImageHostControl {
+  /** host:port as it appears in a URL and in IMAGE_DOWNLOAD_ALLOWED_HOSTS (`[::1]:port` for IPv6). */
+  host: string;
+  port: number;
+  /** GET requests received so far for `path` (counted on arrival, before any hold). */
+  requestsFor(path: string): number;
+  /** Behaviours for one path, merged over those of the whole host. */
+  forPath(path: string): FakeImageHostControl;
+  /** Sends every held answer. */
+  release(): void;
+  /** Back to the initial behaviour, with no per-path behaviours, held answers or counts. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+/**
+ * An image host as a provider's CDN: GET `/<anything>.png|jpg|webp` answers that image, anything else 404.
+ * Faults (status, holds) can be set for the whole host or for one image path.
+ */
+export async function startFakeImageHost(options: FakeImageHostOptions = {}): Promise<FakeImageHost> {
+  const initial: FakeImageHostBehaviour = { status: 200, held: false, ...options.behaviour };
+  const host = behaviourControl<FakeImageHostBehaviour>(initial);
+  let paths = new Map<string, BehaviourControl<Partial<FakeImageHostBehaviour>>>();
+  const requests = new Map<string, number>();
+  let held: (() => void)[] = [];
+
+  const release = () => {
+    const waiting = held;
+    held = [];
+    waiting.forEach((send) => send());
+  };
+  const forPath = (path: string) => {
+    let control = paths.get(path);
+    if (!control) paths.set(path, (control = behaviourControl<Partial<FakeImageHostBehaviour>>({})));
+    return control;
+  };
+
+  const server = http.createServer((req, res) => {
+    const path = (req.url ?? '/').split('?')[0];
+    const match = /\.(png|jpg|webp)$/.exec(path);
+    if (req.method !== 'GET' || !match) {
+      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
+      return;
+    }
+    requests.set(path, (requests.get(path) ?? 0) + 1);
+    const behaviour = { ...host.next(), ...paths.get(path)?.next() };
+    const answer = () => void answerWith(res, behaviour.status, match[1] as FakeImageFormat);
+    if (behaviour.held) held.push(answer);
+    else answer();
+  });
+
+  async function answerWith(res: http.ServerResponse, status: number, format: FakeImageFormat) {
+    if (res.destroyed) return;
+    if (status !== 200) {
+      res.writeHead(status, { 'Content-Type': 'text/plain' }).end(`fake image host: ${status}`);
+      return;
+    }
+    try {
+      const bytes = await fakeImage(format, options.imageBytes);
+      res
+        .writeHead(200, { 'Content-Type': CONTENT_TYPES[format], 'Content-Length': bytes.length })
+        .end(bytes);
+    } catch {
+      res.writeHead(500).end();
+    }
+  }
+
+  const address = options.address ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, address, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  // Warm the cache so the first download is not slowed by image generation.
+  await fakeImage('png', options.imageBytes);
+
+  return {
+    host: `${isIPv6(address) ? `[${address}]` : address}:${port}`,
+    port,
+    set: host.set,
+    enqueue: host.enqueue,
+    requestsFor: (path) => requests.get(path) ?? 0,
+    forPath: (path) => {
+      const control = forPath(path);
+      return { set: control.set, enqueue: control.enqueue };
+    },
+    release,
+    reset: () => {
+      host.reset();
+      paths = new Map();
+      requests.clear();
+      release(); // nothing is left waiting for a test that has ended
+    },
+    close: async () => {
+      held = [];
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }

@@ -3,14 +3,15 @@ import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import { behaviourControl } from './fake-behaviour';
 import { RawData, WebSocket, WebSocketServer } from 'ws';
-import { CONTENT_TYPES, fakeImage, FakeImageFormat } from './fake-images';
+import { FakeImageFormat, FakeImageHost, startFakeImageHost } from './fake-images';
 import { seededRandom } from '../../src/providers/offline/seeded-random';
 
 /**
  * A local stand-in for Runware's WebSocket task API (https://runware.ai/docs/platform/errors and the
  * @runware/sdk-js client): the client sends JSON arrays of tasks; the server answers `{"data": [...]}` or
  * `{"errors": [{code, message, parameter?, taskType, taskUUID?}]}`, one error per frame (the SDK only
- * reads the first error of a frame). Image URLs point at a separate HTTP server serving real image bytes.
+ * reads the first error of a frame). Image URLs point at a separate HTTP server serving real image bytes
+ * (`images`, a fake image host whose answers can be faulted too).
  */
 
 export type FakeRunwareFault =
@@ -29,6 +30,8 @@ export interface FakeRunwareBehaviour {
   error?: { code: string; message: string; parameter?: string };
   /** Random faults per task: errors are providerError. */
   faults?: { errorRate?: number; dropRate?: number; disconnectRate?: number };
+  /** host:port the task's image URLs point at, instead of `imageHost` (another server, or a name for it). */
+  imageHost?: string;
 }
 
 export interface FakeRunwareOptions {
@@ -61,6 +64,8 @@ export interface FakeRunware {
   wsUrl: string;
   /** host:port of the image server, for IMAGE_DOWNLOAD_ALLOWED_HOSTS. */
   imageHost: string;
+  /** The image server itself: request counts and faults per image path. */
+  images: FakeImageHost;
   stats: FakeRunwareStats;
   set(behaviour: Partial<FakeRunwareBehaviour>): void;
   /** One-shot behaviours for the next imageInference tasks, in order. */
@@ -80,26 +85,8 @@ export async function startFakeRunware(options: FakeRunwareOptions = {}): Promis
   const sessions = new Set<string>();
   const random = seededRandom(options.seed ?? Date.now());
 
-  const imageServer = http.createServer((req, res) => {
-    const match = /\.(png|jpg|webp)(?:\?.*)?$/.exec(req.url ?? '');
-    if (req.method !== 'GET' || !match) {
-      res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found');
-      return;
-    }
-    const format = match[1] as FakeImageFormat;
-    fakeImage(format, options.imageBytes).then(
-      (bytes) => {
-        res
-          .writeHead(200, { 'Content-Type': CONTENT_TYPES[format], 'Content-Length': bytes.length })
-          .end(bytes);
-      },
-      () => res.writeHead(500).end(),
-    );
-  });
-  await listen(imageServer, options.imagePort ?? 0);
-  const imageHost = `127.0.0.1:${(imageServer.address() as AddressInfo).port}`;
-  // Warm the cache so the first download is not slowed by image generation.
-  await fakeImage('png', options.imageBytes);
+  const images = await startFakeImageHost({ port: options.imagePort, imageBytes: options.imageBytes });
+  const imageHost = images.host;
 
   const httpServer = http.createServer((_req, res) => res.writeHead(426).end('WebSocket only'));
   const wss = new WebSocketServer({ server: httpServer });
@@ -258,7 +245,7 @@ export async function startFakeRunware(options: FakeRunwareOptions = {}): Promis
           taskType,
           taskUUID,
           imageUUID,
-          imageURL: `http://${imageHost}/image/ws/2/ii/${imageUUID}.${format}`,
+          imageURL: `http://${behaviour.imageHost ?? imageHost}/image/ws/2/ii/${imageUUID}.${format}`,
           seed: seed + i,
           ...(task.includeCost ? { cost: 0.0013 } : {}),
         };
@@ -270,11 +257,13 @@ export async function startFakeRunware(options: FakeRunwareOptions = {}): Promis
   return {
     wsUrl: `ws://127.0.0.1:${wsPort}`,
     imageHost,
+    images,
     stats,
     set: behaviours.set,
     enqueue: behaviours.enqueue,
     reset: () => {
       behaviours.reset();
+      images.reset();
       Object.assign(stats, emptyStats());
     },
     close: async () => {
@@ -283,8 +272,7 @@ export async function startFakeRunware(options: FakeRunwareOptions = {}): Promis
       wss.clients.forEach((client) => client.terminate());
       await new Promise<void>((resolve) => wss.close(() => resolve()));
       httpServer.closeAllConnections();
-      imageServer.closeAllConnections();
-      await Promise.all([closeServer(httpServer), closeServer(imageServer)]);
+      await Promise.all([closeServer(httpServer), images.close()]);
     },
   };
 }

@@ -23,9 +23,9 @@ export function parseHostRules(entries: string[]): HostRule[] {
     .map((entry) => {
       const wildcard = entry.startsWith('*.');
       const rest = wildcard ? entry.slice(2) : entry;
-      if (isIP(rest) === 6) return { host: `[${rest}]`, port: undefined, wildcard }; // URL.hostname has brackets
-      const bracketed = /^(\[[0-9a-f:.]+\])(?::(\d+))?$/.exec(rest);
-      if (bracketed) return { host: bracketed[1], port: portOf(bracketed[2]), wildcard };
+      if (isIP(rest) === 6) return { host: ipv6Host(rest), port: undefined, wildcard };
+      const bracketed = /^\[([0-9a-f:.]+)\](?::(\d+))?$/.exec(rest);
+      if (bracketed) return { host: ipv6Host(bracketed[1]), port: portOf(bracketed[2]), wildcard };
       const colon = rest.lastIndexOf(':');
       if (colon > 0 && rest.indexOf(':') === colon && /^\d+$/.test(rest.slice(colon + 1))) {
         return { host: rest.slice(0, colon), port: portOf(rest.slice(colon + 1)), wildcard };
@@ -46,6 +46,15 @@ export function accessFor(url: URL, rules: HostRule[]): HostAccess {
     return { allowed: true, trusted: false };
   }
   return { allowed: false };
+}
+
+/**
+ * An IPv6 address as URL.hostname writes it: in brackets and in its shortest form, so that an entry
+ * `[0:0:0:0:0:0:0:1]:8080` matches `http://[::1]:8080/`. Text that is no address stays as it was (and
+ * matches nothing).
+ */
+function ipv6Host(address: string): string {
+  return isIP(address) === 6 ? new URL(`http://[${address}]/`).hostname : `[${address}]`;
 }
 
 function portOf(text: string | undefined): number | undefined {
@@ -82,13 +91,43 @@ for (const [network, prefix] of [
   PRIVATE.addSubnet(network, prefix, 'ipv6');
 }
 
-/** True for loopback, private, link-local, multicast and reserved addresses (IPv4-mapped IPv6 included). */
+/**
+ * True for loopback, private, link-local, multicast and reserved addresses, including IPv4 addresses
+ * carried inside IPv6 (mapped, compatible, NAT64 and 6to4), which a gateway on the path would reach.
+ */
 export function isPrivateAddress(address: string): boolean {
   const bare = address.replace(/^\[|\]$/g, '');
-  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(bare);
-  if (mapped) return PRIVATE.check(mapped[1], 'ipv4');
   const family = isIP(bare);
   if (family === 4) return PRIVATE.check(bare, 'ipv4');
-  if (family === 6) return PRIVATE.check(bare, 'ipv6');
-  return true; // not an IP address at all: never treat as safe
+  if (family !== 6) return true; // not an IP address at all: never treat as safe
+  const embedded = embeddedIPv4(bare);
+  if (embedded !== null) return PRIVATE.check(embedded, 'ipv4');
+  return PRIVATE.check(bare, 'ipv6');
+}
+
+/** The IPv4 address an IPv6 address carries: ::ffff:a.b.c.d, ::a.b.c.d, 64:ff9b::/96, 2002::/16. */
+function embeddedIPv4(ipv6: string): string | null {
+  const words = ipv6Words(ipv6);
+  const isZero = (from: number, to: number) => words.slice(from, to).every((w) => w === 0);
+  const v4 = (high: number, low: number) => `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
+  if (isZero(0, 5) && words[5] === 0xffff) return v4(words[6], words[7]); // mapped
+  if (isZero(0, 6) && words[6] !== 0) return v4(words[6], words[7]); // compatible (deprecated)
+  if (words[0] === 0x64 && words[1] === 0xff9b && isZero(2, 6)) return v4(words[6], words[7]); // NAT64
+  if (words[0] === 0x2002) return v4(words[1], words[2]); // 6to4
+  return null;
+}
+
+/** The eight 16-bit words of a valid IPv6 address (a trailing dotted IPv4 part included). */
+function ipv6Words(ipv6: string): number[] {
+  const dotted = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(ipv6);
+  const text = dotted
+    ? ipv6.slice(0, dotted.index) +
+      `${((+dotted[1] << 8) | +dotted[2]).toString(16)}:${((+dotted[3] << 8) | +dotted[4]).toString(16)}`
+    : ipv6;
+  const [head, tail] = text.split('::');
+  const part = (p: string | undefined) => (p ? p.split(':').map((w) => parseInt(w, 16)) : []);
+  const [before, after] = [part(head), part(tail)];
+  return tail === undefined
+    ? before
+    : [...before, ...Array(8 - before.length - after.length).fill(0), ...after];
 }
