@@ -1,5 +1,19 @@
+import { getMetadataStorage } from 'class-validator';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { ConfigError, loadConfig } from '../../src/config/app-config';
+import { EnvironmentVariables } from '../../src/config/env.schema';
 import { selectProviders } from '../../src/providers/provider-selection';
+
+function refusal(env: Record<string, string>): ConfigError {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error(`${JSON.stringify(env)} was accepted`);
+}
 
 describe('loadConfig', () => {
   it('has working defaults for an empty environment', () => {
@@ -93,5 +107,177 @@ describe('loadConfig', () => {
 
   it.each(['127.0.0.1', '::', 'localhost', 'api.internal'])('accepts HOST=%s', (host) => {
     expect(loadConfig({ HOST: host }).host).toBe(host);
+  });
+
+  it('has every default of the schema', () => {
+    expect(loadConfig({})).toEqual({
+      port: 8000,
+      workerHealthPort: undefined,
+      host: '0.0.0.0',
+      role: 'all',
+      redisUrl: 'redis://127.0.0.1:6379',
+      redisUrlDefaulted: true,
+      redisPrefix: 'sig',
+      providers: 'auto',
+      openrouter: {
+        apiKey: undefined,
+        baseUrl: 'https://openrouter.ai/api/v1',
+        model: 'openai/gpt-4o-mini',
+        timeoutMs: 60_000,
+        appUrl: 'https://github.com/story-to-image-generator',
+        appTitle: 'Story to Image Generator',
+        maxStoryChars: 50_000,
+      },
+      runware: {
+        apiKey: undefined,
+        url: 'wss://ws-api.runware.ai/v1',
+        timeoutMs: 90_000,
+        connectTimeoutMs: 10_000,
+        modelOverrides: {},
+        widthOverride: undefined,
+        heightOverride: undefined,
+        stepsOverride: undefined,
+        cfgScaleOverride: undefined,
+        outputFormat: 'PNG',
+      },
+      imageDir: path.resolve('image_generation'),
+      imageDownloadAllowedHosts: ['im.runware.ai'],
+      imageDownloadMaxBytes: 25 * 1024 * 1024,
+      imageDownloadTimeoutMs: 30_000,
+      workerConcurrency: 50,
+      downloadConcurrency: 6,
+      jobAttempts: 3,
+      jobBackoffMs: 1000,
+      jobLockMs: 30_000,
+      stalledCheckMs: 15_000,
+      sessionTtlHours: 24,
+      sessionStallMinutes: 30,
+      housekeepingIntervalMs: 60_000,
+      corsOrigins: [],
+      trustProxy: ['loopback'],
+      debugMode: false,
+      publicBaseUrl: undefined,
+      apiKeys: [],
+      rateLimitPerMinute: 600,
+      idempotencyTtlSeconds: 86_400,
+      shutdownTimeoutMs: 25_000,
+    });
+  });
+
+  it('reads values trimmed, in any case where a set is allowed, with empty meaning unset', () => {
+    const config = loadConfig({
+      PORT: ' 8080 ',
+      WORKER_HEALTH_PORT: '',
+      ROLE: ' Worker ',
+      REDIS_URL: 'rediss://redis.internal:6380/',
+      PUBLIC_BASE_URL: 'https://images.example.com//',
+      RUNWARE_OUTPUT_FORMAT: 'WebP',
+      RUNWARE_WIDTH: '1024',
+      RUNWARE_CFG_SCALE: '7.5',
+      SESSION_TTL_HOURS: '0.5',
+      DEBUG_MODE: ' On ',
+      IMAGE_DIR: '  ',
+      IMAGE_DOWNLOAD_ALLOWED_HOSTS: ' ',
+    });
+    expect(config).toMatchObject({
+      port: 8080,
+      workerHealthPort: undefined,
+      role: 'worker',
+      redisUrl: 'rediss://redis.internal:6380',
+      redisUrlDefaulted: false,
+      publicBaseUrl: 'https://images.example.com',
+      runware: { outputFormat: 'WEBP', widthOverride: 1024, cfgScaleOverride: 7.5 },
+      sessionTtlHours: 0.5,
+      debugMode: true,
+      imageDir: path.resolve('image_generation'),
+      imageDownloadAllowedHosts: ['im.runware.ai'],
+    });
+  });
+
+  it.each([
+    // [variable, bad value, what the message says is allowed]
+    ['PORT', 'eighty', 'an integer between 0 and 65535'],
+    ['PORT', '65536', 'an integer between 0 and 65535'],
+    ['PORT', '1.5', 'an integer between 0 and 65535'],
+    ['WORKER_HEALTH_PORT', '0', 'an integer between 1 and 65535'],
+    ['IMAGE_DOWNLOAD_MAX_BYTES', '157286401', 'an integer between 1024 and 157286400'],
+    ['RUNWARE_WIDTH', '1000', 'a multiple of 64 between 64 and 4096'],
+    ['RUNWARE_HEIGHT', '4160', 'a multiple of 64 between 64 and 4096'],
+    ['SESSION_TTL_HOURS', 'soon', 'a number between 0.001 and 8760'],
+    ['RUNWARE_CFG_SCALE', '50.5', 'a number between 0 and 50'],
+    ['DEBUG_MODE', 'maybe', 'true/false, 1/0, yes/no, on/off'],
+    ['ROLE', 'both', 'one of api, worker, all'],
+    ['AI_PROVIDERS', 'sometimes', 'one of auto, offline, live'],
+    ['RUNWARE_OUTPUT_FORMAT', 'gif', 'one of png, jpg, webp'],
+    ['REDIS_URL', 'http://127.0.0.1:6379', 'a URL starting with redis:// or rediss://'],
+    ['RUNWARE_URL', 'not a url', 'a URL starting with ws:// or wss://'],
+    ['PUBLIC_BASE_URL', 'ftp://example.com', 'a URL starting with http:// or https://'],
+    ['HOST', '999.1.1.1', 'an IP address or a host name'],
+    ['IMAGE_DOWNLOAD_ALLOWED_HOSTS', 'im.runware.ai/images', 'host, host:port, [ipv6]:port or *.suffix'],
+    ['CORS_ORIGINS', 'https://app.example.com/path', 'origins like https://app.example.com'],
+    ['TRUST_PROXY', 'nonsense', 'a hop count from 0 to 100'],
+    ['TRUST_PROXY', '101', 'a hop count from 0 to 100'],
+    ['TRUST_PROXY', '10.0.0.0/33', 'IP addresses and CIDR ranges'],
+  ])('refuses %s=%j, naming the variable, the value and what is allowed', (variable, value, allowed) => {
+    const error = refusal({ [variable]: value });
+    expect(error.variable).toBe(variable);
+    expect(error.message).toMatch(new RegExp(`^Invalid configuration: ${variable} must be `));
+    expect(error.message).toContain(allowed);
+    expect(error.message.endsWith(`, got ${JSON.stringify(value)}`)).toBe(true);
+    expect(error.message).not.toContain('\n');
+  });
+
+  it('prints the value of one line even when it holds a line break', () => {
+    expect(refusal({ PORT: '80\n80' }).message).toBe(
+      'Invalid configuration: PORT must be an integer between 0 and 65535, got "80\\n80"',
+    );
+  });
+
+  it.each([
+    [{ API_KEYS: 'a b' }, 'API_KEYS', 'a b'],
+    [{ API_KEYS: 'good-key-0123456789,bad key' }, 'API_KEYS', 'good-key-0123456789'],
+    [{ API_KEYS: 'ключ' }, 'API_KEYS', 'ключ'],
+  ])('never prints a secret: %j', (env, variable, secret) => {
+    const error = refusal(env);
+    expect(error.variable).toBe(variable);
+    expect(error.message).toContain('printable ASCII characters without spaces');
+    expect(error.message).not.toContain(secret);
+  });
+
+  it('names a missing key without printing the other one', () => {
+    const error = refusal({ AI_PROVIDERS: 'live', OPENROUTER_API_KEY: 'sk-or-secret' });
+    expect(error.message).toBe('Invalid configuration: RUNWARE_API_KEY is required when AI_PROVIDERS=live');
+    expect(
+      loadConfig({ AI_PROVIDERS: 'live', OPENROUTER_API_KEY: 'o', RUNWARE_API_KEY: 'r' }).providers,
+    ).toBe('live');
+  });
+
+  it('prints a refused URL without its credentials or query string', () => {
+    const error = refusal({ REDIS_URL: 'http://user:hunter2@redis.internal:6379/?token=abc' });
+    expect(error.message).toContain('got "http://***@redis.internal:6379/?***"');
+    expect(error.message).not.toMatch(/hunter2|token|abc/);
+  });
+
+  it.each([
+    ['true', true],
+    ['2', 2],
+    ['0', 0],
+    ['10.0.0.0/8,172.16.0.0/12, 2001:db8::/32', ['10.0.0.0/8', '172.16.0.0/12', '2001:db8::/32']],
+  ])('accepts TRUST_PROXY=%j as %j', (raw, expected) => {
+    expect(loadConfig({ TRUST_PROXY: raw }).trustProxy).toEqual(expected);
+  });
+
+  it('ignores variables it does not know', () => {
+    expect(loadConfig({ PATH: '/usr/bin', NODE_ENV: 'production', PORT: '9000' }).port).toBe(9000);
+  });
+
+  it('declares in its schema exactly the variables .env.example lists', () => {
+    const declared = getMetadataStorage()
+      .getTargetValidationMetadatas(EnvironmentVariables, '', false, false)
+      .map((metadata) => metadata.propertyName);
+    const example = readFileSync(path.join(__dirname, '..', '..', '.env.example'), 'utf8');
+    const listed = [...example.matchAll(/^([A-Z][A-Z0-9_]*)=/gm)].map((match) => match[1]);
+    expect([...new Set(declared)].sort()).toEqual([...listed].sort());
+    expect(listed).toHaveLength(new Set(listed).size);
   });
 });

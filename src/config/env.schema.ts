@@ -1,0 +1,305 @@
+import { applyDecorators } from '@nestjs/common';
+import { Expose, Transform } from 'class-transformer';
+import {
+  IsBoolean,
+  IsDefined,
+  IsDivisibleBy,
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  Max,
+  Min,
+  registerDecorator,
+  ValidateIf,
+  ValidationOptions,
+} from 'class-validator';
+import { isIP } from 'node:net';
+import type { ProviderMode, Role, TrustProxy } from './app-config';
+
+/** How a refused value may be printed: as given, as a URL without credentials or query, or never (a secret). */
+export type Shown = 'value' | 'url' | 'never';
+
+interface VariableSpec {
+  /** What is allowed, as the end of "<NAME> …": the one message of every rule below. */
+  allowed: string;
+  parse?: (text: string) => unknown;
+  rules?: (options: ValidationOptions) => PropertyDecorator[];
+  shown?: Shown;
+  /** The text of a value, or undefined when unset (the property's default then stays): trimmed, empty = unset. */
+  read?: (value: unknown) => string | undefined;
+}
+
+const trimmed = (value: unknown): string | undefined =>
+  typeof value === 'string' && value.trim() !== '' ? value.trim() : undefined;
+
+/** One environment variable: read, parsed, then checked by rules that share one message saying what is allowed. */
+function Variable({ allowed, parse = (text) => text, rules, shown = 'value', read = trimmed }: VariableSpec) {
+  const options: ValidationOptions = { message: allowed, context: { shown } };
+  return applyDecorators(
+    Expose(),
+    Transform(({ value }) => {
+      const text = read(value);
+      return text === undefined ? undefined : parse(text);
+    }),
+    IsOptional(),
+    ...(rules?.(options) ?? []),
+  );
+}
+
+/** A rule class-validator has no decorator for. */
+function Check(
+  name: string,
+  test: (value: unknown) => boolean,
+  options: ValidationOptions,
+): PropertyDecorator {
+  return (target, propertyName) =>
+    registerDecorator({
+      name,
+      target: target.constructor,
+      propertyName: String(propertyName),
+      options,
+      validator: { validate: test },
+    });
+}
+
+const list = (text: string) =>
+  text
+    .split(',')
+    .map((item) => item.trim())
+    .filter(Boolean);
+
+const isListOf = (test: (entry: string) => boolean) => (value: unknown) =>
+  Array.isArray(value) && value.every((entry) => test(entry as string));
+
+/** Free text, such as a model name. */
+const Text = () => Variable({ allowed: 'must be text' });
+
+function IntegerBetween(min: number, max: number, multipleOf?: number) {
+  return Variable({
+    allowed: `must be ${multipleOf ? `a multiple of ${multipleOf}` : 'an integer'} between ${min} and ${max}`,
+    // "1.5", "1e3" or "+5" stay text, so IsInt refuses them.
+    parse: (text) => (/^-?\d+$/.test(text) ? Number(text) : text),
+    rules: (o) => [IsInt(o), Min(min, o), Max(max, o), ...(multipleOf ? [IsDivisibleBy(multipleOf, o)] : [])],
+  });
+}
+
+function NumberBetween(min: number, max: number) {
+  return Variable({
+    allowed: `must be a number between ${min} and ${max}`,
+    parse: (text) => (Number.isFinite(Number(text)) ? Number(text) : text),
+    rules: (o) => [IsNumber({ allowNaN: false, allowInfinity: false }, o), Min(min, o), Max(max, o)],
+  });
+}
+
+const BOOLEAN_WORDS = [
+  ['true', 'false'],
+  ['1', '0'],
+  ['yes', 'no'],
+  ['on', 'off'],
+];
+
+function Flag() {
+  return Variable({
+    allowed: `must be ${BOOLEAN_WORDS.map((pair) => pair.join('/')).join(', ')}`,
+    parse: (text) => {
+      const word = text.toLowerCase();
+      const pair = BOOLEAN_WORDS.find((words) => words.includes(word));
+      return pair ? pair[0] === word : text;
+    },
+    rules: (o) => [IsBoolean(o)],
+  });
+}
+
+/** One of `values`, in any case. */
+function OneOf(values: readonly string[]) {
+  return Variable({
+    allowed: `must be one of ${values.join(', ')}`,
+    parse: (text) => text.toLowerCase(),
+    rules: (o) => [IsIn(values, o)],
+  });
+}
+
+function protocolOf(value: unknown): string | undefined {
+  try {
+    return new URL(value as string).protocol;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A URL of one of `protocols` (e.g. 'https:'), trailing slashes removed; printed redacted. */
+function UrlOf(...protocols: string[]) {
+  return Variable({
+    allowed: `must be a URL starting with ${protocols.map((protocol) => `${protocol}//`).join(' or ')}`,
+    parse: (text) => text.replace(/\/+$/, ''),
+    rules: (o) => [Check('isUrlOf', (value) => protocols.includes(protocolOf(value) ?? ''), o)],
+    shown: 'url',
+  });
+}
+
+/** A key, never printed; required (with `reason` as the message) when `required` holds. */
+function Secret(required: (env: EnvironmentVariables) => boolean, reason: string) {
+  return applyDecorators(
+    Expose(),
+    Transform(({ value }) => trimmed(value)),
+    ValidateIf(required),
+    IsDefined({ message: `is required ${reason}`, context: { shown: 'never' } }),
+  );
+}
+
+const isPrintableKey = (key: string) => /^[\x21-\x7e]+$/.test(key);
+
+/** Set but holding no key (" , ", or only blanks) would silently turn authentication off: it stays text, refused. */
+function KeyList() {
+  return Variable({
+    allowed:
+      'must list keys of printable ASCII characters without spaces, separated by commas; leave it unset for no authentication',
+    read: (value) => (typeof value === 'string' && value !== '' ? value : undefined),
+    parse: (text) => (list(text).length > 0 ? list(text) : text),
+    rules: (o) => [Check('isKeyList', isListOf(isPrintableKey), o)],
+    shown: 'never',
+  });
+}
+
+const HOST_ENTRY =
+  /^(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(:\d{1,5})?$/;
+
+function isHostEntry(entry: string): boolean {
+  const port = /:(\d+)$/.exec(entry)?.[1];
+  return (HOST_ENTRY.test(entry) || isIP(entry) === 6) && (port === undefined || Number(port) <= 65535);
+}
+
+/** Host names, `host:port`, `[ipv6]:port` or `*.suffix`: never URLs or paths, which would match nothing. */
+function HostList() {
+  return Variable({
+    allowed:
+      'must be a comma-separated list of host, host:port, [ipv6]:port or *.suffix (like im.runware.ai), not URLs or paths',
+    parse: (text) => list(text).map((entry) => entry.toLowerCase()),
+    rules: (o) => [Check('isHostList', isListOf(isHostEntry), o)],
+  });
+}
+
+const isOrigin = (entry: string) => entry === '*' || /^https?:\/\/[^/\s]+$/.test(entry);
+
+function OriginList() {
+  return Variable({
+    allowed: 'must be * or a comma-separated list of origins like https://app.example.com',
+    parse: list,
+    rules: (o) => [Check('isOriginList', isListOf(isOrigin), o)],
+  });
+}
+
+const MAX_PROXY_HOPS = 100;
+const PROXY_PRESETS = ['loopback', 'linklocal', 'uniquelocal'];
+
+function isProxyEntry(entry: string): boolean {
+  const [address, prefix, extra] = entry.split('/');
+  const validAddress = PROXY_PRESETS.includes(entry) || (isIP(address) !== 0 && extra === undefined);
+  const maxPrefix = isIP(address) === 6 ? 128 : 32;
+  return validAddress && (prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) <= maxPrefix));
+}
+
+const isTrustProxy = (value: unknown) =>
+  typeof value === 'boolean' ||
+  (typeof value === 'number' && value <= MAX_PROXY_HOPS) ||
+  isListOf(isProxyEntry)(value);
+
+/** Express's trust-proxy forms, checked here rather than failing inside Express with a stack trace. */
+function TrustProxyForm() {
+  return Variable({
+    allowed: `must be true, false, a hop count from 0 to ${MAX_PROXY_HOPS}, or a comma-separated list of ${PROXY_PRESETS.join(', ')}, IP addresses and CIDR ranges`,
+    parse: (text) => {
+      const value = text.toLowerCase();
+      if (value === 'true' || value === 'false') return value === 'true';
+      if (/^\d+$/.test(value)) return Number(value);
+      return value.split(',').map((entry) => entry.trim());
+    },
+    rules: (o) => [Check('isTrustProxy', isTrustProxy, o)],
+  });
+}
+
+const isBindHost = (host: unknown) =>
+  isIP(host as string) !== 0 ||
+  (!/^[\d.]+$/.test(host as string) &&
+    /^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/i.test(host as string));
+
+/** An IP address or a host name: a malformed one would pass start-up and then fail in getaddrinfo. */
+function BindHost() {
+  return Variable({
+    allowed: 'must be an IP address or a host name of this machine',
+    rules: (o) => [Check('isBindHost', isBindHost, o)],
+  });
+}
+
+const liveProviders = (env: EnvironmentVariables) => env.AI_PROVIDERS === 'live';
+
+/**
+ * Every variable the service reads, with its default and what it allows: the one place they are declared.
+ * Properties without a default are unset unless given. See .env.example for what each one does.
+ */
+export class EnvironmentVariables {
+  // ---- Server ----
+  @IntegerBetween(0, 65535) PORT = 8000;
+  @IntegerBetween(1, 65535) WORKER_HEALTH_PORT?: number;
+  @BindHost() HOST = '0.0.0.0';
+  @OneOf(['api', 'worker', 'all']) ROLE: Role = 'all';
+  @UrlOf('http:', 'https:') PUBLIC_BASE_URL?: string;
+
+  // ---- Redis ----
+  @UrlOf('redis:', 'rediss:') REDIS_URL = 'redis://127.0.0.1:6379';
+  @Text() REDIS_PREFIX = 'sig';
+
+  // ---- Providers and OpenRouter ----
+  @OneOf(['auto', 'offline', 'live']) AI_PROVIDERS: ProviderMode = 'auto';
+  @Secret(liveProviders, 'when AI_PROVIDERS=live') OPENROUTER_API_KEY?: string;
+  @UrlOf('http:', 'https:') OPENROUTER_BASE_URL = 'https://openrouter.ai/api/v1';
+  @Text() OPENROUTER_MODEL = 'openai/gpt-4o-mini';
+  @IntegerBetween(100, 600_000) OPENROUTER_TIMEOUT_MS = 60_000;
+  @Text() OPENROUTER_APP_URL = 'https://github.com/story-to-image-generator';
+  @Text() OPENROUTER_APP_TITLE = 'Story to Image Generator';
+  @IntegerBetween(1_000, 200_000) OPENROUTER_MAX_STORY_CHARS = 50_000;
+
+  // ---- Runware ----
+  @Secret(liveProviders, 'when AI_PROVIDERS=live') RUNWARE_API_KEY?: string;
+  @UrlOf('ws:', 'wss:') RUNWARE_URL = 'wss://ws-api.runware.ai/v1';
+  @IntegerBetween(100, 600_000) RUNWARE_TIMEOUT_MS = 90_000;
+  @IntegerBetween(100, 120_000) RUNWARE_CONNECT_TIMEOUT_MS = 10_000;
+  @Text() RUNWARE_MODEL_CINEMATIC?: string;
+  @Text() RUNWARE_MODEL_CARTOON?: string;
+  @Text() RUNWARE_MODEL_REALISTIC?: string;
+  @IntegerBetween(64, 4096, 64) RUNWARE_WIDTH?: number;
+  @IntegerBetween(64, 4096, 64) RUNWARE_HEIGHT?: number;
+  @IntegerBetween(1, 100) RUNWARE_STEPS?: number;
+  @NumberBetween(0, 50) RUNWARE_CFG_SCALE?: number;
+  @OneOf(['png', 'jpg', 'webp']) RUNWARE_OUTPUT_FORMAT: 'png' | 'jpg' | 'webp' = 'png';
+
+  // ---- Images and downloads ----
+  @Text() IMAGE_DIR = './image_generation';
+  @HostList() IMAGE_DOWNLOAD_ALLOWED_HOSTS = ['im.runware.ai'];
+  // At most 150 MiB: an export of 20 such images stays under 4 GiB, the ZIP limit without ZIP64.
+  @IntegerBetween(1024, 150 * 1024 * 1024) IMAGE_DOWNLOAD_MAX_BYTES = 25 * 1024 * 1024;
+  @IntegerBetween(100, 600_000) IMAGE_DOWNLOAD_TIMEOUT_MS = 30_000;
+  @IntegerBetween(1, 64) DOWNLOAD_CONCURRENCY = 6;
+
+  // ---- Jobs and workers ----
+  @IntegerBetween(1, 1000) WORKER_CONCURRENCY = 50;
+  @IntegerBetween(1, 20) JOB_ATTEMPTS = 3;
+  @IntegerBetween(0, 600_000) JOB_BACKOFF_MS = 1000;
+  @IntegerBetween(1000, 600_000) JOB_LOCK_MS = 30_000;
+  @IntegerBetween(500, 600_000) JOB_STALLED_CHECK_MS = 15_000;
+  @IntegerBetween(100, 600_000) SHUTDOWN_TIMEOUT_MS = 25_000;
+
+  // ---- Sessions ----
+  @NumberBetween(0.001, 24 * 365) SESSION_TTL_HOURS = 24;
+  @NumberBetween(1, 24 * 60) SESSION_STALL_MINUTES = 30;
+  @IntegerBetween(100, 3_600_000) HOUSEKEEPING_INTERVAL_MS = 60_000;
+  @IntegerBetween(1, 30 * 24 * 3600) IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+
+  // ---- Security ----
+  @KeyList() API_KEYS: string[] = [];
+  @IntegerBetween(0, 1_000_000) RATE_LIMIT_PER_MINUTE = 600;
+  @TrustProxyForm() TRUST_PROXY: TrustProxy = ['loopback'];
+  @OriginList() CORS_ORIGINS: string[] = [];
+  @Flag() DEBUG_MODE = false;
+}
