@@ -138,7 +138,7 @@ async function writeSession(
   };
   for (let i = 0; i < count; i++) {
     const url = `http://${stage.runware.imageHost}/image/ws/2/ii/${randomUUID()}.png`;
-    // Mirrors newScene() in src/sessions/session.model.ts after a successful render.
+    // Mirrors newScene() in src/domain/session.model.ts after a successful render.
     fields[`scene:${i}`] = JSON.stringify({
       index: i,
       title: `Scene ${i + 1}`,

@@ -1,17 +1,13 @@
-import { DynamicModule, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import { DynamicModule, Logger, Module, OnApplicationShutdown, Type } from '@nestjs/common';
 import { AppConfig } from './config/app-config';
-import { ConfigModule } from './config/config.module';
-import { ProvidersModule } from './providers/providers.module';
-import { QueueModule } from './queue/queue.module';
-import { WorkerModule } from './queue/worker.module';
+import { AppConfigModule } from './config/app-config.module';
 import { stopDevelopmentRedis } from './redis/ensure-redis';
 import { RedisModule } from './redis/redis.module';
-import { SessionsModule } from './sessions/sessions.module';
 
-// The HTTP side is loaded only by roles that serve it: a worker never loads controllers, DTOs or Swagger.
-const loadApi = () => require('./http/api-modules') as typeof import('./http/api-modules');
-const loadHealth = () => require('./health/health.module') as typeof import('./health/health.module');
-
+/**
+ * The root: configuration and the Redis connection for every role, plus the role's own modules
+ * (ApiModule, WorkerModule, or only HealthModule for a worker's probes), chosen by `roleModules`.
+ */
 @Module({})
 export class AppModule implements OnApplicationShutdown {
   /** The root module's hook runs after every other module's, so this line means shutdown completed. */
@@ -20,23 +16,20 @@ export class AppModule implements OnApplicationShutdown {
     if (signal) new Logger('Shutdown').log(`Shut down cleanly after ${signal}`);
   }
 
-  /** One codebase, three roles: `api` serves HTTP, `worker` consumes queues, `all` does both. */
-  static forRoot(config: AppConfig): DynamicModule {
-    const serveHttp = config.role !== 'worker';
-    const consumeQueues = config.role !== 'api';
-    return {
-      module: AppModule,
-      imports: [
-        ConfigModule.forRoot(config),
-        RedisModule,
-        SessionsModule,
-        QueueModule,
-        ProvidersModule,
-        ...(serveHttp ? loadApi().apiModules(config) : []),
-        ...(!serveHttp && config.workerHealthPort !== undefined ? [loadHealth().HealthModule] : []),
-        ...(consumeQueues ? [WorkerModule] : []),
-      ],
-      providers: serveHttp ? loadApi().apiProviders() : [],
-    };
+  static forRoot(config: AppConfig, roles: Type[]): DynamicModule {
+    return { module: AppModule, imports: [AppConfigModule.forRoot(config), RedisModule, ...roles] };
   }
+}
+
+/**
+ * One codebase, three roles: `api` serves HTTP, `worker` consumes queues, `all` does both. Each role loads
+ * only its own modules, so a worker never loads controllers, DTOs or Swagger.
+ */
+export async function roleModules(config: AppConfig): Promise<Type[]> {
+  const modules: Type[] = [];
+  if (config.role !== 'worker') modules.push((await import('./api.module')).ApiModule);
+  else if (config.workerHealthPort !== undefined)
+    modules.push((await import('./health/health.module')).HealthModule);
+  if (config.role !== 'api') modules.push((await import('./worker.module')).WorkerModule);
+  return modules;
 }

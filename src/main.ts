@@ -24,10 +24,11 @@ async function bootstrap(config: AppConfig): Promise<void> {
   const { ensureRedis } = await import('./redis/ensure-redis');
   await ensureRedis(config);
   const { NestFactory } = await import('@nestjs/core');
-  const { AppModule } = await import('./app.module');
+  const { AppModule, roleModules } = await import('./app.module');
+  const root = AppModule.forRoot(config, await roleModules(config));
 
   if (config.role === 'worker' && config.workerHealthPort === undefined) {
-    const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger });
+    const app = await NestFactory.createApplicationContext(root, { logger });
     app.enableShutdownHooks();
     log.log('Worker started');
     return;
@@ -35,7 +36,7 @@ async function bootstrap(config: AppConfig): Promise<void> {
   const { ErrorEnvelopeFilter } = await import('./http/error-envelope.filter');
   if (config.role === 'worker') {
     // Only the health endpoints, for orchestrators' probes of worker pods.
-    const app = await NestFactory.create(AppModule.forRoot(config), { bodyParser: false, logger });
+    const app = await NestFactory.create(root, { bodyParser: false, logger });
     // Its only controller is HealthModule's (AppModule loads no API module for a worker); any other path
     // is the router's 404, with the envelope.
     app.useGlobalFilters(new ErrorEnvelopeFilter());
@@ -44,7 +45,7 @@ async function bootstrap(config: AppConfig): Promise<void> {
     log.log(`Worker started (health probes on port ${config.workerHealthPort})`);
     return;
   }
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+  const app = await NestFactory.create<NestExpressApplication>(root, {
     bodyParser: false,
     logger,
   });

@@ -1,5 +1,7 @@
 import { Module } from '@nestjs/common';
+import { SessionsModule } from '../sessions/sessions.module';
 import { DebugController } from './debug.controller';
 
-@Module({ controllers: [DebugController] })
+/** GET /debug/* (only with DEBUG_MODE=true). */
+@Module({ imports: [SessionsModule], controllers: [DebugController] })
 export class DebugModule {}

@@ -1,10 +1,8 @@
 import { Module } from '@nestjs/common';
+import { SessionsModule } from '../sessions/sessions.module';
 import { DownloadController } from './download.controller';
 import { ZipExportService } from './zip-export.service';
 
-/** POST /download (API side). The worker side, DownloadProcessor, is provided by WorkerModule. */
-@Module({
-  controllers: [DownloadController],
-  providers: [ZipExportService],
-})
+/** POST /download (API side). The worker side is DownloadWorkerModule. */
+@Module({ imports: [SessionsModule], controllers: [DownloadController], providers: [ZipExportService] })
 export class DownloadModule {}

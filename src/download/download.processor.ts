@@ -1,11 +1,14 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
+import { Inject, Logger } from '@nestjs/common';
+import { Job } from 'bullmq';
 import { mkdir } from 'node:fs/promises';
 import * as path from 'node:path';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { IMAGE_FETCHER, ImageFetcher } from '../providers/image-fetcher';
 import { ProviderError, userMessage } from '../providers/provider-error';
-import { FailureHandlers, JobContext, JobHandlers, JobName, SessionJob } from '../queue/jobs';
-import { SceneRecord } from '../sessions/session.model';
+import { failedForGood, isFinalFailure, runHandler, unknownJob } from '../queue/failure-policy';
+import { JobName, JobOf, JobProcessor, QueueName } from '../domain/jobs';
+import { SceneRecord } from '../domain/session.model';
 import { SessionStore } from '../sessions/session.store';
 import { forEachWithLimit } from './concurrency';
 import { crc32OfFile } from './file-crc';
@@ -16,35 +19,44 @@ import { sceneFileBase } from './scene-files';
  * job skips scenes already fetched or already failed for good, so each approved scene ends with exactly one
  * file or one error.
  */
-@Injectable()
-export class DownloadProcessor {
+@Processor(QueueName.Download)
+export class DownloadProcessor extends WorkerHost implements JobProcessor {
+  readonly queue = QueueName.Download;
+  readonly handles = [JobName.DownloadImages];
   private readonly logger = new Logger('Download');
 
   constructor(
     private readonly sessions: SessionStore,
     @Inject(IMAGE_FETCHER) private readonly fetcher: ImageFetcher,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
-
-  handlers(): JobHandlers {
-    return { [JobName.DownloadImages]: (data, context) => this.download(data as SessionJob, context) };
+  ) {
+    super();
   }
 
-  failureHandlers(): FailureHandlers {
-    return { [JobName.DownloadImages]: (data) => this.downloadFailedForGood(data as SessionJob) };
+  process(job: JobOf<JobName.DownloadImages>): Promise<void> {
+    return runHandler(() => (job.name === JobName.DownloadImages ? this.download(job) : unknownJob(job)));
   }
 
-  async downloadFailedForGood({ sessionId }: SessionJob): Promise<void> {
-    const session = await this.sessions.get(sessionId);
-    if (!session || session.download_status !== 'started') return;
-    await this.sessions.update(sessionId, {
-      download_status: 'failed',
-      download_error: 'The download could not be completed',
-      downloaded_at: new Date().toISOString(),
-    });
+  /** A download that failed for good, however it failed: the session must not stay "started". */
+  @OnWorkerEvent('failed')
+  async onFailed(job: JobOf<JobName.DownloadImages> | undefined): Promise<void> {
+    try {
+      if (!job || !(await failedForGood(job))) return;
+      const { sessionId } = job.data;
+      const session = await this.sessions.get(sessionId);
+      if (!session || session.download_status !== 'started') return;
+      await this.sessions.update(sessionId, {
+        download_status: 'failed',
+        download_error: 'The download could not be completed',
+        downloaded_at: new Date().toISOString(),
+      });
+    } catch (err) {
+      this.logger.warn(`Could not record the failure of job ${job?.id}: ${String(err)}`);
+    }
   }
 
-  async download({ sessionId }: SessionJob, context: JobContext): Promise<void> {
+  async download(job: Job<{ sessionId: string }>): Promise<void> {
+    const { sessionId } = job.data;
     const session = await this.sessions.get(sessionId);
     if (!session || session.download_status !== 'started') return;
     const dir = path.join(this.config.imageDir, sessionId);
@@ -60,8 +72,7 @@ export class DownloadProcessor {
       } catch (err) {
         if (!(err instanceof ProviderError))
           this.logger.warn(`Scene ${index} of ${sessionId}: ${String(err)}`);
-        const retryable = !(err instanceof ProviderError) || err.retryable;
-        if (retryable && !context.isLastAttempt) {
+        if (!isFinalFailure(err, job)) {
           retryLater++;
           return;
         }

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { SessionRecord } from '../sessions/session.model';
+import { SessionRecord } from '../domain/session.model';
 import { crc32OfFile } from './file-crc';
 import { isSceneFileName } from './scene-files';
 import { ZipWriter } from './zip-writer';

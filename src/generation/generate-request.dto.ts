@@ -2,7 +2,7 @@ import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsIn, ValidateIf } from 'class-validator';
 import { SatisfiesCheck } from '../http/satisfies-check';
 import { IsStoryText, MAX_STORY_CHARS } from '../http/story-text.validator';
-import { MEDIA_TYPES, MediaType } from '../sessions/session.model';
+import { MEDIA_TYPES, MediaType } from '../domain/session.model';
 
 export const MAX_SCENES = 20;
 

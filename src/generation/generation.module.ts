@@ -1,10 +1,14 @@
 import { Module } from '@nestjs/common';
+import { ProvidersModule } from '../providers/providers.module';
+import { QueueModule } from '../queue/queue.module';
+import { SessionsModule } from '../sessions/sessions.module';
 import { GenerationController } from './generation.controller';
 import { GenerationService } from './generation.service';
 import { IdempotencyStore } from './idempotency.store';
 
-/** POST /generate (API side). The worker side, GenerationProcessor, is provided by WorkerModule. */
+/** POST /generate (API side). The worker side is GenerationWorkerModule. */
 @Module({
+  imports: [SessionsModule, QueueModule, ProvidersModule],
   controllers: [GenerationController],
   providers: [GenerationService, IdempotencyStore],
 })

@@ -9,7 +9,7 @@ import { ProviderStatusService } from '../providers/provider-status.service';
 import { JobQueue } from '../queue/job-queue.service';
 import { RedisService } from '../redis/redis.service';
 import { SessionStore } from '../sessions/session.store';
-import { APP_VERSION } from './version';
+import { APP_VERSION } from '../config/version';
 
 class HealthServices {
   @ApiProperty({ enum: ['available', 'offline', 'not_configured', 'unavailable'] }) openrouter!: string;

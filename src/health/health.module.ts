@@ -1,6 +1,13 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { ProvidersModule } from '../providers/providers.module';
+import { QueueModule } from '../queue/queue.module';
+import { SessionsModule } from '../sessions/sessions.module';
 import { HealthController } from './health.controller';
 
-@Module({ imports: [TerminusModule.forRoot({ logger: false })], controllers: [HealthController] })
+/** GET /health and the Terminus probes; served by API processes and, on WORKER_HEALTH_PORT, by workers. */
+@Module({
+  imports: [TerminusModule.forRoot({ logger: false }), SessionsModule, QueueModule, ProvidersModule],
+  controllers: [HealthController],
+})
 export class HealthModule {}

@@ -2,12 +2,15 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { rm } from 'node:fs/promises';
 import * as path from 'node:path';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { isSessionId } from './session-id';
-import { SessionStore } from './session.store';
+import { isSessionId } from '../sessions/session-id';
+import { SessionStore } from '../sessions/session.store';
+
+const PAGE = 200;
 
 /**
- * Sessions expire in Redis by TTL; this removes their image folders afterwards. Every worker may sweep:
- * removing a folder twice is harmless.
+ * Sessions expire in Redis by TTL; this removes their image folders afterwards, page after page until the
+ * backlog is empty. A session whose expiry time has passed but that Redis still holds (TTLs are not exact)
+ * is left for a later sweep.
  */
 @Injectable()
 export class ExpiredSessionSweeper {
@@ -18,16 +21,26 @@ export class ExpiredSessionSweeper {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
+  /** Returns how many expired sessions' files it removed. */
   async sweep(): Promise<number> {
-    const expired = await this.sessions.listExpired(200);
-    const gone: string[] = [];
-    for (const id of expired) {
-      if (await this.sessions.exists(id)) continue;
-      if (isSessionId(id)) await rm(path.join(this.config.imageDir, id), { recursive: true, force: true });
-      gone.push(id);
+    let removed = 0;
+    let stillHeld = 0;
+    for (;;) {
+      const expired = await this.sessions.listExpired(PAGE, stillHeld);
+      const gone: string[] = [];
+      for (const id of expired) {
+        if (await this.sessions.exists(id)) {
+          stillHeld++;
+          continue;
+        }
+        if (isSessionId(id)) await rm(path.join(this.config.imageDir, id), { recursive: true, force: true });
+        gone.push(id);
+      }
+      await this.sessions.forgetExpired(gone);
+      removed += gone.length;
+      if (expired.length < PAGE) break;
     }
-    await this.sessions.forgetExpired(gone);
-    if (gone.length > 0) this.logger.log(`Removed files of ${gone.length} expired session(s)`);
-    return gone.length;
+    if (removed > 0) this.logger.log(`Removed files of ${removed} expired session(s)`);
+    return removed;
   }
 }

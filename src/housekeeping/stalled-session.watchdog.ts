@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { JobQueue } from '../queue/job-queue.service';
-import { SessionStore } from './session.store';
+import { SessionStore } from '../sessions/session.store';
 
 const PAGE = 500;
 
@@ -9,7 +9,7 @@ const PAGE = 500;
  * The last line of defence against a session that never ends: jobs retry, failures are recorded, but if
  * a session still shows no change for SESSION_STALL_MINUTES while processing (or downloading), and none of
  * its jobs is waiting or running any more, it is failed with a clear error rather than left for the client
- * to poll forever. Any worker may check: failing a session twice is harmless.
+ * to poll forever. It runs once per tick for the whole cluster (HousekeepingProcessor).
  */
 @Injectable()
 export class StalledSessionWatchdog {
@@ -35,11 +35,10 @@ export class StalledSessionWatchdog {
         const moving = state.status === 'processing' || state.download_status === 'started';
         if (!moving || (await this.queue.hasPendingJobs(ids[i], state.scene_count))) continue;
         if (state.status === 'processing') {
-          await this.sessions.update(ids[i], {
-            status: 'failed',
-            phase: 'failed',
-            error: `The session made no progress for ${minutes} minutes and was stopped; please try again`,
-          });
+          await this.sessions.fail(
+            ids[i],
+            `The session made no progress for ${minutes} minutes and was stopped; please try again`,
+          );
           stopped++;
         } else {
           await this.sessions.update(ids[i], {

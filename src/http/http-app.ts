@@ -6,7 +6,7 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import express, { NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
 import { AppConfig } from '../config/app-config';
-import { APP_VERSION } from '../health/version';
+import { APP_VERSION } from '../config/version';
 import { staticApiKeyCheck } from './api-key.guard';
 import { bodyParser } from './body-parsing';
 import { errorEnvelope, ErrorEnvelopeFilter, sendEnvelope } from './error-envelope.filter';

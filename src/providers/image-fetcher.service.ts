@@ -1,4 +1,4 @@
-import { ImageSource } from '../sessions/session.model';
+import { ImageSource } from '../domain/session.model';
 import { FetchedImage, ImageFetcher } from './image-fetcher';
 import { LocalImageCopier } from './local/local-image-copier';
 

@@ -1,4 +1,4 @@
-import { ImageSource } from '../sessions/session.model';
+import { ImageSource } from '../domain/session.model';
 
 export interface FetchedImage {
   /** Absolute path of the file written. */

@@ -1,4 +1,4 @@
-import { ImageSource, MediaType } from '../sessions/session.model';
+import { ImageSource, MediaType } from '../domain/session.model';
 
 export interface RenderRequest {
   sessionId: string;

@@ -1,4 +1,4 @@
-import { MediaType } from '../sessions/session.model';
+import { MediaType } from '../domain/session.model';
 
 export interface MediaPreset {
   /** Style line that opens every image prompt of this media type. */

@@ -1,4 +1,4 @@
-import { CastMember } from '../sessions/session.model';
+import { CastMember } from '../domain/session.model';
 import { codePointLength, sliceCodePoints } from './code-points';
 
 /** Runware accepts prompts of 2..3000 characters; keep well inside it. */

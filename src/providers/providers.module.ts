@@ -1,4 +1,4 @@
-import { Global, Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { IMAGE_FETCHER } from './image-fetcher';
 import { RemoteImageFetcher, SourceImageFetcher } from './image-fetcher.service';
@@ -11,32 +11,30 @@ import { SCENE_PLANNER, ScenePlanner } from './scene-planner';
 
 // Implementations are loaded only when selected: an offline process never loads the live SDKs, and a
 // live one never loads sharp (the offline renderer).
-function openRouterPlanner(config: AppConfig): ScenePlanner {
-  const { OpenRouterScenePlanner } =
-    require('./openrouter/openrouter-scene-planner') as typeof import('./openrouter/openrouter-scene-planner');
+async function scenePlanner(config: AppConfig): Promise<ScenePlanner> {
+  if (selectProviders(config).planner !== 'openrouter') return new OfflineScenePlanner();
+  const { OpenRouterScenePlanner } = await import('./openrouter/openrouter-scene-planner');
   return new OpenRouterScenePlanner(config.openrouter);
 }
 
-function runwareRenderer(config: AppConfig): ImageRenderer {
-  const { RunwareImageRenderer } =
-    require('./runware/runware-image-renderer') as typeof import('./runware/runware-image-renderer');
-  return new RunwareImageRenderer(config.runware);
-}
-
-function offlineRenderer(config: AppConfig): ImageRenderer {
-  const { OfflineImageRenderer } =
-    require('./offline/offline-image-renderer') as typeof import('./offline/offline-image-renderer');
+async function imageRenderer(config: AppConfig): Promise<ImageRenderer> {
+  if (selectProviders(config).renderer === 'runware') {
+    const { RunwareImageRenderer } = await import('./runware/runware-image-renderer');
+    return new RunwareImageRenderer(config.runware);
+  }
+  const { OfflineImageRenderer } = await import('./offline/offline-image-renderer');
   return new OfflineImageRenderer(config.imageDir);
 }
 
+/** The HTTP fetcher is needed only by download jobs of live renders, so it is loaded on first use. */
 function httpFetcher(config: AppConfig): RemoteImageFetcher {
-  let fetcher: RemoteImageFetcher | undefined;
+  let fetcher: Promise<RemoteImageFetcher> | undefined;
   return {
-    fetchRemote: (url, targetBase) => {
-      const { HttpImageFetcher } =
-        require('./http/http-image-fetcher') as typeof import('./http/http-image-fetcher');
-      const remote = (fetcher ??= new HttpImageFetcher(config));
-      return remote.fetchRemote(url, targetBase);
+    fetchRemote: async (url, targetBase) => {
+      fetcher ??= import('./http/http-image-fetcher').then(
+        ({ HttpImageFetcher }) => new HttpImageFetcher(config),
+      );
+      return (await fetcher).fetchRemote(url, targetBase);
     },
   };
 }
@@ -45,24 +43,11 @@ function httpFetcher(config: AppConfig): RemoteImageFetcher {
  * Chooses each provider once per process from configuration; callers only see the interfaces. Live clients
  * are created here, once, and reused by every job.
  */
-@Global()
 @Module({
   providers: [
     ProviderStatusService,
-    {
-      provide: SCENE_PLANNER,
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig): ScenePlanner =>
-        selectProviders(config).planner === 'openrouter'
-          ? openRouterPlanner(config)
-          : new OfflineScenePlanner(),
-    },
-    {
-      provide: IMAGE_RENDERER,
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig): ImageRenderer =>
-        selectProviders(config).renderer === 'runware' ? runwareRenderer(config) : offlineRenderer(config),
-    },
+    { provide: SCENE_PLANNER, inject: [APP_CONFIG], useFactory: scenePlanner },
+    { provide: IMAGE_RENDERER, inject: [APP_CONFIG], useFactory: imageRenderer },
     {
       provide: IMAGE_FETCHER,
       inject: [APP_CONFIG],

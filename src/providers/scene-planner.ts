@@ -1,4 +1,4 @@
-import { CastMember, MediaType } from '../sessions/session.model';
+import { CastMember, MediaType } from '../domain/session.model';
 
 export interface PlanRequest {
   story: string;

@@ -1,58 +1,47 @@
-import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { InjectFlowProducer, InjectQueue } from '@nestjs/bullmq';
+import { Inject, Injectable } from '@nestjs/common';
 import { FlowProducer, JobsOptions, Queue } from 'bullmq';
-import Redis from 'ioredis';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { RedisService, waitUntilReady } from '../redis/redis.service';
-import { JobName, QueueName, QUEUE_OF, RenderSceneJob, SessionJob } from './jobs';
+import { JobDataOf, JobName, QueueName, SceneRenderRequest, SESSION_FLOW } from '../domain/jobs';
 import { PROVIDER_BACKOFF } from './retry-backoff';
 
 const PENDING = new Set(['waiting', 'waiting-children', 'delayed', 'prioritized', 'active']);
 
+type SessionJobName = JobName.PlanStory | JobName.DownloadImages;
+
 /** The producer side of the queues: every job enters through here, with its options set in one place. */
 @Injectable()
-export class JobQueue implements OnModuleInit, OnApplicationShutdown {
-  private readonly queues: Record<QueueName, Queue>;
-  private readonly flows: FlowProducer;
-  private readonly connection: Redis;
-
+export class JobQueue {
   constructor(
-    redis: RedisService,
+    @InjectQueue(QueueName.Generation) private readonly generation: Queue,
+    @InjectQueue(QueueName.Download) private readonly download: Queue,
+    @InjectQueue(QueueName.Housekeeping) private readonly housekeeping: Queue,
+    @InjectFlowProducer(SESSION_FLOW) private readonly flows: FlowProducer,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
-    const connection = (this.connection = redis.forBullQueue());
-    const prefix = bullPrefix(config);
-    this.queues = {
-      [QueueName.Generation]: new Queue(QueueName.Generation, { connection, prefix }),
-      [QueueName.Download]: new Queue(QueueName.Download, { connection, prefix }),
-    };
-    this.flows = new FlowProducer({ connection, prefix });
     // Queues emit connection errors; RedisService already logs them once, so only keep them from crashing.
-    for (const queue of Object.values(this.queues)) queue.on('error', () => undefined);
-    this.flows.on('error', () => undefined);
-  }
-
-  async onModuleInit(): Promise<void> {
-    await waitUntilReady(this.connection, 10_000);
+    for (const queue of [generation, download, housekeeping]) queue.on('error', () => undefined);
+    flows.on('error', () => undefined);
   }
 
   async planStory(sessionId: string): Promise<void> {
-    await this.add(JobName.PlanStory, { sessionId }, `plan-${sessionId}`);
+    await this.add(this.generation, JobName.PlanStory, { sessionId }, `plan-${sessionId}`);
   }
 
   /**
    * One render job per scene as children of a "finalize session" parent: the parent runs once every child
    * has finished, and a child that fails for good does not block it (`ignoreDependencyOnFailure`).
    */
-  async renderScenes(sessionId: string, renders: RenderSceneJob[]): Promise<void> {
+  async renderScenes(sessionId: string, renders: SceneRenderRequest[]): Promise<void> {
     await this.flows.add({
       name: JobName.FinalizeSession,
       queueName: QueueName.Generation,
-      data: { sessionId } satisfies SessionJob,
+      data: { sessionId } satisfies JobDataOf[JobName.FinalizeSession],
       opts: { ...this.options(JobName.FinalizeSession), jobId: `finalize-${sessionId}` },
       children: renders.map((data) => ({
         name: JobName.RenderScene,
         queueName: QueueName.Generation,
-        data,
+        data: data satisfies JobDataOf[JobName.RenderScene],
         opts: {
           ...this.options(JobName.RenderScene),
           jobId: `render-${sessionId}-${data.sceneIndex}`,
@@ -66,7 +55,22 @@ export class JobQueue implements OnModuleInit, OnApplicationShutdown {
   }
 
   async downloadImages(sessionId: string): Promise<void> {
-    await this.add(JobName.DownloadImages, { sessionId }, `download-${sessionId}`);
+    await this.add(this.download, JobName.DownloadImages, { sessionId }, `download-${sessionId}`);
+  }
+
+  /**
+   * Cluster-wide periodic jobs: BullMQ job schedulers produce one job per tick for the whole cluster,
+   * however many workers there are. Upserting is idempotent, so every worker may do it at start.
+   */
+  async scheduleHousekeeping(everyMs: number): Promise<void> {
+    const retention = { removeOnComplete: { count: 10 }, removeOnFail: { count: 100 } };
+    for (const name of [JobName.SweepExpiredSessions, JobName.CheckStalledSessions]) {
+      await this.housekeeping.upsertJobScheduler(
+        name,
+        { every: everyMs },
+        { name, data: {}, opts: retention },
+      );
+    }
   }
 
   /**
@@ -74,34 +78,29 @@ export class JobQueue implements OnModuleInit, OnApplicationShutdown {
    * behind a backlog is not mistaken for a stalled one.
    */
   async hasPendingJobs(sessionId: string, sceneCount: number): Promise<boolean> {
-    const generation = this.queues[QueueName.Generation];
     const ids = [
       `plan-${sessionId}`,
       `finalize-${sessionId}`,
       ...Array.from({ length: sceneCount }, (_, i) => `render-${sessionId}-${i}`),
     ];
     const states = await Promise.all([
-      ...ids.map((id) => generation.getJobState(id)),
-      this.queues[QueueName.Download].getJobState(`download-${sessionId}`),
+      ...ids.map((id) => this.generation.getJobState(id)),
+      this.download.getJobState(`download-${sessionId}`),
     ]);
     return states.some((state) => PENDING.has(state));
   }
 
   async isReady(): Promise<boolean> {
-    const clients = await Promise.all(Object.values(this.queues).map((q) => q.client));
+    const clients = await Promise.all([this.generation.client, this.download.client]);
     return clients.every((client) => client.status === 'ready');
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    await Promise.allSettled([...Object.values(this.queues).map((q) => q.close()), this.flows.close()]);
-  }
-
-  private async add(name: JobName, data: SessionJob, jobId: string): Promise<void> {
-    await this.queues[QUEUE_OF[name]].add(name, data, { ...this.options(name), jobId });
+  private async add<N extends SessionJobName>(queue: Queue, name: N, data: JobDataOf[N], jobId: string) {
+    await queue.add(name, data, { ...this.options(name), jobId });
   }
 
   /** Retry and retention policy of every job. Job ids contain no ':' (BullMQ reserves it). */
-  private options(name: JobName): JobsOptions {
+  private options(name: SessionJobName | JobName.RenderScene | JobName.FinalizeSession): JobsOptions {
     const retention = {
       removeOnComplete: { age: 3600, count: 2000 },
       removeOnFail: { age: 24 * 3600, count: 5000 },
@@ -117,8 +116,4 @@ export class JobQueue implements OnModuleInit, OnApplicationShutdown {
         return { attempts: 10, backoff: { type: 'exponential', delay: 500 }, ...retention };
     }
   }
-}
-
-export function bullPrefix(config: AppConfig): string {
-  return `${config.redisPrefix}:bull`;
 }

@@ -1,4 +1,4 @@
-import { SceneRecord, SessionPhase, SessionRecord, SessionStatus } from './session.model';
+import { SceneRecord, SessionPhase, SessionRecord, SessionStatus } from '../domain/session.model';
 
 /** Pure rules of the session lifecycle, kept apart from storage so they can be tested alone. */
 

@@ -9,7 +9,7 @@ import {
   SessionPhase,
   SessionRecord,
   SessionStatus,
-} from './session.model';
+} from '../domain/session.model';
 
 export class ProgressView implements Progress {
   @ApiProperty() current_step!: number;

@@ -11,7 +11,7 @@ import {
   SessionPhase,
   SessionRecord,
   SessionStatus,
-} from './session.model';
+} from '../domain/session.model';
 
 /** Session fields that are written individually; scenes and downloads live in fields of their own. */
 export interface SessionFields {
@@ -201,6 +201,11 @@ export class SessionStore {
     return written === 1;
   }
 
+  /** The one way a session is marked failed: status and phase together, with the error users see. */
+  async fail(id: string, error: string): Promise<boolean> {
+    return this.update(id, { status: 'failed', phase: 'failed', error });
+  }
+
   async saveDownload(id: string, index: number, download: SceneDownload): Promise<boolean> {
     const written = await this.updateIfExists(
       this.key(id),
@@ -239,9 +244,9 @@ export class SessionStore {
     return { status, download_status, updated_at, scene_count: Number(requested ?? 0) };
   }
 
-  /** Ids of sessions that have expired, oldest first, so their files can be removed. */
-  async listExpired(limit = 100): Promise<string[]> {
-    return this.redis.commands.zrangebyscore(this.indexKey, '-inf', Date.now(), 'LIMIT', 0, limit);
+  /** Ids of sessions whose expiry time has passed, oldest first, so their files can be removed. */
+  async listExpired(limit = 100, offset = 0): Promise<string[]> {
+    return this.redis.commands.zrangebyscore(this.indexKey, '-inf', Date.now(), 'LIMIT', offset, limit);
   }
 
   async forgetExpired(ids: string[]): Promise<void> {

@@ -1,9 +1,8 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { SessionStore } from './session.store';
 import { StatusCache } from './status-cache';
 
 /** Session state, for every role. GET /status is in StatusModule, which only HTTP-serving roles load. */
-@Global()
 @Module({
   providers: [SessionStore, StatusCache],
   exports: [SessionStore, StatusCache],

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { SessionsController } from './sessions.controller';
+import { SessionsModule } from './sessions.module';
 
 /** GET /status/{session_id}. */
-@Module({ controllers: [SessionsController] })
+@Module({ imports: [SessionsModule], controllers: [SessionsController] })
 export class StatusModule {}

@@ -1,5 +1,8 @@
+import { getQueueToken } from '@nestjs/bullmq';
+import { Queue } from 'bullmq';
+import Redis from 'ioredis';
 import { randomUUID } from 'node:crypto';
-import { JobQueue } from '../../src/queue/job-queue.service';
+import { QueueName } from '../../src/domain/jobs';
 import { envelopeProblem, JsonResponse, request } from '../support/http-client';
 import { startTestApp, TestApp } from '../support/test-app';
 import { pollUntil } from '../support/test-env';
@@ -92,7 +95,8 @@ describe('an Idempotency-Key whose request could not be queued', () => {
   it('answers 503 at once and frees the key for a retry once the queue is back', async () => {
     const key = randomUUID();
     // The producer connection of the queues: Redis is away for it alone while sessions are still written.
-    const queueConnection = t.app.get(JobQueue)['connection'];
+    const queueConnection = (await t.app.get<Queue>(getQueueToken(QueueName.Generation))
+      .client) as unknown as Redis;
     queueConnection.disconnect();
     let failed: JsonResponse<Created>;
     try {

@@ -4,7 +4,7 @@ import { AddressInfo, isIP, Socket } from 'node:net';
 import * as os from 'node:os';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { Test } from '@nestjs/testing';
-import { AppModule } from '../../src/app.module';
+import { AppModule, roleModules } from '../../src/app.module';
 import { loadConfig } from '../../src/config/app-config';
 import { configureHttpApp } from '../../src/http/http-app';
 import { HttpImageFetcher, ResolvedAddress } from '../../src/providers/http/http-image-fetcher';
@@ -322,7 +322,9 @@ async function startAppWithResolver(
   const env = new TestEnv();
   const config = loadConfig(env.vars({ ROLE: 'all', ...vars }));
   const remote = new HttpImageFetcher(config, { resolve });
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] })
+  const moduleRef = await Test.createTestingModule({
+    imports: [AppModule.forRoot(config, await roleModules(config))],
+  })
     .overrideProvider(IMAGE_FETCHER)
     .useValue(new SourceImageFetcher(new LocalImageCopier(config.imageDir), remote))
     .compile();

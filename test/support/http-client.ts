@@ -65,7 +65,7 @@ export function requestRawPath(baseUrl: string, method: string, rawPath: string)
  * What is wrong with `res` as the error envelope for `status` (and an error matching `error`, when given),
  * or null when nothing is: for checks that collect problems instead of stopping at the first.
  */
-export function envelopeProblem(res: JsonResponse, status: number): string | null {
+export function envelopeProblem(res: JsonResponse, status: number, error?: RegExp): string | null {
   const body = res.body as Record<string, unknown> | string;
   const shown = `${res.status} ${JSON.stringify(body).slice(0, 200)}`;
   if (res.status !== status || typeof body !== 'object' || body === null) return shown;
@@ -73,6 +73,7 @@ export function envelopeProblem(res: JsonResponse, status: number): string | nul
   const validTimestamp = typeof body.timestamp === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(body.timestamp);
   if (body.status_code !== status || !validTimestamp) return shown;
   if (typeof message !== 'string' && !Array.isArray(message)) return shown;
+  if (error && !error.test(JSON.stringify(message))) return `${shown} (error should match ${String(error)})`;
   return null;
 }
 

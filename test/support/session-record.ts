@@ -1,4 +1,4 @@
-import { SessionRecord } from '../../src/sessions/session.model';
+import { SessionRecord } from '../../src/domain/session.model';
 
 /** A session record as SessionStore.get() returns it: a fresh, queued session unless overridden. */
 export function session(overrides: Partial<SessionRecord> = {}): SessionRecord {

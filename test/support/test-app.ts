@@ -2,7 +2,7 @@ import { INestApplication, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { AddressInfo } from 'node:net';
-import { AppModule } from '../../src/app.module';
+import { AppModule, roleModules } from '../../src/app.module';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { configureHttpApp } from '../../src/http/http-app';
 import { TestEnv } from './test-env';
@@ -47,10 +47,13 @@ export async function startTestApp(
   logger?: LoggerService,
 ): Promise<TestApp> {
   const config = loadConfig(env.vars({ ROLE: 'all', ...overrides }));
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
-    bodyParser: false,
-    logger: logger ?? ['error'],
-  });
+  const app = await NestFactory.create<NestExpressApplication>(
+    AppModule.forRoot(config, await roleModules(config)),
+    {
+      bodyParser: false,
+      logger: logger ?? ['error'],
+    },
+  );
   configureHttpApp(app, config);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;

@@ -1,5 +1,5 @@
 import { approvalProblem, outcomeOfRender, progressOf } from '../../src/sessions/session-lifecycle';
-import { newScene, SceneRecord } from '../../src/sessions/session.model';
+import { newScene, SceneRecord } from '../../src/domain/session.model';
 import { session } from '../support/session-record';
 
 const scene = (index: number, status: SceneRecord['status'], error: string | null = null) => ({

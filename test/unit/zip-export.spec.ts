@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { AppConfig } from '../../src/config/app-config';
 import { ZipExportService } from '../../src/download/zip-export.service';
-import { SceneDownload, SessionRecord } from '../../src/sessions/session.model';
+import { SceneDownload, SessionRecord } from '../../src/domain/session.model';
 import { session } from '../support/session-record';
 
 let imageDir: string;

@@ -1,4 +1,4 @@
-import { CastMember } from '../../sessions/session.model';
+import { CastMember } from '../../domain/session.model';
 
 /** Capitalised words that open sentences or are common enough to never be a character's name. */
 const NOT_NAMES = new Set(

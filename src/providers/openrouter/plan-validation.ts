@@ -1,4 +1,4 @@
-import { CastMember } from '../../sessions/session.model';
+import { CastMember } from '../../domain/session.model';
 import { PlannedScene } from '../scene-planner';
 import { isRecord } from '../provider-error';
 import { codePointLength } from '../code-points';

@@ -1,4 +1,4 @@
-import { MediaType } from '../../sessions/session.model';
+import { MediaType } from '../../domain/session.model';
 import { sliceCodePoints } from '../code-points';
 import { MEDIA_PRESETS } from '../media-presets';
 import { PLAN_LIMITS } from './plan-validation';

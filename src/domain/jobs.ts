@@ -1,0 +1,67 @@
+import type { Job } from 'bullmq';
+import { MediaType } from './session.model';
+
+/** Queue and job names. Each job name is handled by exactly one processor (checked when workers start). */
+export enum QueueName {
+  Generation = 'generation',
+  Download = 'download',
+  Housekeeping = 'housekeeping',
+}
+
+export enum JobName {
+  PlanStory = 'plan-story',
+  RenderScene = 'render-scene',
+  FinalizeSession = 'finalize-session',
+  DownloadImages = 'download-images',
+  SweepExpiredSessions = 'sweep-expired-sessions',
+  CheckStalledSessions = 'check-stalled-sessions',
+}
+
+export interface SessionJob {
+  sessionId: string;
+}
+
+/**
+ * One scene's render: what the render job carries and what the renderer is asked for, so rendering reads
+ * nothing from the session.
+ */
+export interface SceneRenderRequest extends SessionJob {
+  sceneIndex: number;
+  title: string;
+  prompt: string;
+  negativePrompt: string | null;
+  mediaType: MediaType;
+  seed: number;
+}
+
+/** Each job's data, by name: producers and handlers are typed from this one map. */
+export interface JobDataOf {
+  [JobName.PlanStory]: SessionJob;
+  [JobName.RenderScene]: SceneRenderRequest;
+  [JobName.FinalizeSession]: SessionJob;
+  [JobName.DownloadImages]: SessionJob;
+  [JobName.SweepExpiredSessions]: Record<string, never>;
+  [JobName.CheckStalledSessions]: Record<string, never>;
+}
+
+/** A job of one of `Names`; switching on `job.name` narrows `job.data` without casts. */
+export type JobOf<Names extends JobName> = { [N in Names]: Job<JobDataOf[N], void, N> }[Names];
+
+/** Which queue each job runs on. */
+export const QUEUE_OF: Record<JobName, QueueName> = {
+  [JobName.PlanStory]: QueueName.Generation,
+  [JobName.RenderScene]: QueueName.Generation,
+  [JobName.FinalizeSession]: QueueName.Generation,
+  [JobName.DownloadImages]: QueueName.Download,
+  [JobName.SweepExpiredSessions]: QueueName.Housekeeping,
+  [JobName.CheckStalledSessions]: QueueName.Housekeeping,
+};
+
+/** What a processor declares, so start-up can check that every job name has exactly one handler. */
+export interface JobProcessor {
+  readonly queue: QueueName;
+  readonly handles: readonly JobName[];
+}
+
+/** The flow producer that fans a session's renders in to its finalize job. */
+export const SESSION_FLOW = 'session-flow';

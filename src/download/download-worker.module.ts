@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { ProvidersModule } from '../providers/providers.module';
+import { QueueName } from '../domain/jobs';
+import { processorProvider } from '../queue/processor-provider';
+import { QueueModule } from '../queue/queue.module';
+import { SessionsModule } from '../sessions/sessions.module';
+import { DownloadProcessor } from './download.processor';
+
+/** Worker role: fetching approved images from the provider. */
+@Module({
+  imports: [SessionsModule, QueueModule, ProvidersModule],
+  providers: [processorProvider(DownloadProcessor, QueueName.Download)],
+})
+export class DownloadWorkerModule {}

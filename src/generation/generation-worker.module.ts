@@ -1,0 +1,14 @@
+import { Module } from '@nestjs/common';
+import { ProvidersModule } from '../providers/providers.module';
+import { QueueName } from '../domain/jobs';
+import { processorProvider } from '../queue/processor-provider';
+import { QueueModule } from '../queue/queue.module';
+import { SessionsModule } from '../sessions/sessions.module';
+import { GenerationProcessor } from './generation.processor';
+
+/** Worker role: planning, rendering and finalising sessions. */
+@Module({
+  imports: [SessionsModule, QueueModule, ProvidersModule],
+  providers: [processorProvider(GenerationProcessor, QueueName.Generation)],
+})
+export class GenerationWorkerModule {}

@@ -1,0 +1,66 @@
+import { getQueueToken, WorkerHost } from '@nestjs/bullmq';
+import { DiscoveryService } from '@nestjs/core';
+import { Job, Queue } from 'bullmq';
+import { HousekeepingProcessor } from '../../src/housekeeping/housekeeping.processor';
+import { JobName, QueueName } from '../../src/domain/jobs';
+import { startTestApp, TestApp } from '../support/test-app';
+import { pollUntil, TestEnv } from '../support/test-env';
+
+const processorsOf = (t: TestApp) =>
+  t.app
+    .get(DiscoveryService)
+    .getProviders()
+    .filter((wrapper) => wrapper.instance instanceof WorkerHost);
+
+describe('queue processors', () => {
+  it('are not loaded by ROLE=api', async () => {
+    const t = await startTestApp({ ROLE: 'api' });
+    try {
+      expect(processorsOf(t)).toEqual([]);
+      const housekeeping = t.app.get<Queue>(getQueueToken(QueueName.Housekeeping));
+      expect(await housekeeping.getJobSchedulers()).toEqual([]);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('run each housekeeping tick once for the whole cluster, however many workers there are', async () => {
+    const INTERVAL_MS = 200;
+    const env = new TestEnv();
+    const vars = { HOUSEKEEPING_INTERVAL_MS: String(INTERVAL_MS) };
+    // Two worker processes of one cluster: same Redis prefix, each with its own processors.
+    const first = await startTestApp(vars, env);
+    const second = await startTestApp(vars, env);
+    try {
+      const sweeps: { worker: string; tick: number }[] = [];
+      for (const [name, t] of [
+        ['first', first],
+        ['second', second],
+      ] as const) {
+        t.app.get<WorkerHost>(HousekeepingProcessor).worker.on('completed', (job: Job) => {
+          if (job.name === JobName.SweepExpiredSessions) sweeps.push({ worker: name, tick: job.timestamp });
+        });
+      }
+      const housekeeping = first.app.get<Queue>(getQueueToken(QueueName.Housekeeping));
+      const schedulers = await housekeeping.getJobSchedulers();
+      expect(schedulers.map((s) => s.key).sort()).toEqual([
+        JobName.CheckStalledSessions,
+        JobName.SweepExpiredSessions,
+      ]);
+
+      const started = Date.now();
+      await pollUntil(
+        () => Promise.resolve(sweeps.length),
+        (count) => count >= 8,
+        10_000,
+      );
+      const elapsed = Date.now() - started;
+      // One sweep per tick: with a scheduler per worker (or a timer per process) there would be two.
+      expect(sweeps.length).toBeLessThanOrEqual(Math.ceil(elapsed / INTERVAL_MS) + 1);
+      expect(new Set(sweeps.map((s) => s.tick)).size).toBe(sweeps.length);
+    } finally {
+      await second.app.close();
+      await first.close();
+    }
+  });
+});
