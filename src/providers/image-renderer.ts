@@ -1,14 +1,5 @@
-import { ImageSource, MediaType } from '../domain/session.model';
-
-export interface RenderRequest {
-  sessionId: string;
-  sceneIndex: number;
-  title: string;
-  prompt: string;
-  negativePrompt: string | null;
-  mediaType: MediaType;
-  seed: number;
-}
+import { SceneRenderRequest } from '../domain/jobs';
+import { ImageSource } from '../domain/session.model';
 
 export interface RenderedImage {
   /** What clients see as the scene's `image_url`. */
@@ -22,7 +13,7 @@ export interface RenderedImage {
 /** Makes one image for one scene. */
 export interface ImageRenderer {
   readonly name: string;
-  render(request: RenderRequest): Promise<RenderedImage>;
+  render(request: SceneRenderRequest): Promise<RenderedImage>;
 }
 
 export const IMAGE_RENDERER = Symbol('IMAGE_RENDERER');

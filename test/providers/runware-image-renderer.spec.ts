@@ -1,5 +1,5 @@
 import { AppConfig } from '../../src/config/app-config';
-import { RenderRequest } from '../../src/providers/image-renderer';
+import { SceneRenderRequest } from '../../src/domain/jobs';
 import { ProviderError } from '../../src/providers/provider-error';
 import { providerErrorOf } from '../support/provider-errors';
 import { RunwareImageRenderer } from '../../src/providers/runware/runware-image-renderer';
@@ -38,7 +38,7 @@ function renderer(overrides: Partial<AppConfig['runware']> = {}): RunwareImageRe
   return created;
 }
 
-const request = (sceneIndex = 0): RenderRequest => ({
+const request = (sceneIndex = 0): SceneRenderRequest => ({
   sessionId: 'session-1',
   sceneIndex,
   title: 'The lantern',

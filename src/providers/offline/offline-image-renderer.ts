@@ -1,7 +1,8 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { ImageRenderer, RenderedImage, RenderRequest } from '../image-renderer';
+import { ImageRenderer, RenderedImage } from '../image-renderer';
+import { SceneRenderRequest } from '../../domain/jobs';
 import { MEDIA_PRESETS, MediaPreset } from '../media-presets';
 import { truncate } from '../prompt-builder';
 import { seededRandom } from './seeded-random';
@@ -19,7 +20,7 @@ export class OfflineImageRenderer implements ImageRenderer {
 
   constructor(private readonly imageDir: string) {}
 
-  async render(request: RenderRequest): Promise<RenderedImage> {
+  async render(request: SceneRenderRequest): Promise<RenderedImage> {
     const preset = MEDIA_PRESETS[request.mediaType];
     const png = await renderScenePng(request, preset);
     const fileName = `scene_${String(request.sceneIndex + 1).padStart(2, '0')}.png`;
@@ -38,12 +39,12 @@ export class OfflineImageRenderer implements ImageRenderer {
   }
 }
 
-export async function renderScenePng(request: RenderRequest, preset: MediaPreset): Promise<Buffer> {
+export async function renderScenePng(request: SceneRenderRequest, preset: MediaPreset): Promise<Buffer> {
   const svg = composeSvg(request, preset);
   return sharp(Buffer.from(svg)).png({ compressionLevel: 6 }).toBuffer();
 }
 
-export function composeSvg(request: RenderRequest, preset: MediaPreset): string {
+export function composeSvg(request: SceneRenderRequest, preset: MediaPreset): string {
   const { width: w, height: h, palette } = preset;
   const random = seededRandom(fnv1a(request.prompt) ^ (request.seed >>> 0));
   const pick = <T>(items: T[]) => items[Math.floor(random() * items.length)];

@@ -2,7 +2,8 @@ import type { LoggerService } from '@nestjs/common';
 import { RunwareServer } from '@runware/sdk-js';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../../config/app-config';
-import { ImageRenderer, RenderedImage, RenderRequest } from '../image-renderer';
+import { ImageRenderer, RenderedImage } from '../image-renderer';
+import { SceneRenderRequest } from '../../domain/jobs';
 import { MEDIA_PRESETS } from '../media-presets';
 import { ProviderError } from '../provider-error';
 import { apiErrorOf, connectTimeoutError, isKeyError, mapRunwareError, timeoutError } from './runware-errors';
@@ -47,7 +48,7 @@ export class RunwareImageRenderer implements ImageRenderer {
     this.apiKey = config.apiKey;
   }
 
-  async render(request: RenderRequest): Promise<RenderedImage> {
+  async render(request: SceneRenderRequest): Promise<RenderedImage> {
     const preset = MEDIA_PRESETS[request.mediaType];
     const model = this.config.modelOverrides[request.mediaType] ?? preset.model;
     const sdk = await this.session();
