@@ -27,8 +27,12 @@ export class ProviderStatusService implements OnModuleInit {
     this.selection = selectProviders(config);
   }
 
-  onModuleInit(): void {
-    if (this.config.role !== 'worker') void this.statuses();
+  async onModuleInit(): Promise<void> {
+    if (this.config.role === 'worker') return;
+    // Under AI_PROVIDERS=live, POST /generate refuses while a provider is unavailable, which it can only know
+    // once the first check is over: so the API waits for it (at most CHECK_TIMEOUT_MS) before it listens.
+    if (this.config.providers === 'live') await this.statuses();
+    else void this.statuses();
   }
 
   get planner(): string {
@@ -54,6 +58,9 @@ export class ProviderStatusService implements OnModuleInit {
   /** Live providers that AI_PROVIDERS=live requires but whose last check failed. */
   requiredButUnavailable(): string[] {
     if (this.config.providers !== 'live') return [];
+    // Refreshes stale checks in the background: without it, only GET /health would, so a provider that was
+    // down once would keep POST /generate refusing after it recovered.
+    void this.statuses();
     return [...this.cache.entries()].filter(([, c]) => c.value === 'unavailable').map(([name]) => name);
   }
 

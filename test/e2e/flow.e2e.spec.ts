@@ -1,5 +1,8 @@
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
 import sharp from 'sharp';
 import { MEDIA_PRESETS } from '../../src/providers/media-presets';
+import { RENDERS_DIR } from '../../src/providers/offline/offline-image-renderer';
 import { expectEnvelope, request } from '../support/http-client';
 import { startTestApp, TestApp } from '../support/test-app';
 import { pollUntil } from '../support/test-env';
@@ -183,6 +186,7 @@ describe('the whole flow, offline (ROLE=all)', () => {
       // Complete local headers (CRC recorded by the download job), no trailing data descriptors.
       expect(zipBytes.readUInt32LE(0)).toBe(0x04034b50);
       expect(zipBytes.readUInt16LE(6) & 0x0008).toBe(0);
+      // The reader checks every entry's bytes against both CRC-32s it records.
       const entries = await readZip(zipBytes);
       expect(entries.map((e) => e.name)).toEqual([
         'images/scene_01.png',
@@ -192,8 +196,14 @@ describe('the whole flow, offline (ROLE=all)', () => {
         'story.txt',
       ]);
       const preset = MEDIA_PRESETS[mediaType];
-      for (const entry of entries.filter((e) => e.name.startsWith('images/'))) {
+      const images = entries.filter((e) => e.name.startsWith('images/'));
+      // Scenes have different images, so one filed under another scene's name would show below.
+      expect(new Set(images.map((e) => e.crc32)).size).toBe(images.length);
+      for (const entry of images) {
         expect(entry.compressionMethod).toBe(0);
+        // Byte for byte the render the offline renderer wrote for that scene.
+        const render = await readFile(path.join(t.env.imageDir, id, RENDERS_DIR, path.basename(entry.name)));
+        expect(entry.data.equals(render)).toBe(true);
         const meta = await sharp(entry.data).metadata();
         expect({ format: meta.format, width: meta.width, height: meta.height }).toEqual({
           format: 'png',

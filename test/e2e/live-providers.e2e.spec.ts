@@ -78,7 +78,8 @@ describe('live providers through the real SDKs against protocol-faithful fakes',
       logger,
     );
   });
-  afterEach(() => {
+  // Every test starts from the fakes' standing behaviour with nothing recorded, so counts are its own.
+  beforeEach(() => {
     openrouter.reset();
     runware.reset();
   });
@@ -121,6 +122,7 @@ describe('live providers through the real SDKs against protocol-faithful fakes',
       body: new URLSearchParams({ session_id: id }),
     });
     expect(zip.status).toBe(200);
+    // The reader checks every entry's bytes against both CRC-32s it records.
     const entries = await readZip(Buffer.from(await zip.arrayBuffer()));
     expect(entries.map((e) => e.name).sort()).toEqual([
       'images/scene_02.png',
@@ -128,6 +130,13 @@ describe('live providers through the real SDKs against protocol-faithful fakes',
       'scenes.json',
       'story.txt',
     ]);
+    // Each image is byte for byte what Runware's image host serves at that scene's URL.
+    for (const index of [1, 3]) {
+      const served = await fetch(done.body.scenes[index].image_url);
+      expect(served.status).toBe(200);
+      const image = entries.find((e) => e.name === `images/scene_0${index + 1}.png`)!;
+      expect(image.data.equals(Buffer.from(await served.arrayBuffer()))).toBe(true);
+    }
     const manifest = JSON.parse(entries.find((e) => e.name === 'scenes.json')!.data.toString()) as Record<
       string,
       unknown
@@ -140,8 +149,11 @@ describe('live providers through the real SDKs against protocol-faithful fakes',
         planner: 'openrouter',
         model: 'runware:101@1',
       });
-      expect(entry.source_url).toContain(runware.imageHost);
     }
+    expect(manifest.map((entry) => entry.source_url)).toEqual([
+      done.body.scenes[1].image_url,
+      done.body.scenes[3].image_url,
+    ]);
   });
 
   it('reports both live providers as available in /health and only configured/missing in /debug/config', async () => {
@@ -238,15 +250,19 @@ describe('live providers through the real SDKs against protocol-faithful fakes',
     });
 
     it('a disconnect mid-task is retried and every scene completes', async () => {
+      // The renderer's connection is open before the drop, whether or not an earlier test opened it.
+      expect((await settle(await generate(1))).body.status).toBe('completed');
+      const before = { connections: runware.stats.connections, tasks: runware.stats.imageTasks.length };
       runware.enqueue({ fault: 'disconnect' });
       const done = await settle(await generate(2));
       expect(done.body.status).toBe('completed');
       expect(done.body.scenes.every((s) => s.status === 'done')).toBe(true);
       // The dropped socket loses every task in flight on it (one or both scenes), and each is retried once.
-      expect(runware.stats.imageTasks.length).toBeGreaterThanOrEqual(3);
-      expect(runware.stats.imageTasks.length).toBeLessThanOrEqual(4);
-      // Stats were reset after the previous test: this is the reconnection after the drop.
-      expect(runware.stats.connections).toBeGreaterThanOrEqual(1);
+      const tasks = runware.stats.imageTasks.length - before.tasks;
+      expect(tasks).toBeGreaterThanOrEqual(3);
+      expect(tasks).toBeLessThanOrEqual(4);
+      // The retries went over a new connection: the SDK reconnected after the drop.
+      expect(runware.stats.connections).toBeGreaterThan(before.connections);
     });
 
     it('a scene that cannot render fails alone; the others finish and the session names it', async () => {
@@ -260,10 +276,7 @@ describe('live providers through the real SDKs against protocol-faithful fakes',
       expect(done.body.warnings.join(' ')).toContain(`Scene(s) ${failed[0].index + 1} failed to render`);
       const approve = await call(`/approve`, {
         method: 'POST',
-        json: {
-          session_id: done.body.scenes[0] && (done.body as unknown as { session_id: string }).session_id,
-          approved_scenes: [failed[0].index],
-        },
+        json: { session_id: id, approved_scenes: [failed[0].index] },
       });
       expect(approve.status).toBe(400);
     });
@@ -277,9 +290,28 @@ describe('live providers through the real SDKs against protocol-faithful fakes',
   });
 
   it('stays healthy, and never puts a key in a response, a log line or Redis', async () => {
+    const before = { bodies: bodies.length, lines: logger.lines.length };
+    // Traffic of its own, with both key rejections (the errors most likely to quote a key), so the check
+    // has something to look at even when this test runs alone; after the others it looks at theirs too.
+    const id = await generate(2);
+    expect((await settle(id)).body.status).toBe('completed');
+    expect(
+      (await call(`/approve`, { method: 'POST', json: { session_id: id, approved_scenes: [0] } })).status,
+    ).toBe(200);
+    const downloaded = await pollUntil(
+      () => call(`/status/${id}`),
+      (r) => r.body.download_status !== 'started',
+      20_000,
+    );
+    expect(downloaded.body.download_status).toBe('completed');
+    openrouter.enqueue({ status: 401 });
+    expect((await settle(await generate(2))).body.error).toMatch(/OpenRouter rejected the API key/);
+    runware.set({ fault: 'invalidApiKey' });
+    expect((await settle(await generate(2))).body.error).toMatch(/Runware rejected the API key/);
     expect((await call<Record<string, unknown>>('/health')).body.status).toBe('healthy');
-    expect(bodies.length).toBeGreaterThan(20);
-    expect(logger.lines.length).toBeGreaterThan(10);
+
+    expect(bodies.length - before.bodies).toBeGreaterThan(6);
+    expect(logger.lines.length - before.lines).toBeGreaterThan(3);
     const values = await storedValues(t.env.prefix);
     expect(values.length).toBeGreaterThan(10);
     for (const secret of [OPENROUTER_KEY, RUNWARE_KEY, 'LIVE-TEST-SECRET']) {

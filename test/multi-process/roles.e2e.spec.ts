@@ -1,5 +1,8 @@
 import Redis from 'ioredis';
+import { FakeOpenRouter, startFakeOpenRouter } from '../support/fake-openrouter';
+import { FakeRunware, startFakeRunware } from '../support/fake-runware';
 import { request } from '../support/http-client';
+import { liveProviderVars } from '../support/live-vars';
 import { freePort, ServiceProcess, waitForHttp } from '../support/service-process';
 import { pollUntil, REDIS_URL, TestEnv } from '../support/test-env';
 import { readZip } from '../support/zip-reader';
@@ -8,6 +11,14 @@ const STORY = Array.from(
   { length: 16 },
   (_, i) => `Chapter ${i + 1} begins as Ada walks further along the coast. The lighthouse ${i} blinks twice.`,
 ).join('\n\n');
+const OPENROUTER_KEY = 'sk-or-v1-roles-test-key';
+const RUNWARE_KEY = 'rw-roles-test-key';
+const NUM_SCENES = 8;
+const CONCURRENCY = 2;
+/** How long the fake Runware holds the first renders: ample time to pause worker 1 while they are in flight. */
+const HOLD_MS = 1_500;
+
+type Status = { status: string; scenes: { status: string; image_url: string }[]; download_status: string };
 
 describe('one API process and two worker processes (compiled service)', () => {
   const env = new TestEnv();
@@ -15,13 +26,48 @@ describe('one API process and two worker processes (compiled service)', () => {
   let workers: ServiceProcess[];
   let url: string;
   let workerHealthPort: number;
+  let openrouter: FakeOpenRouter;
+  let runware: FakeRunware;
   const redis = new Redis(REDIS_URL);
 
+  /** The pids of the processes that rendered the session's finished scenes, one per scene. */
+  const renderedBy = async (id: string): Promise<number[]> => {
+    const fields = await redis.hgetall(`${env.prefix}:session:${id}`);
+    return Object.entries(fields)
+      .filter(([name]) => name.startsWith('render:'))
+      .map(([, value]) => JSON.parse(value) as { status: string; rendered_by?: string })
+      .filter((render) => render.status === 'done')
+      .map((render) => Number(render.rendered_by?.split(':').pop()));
+  };
+  const generate = async () => {
+    const res = await request<{ session_id: string }>(`${url}/generate`, {
+      method: 'POST',
+      json: { story_text: STORY, media_type: 'cartoon', num_scenes: NUM_SCENES },
+    });
+    expect(res.status).toBe(200);
+    return res.body.session_id;
+  };
+  const settle = (id: string) =>
+    pollUntil(
+      () => request<Status>(`${url}/status/${id}`),
+      (r) => r.body.status !== 'processing',
+      60_000,
+    );
+  // SIGSTOP freezes a worker as it is: jobs it holds stay locked to it, and it takes no others until SIGCONT.
+  const pause = (worker: ServiceProcess) => worker.child.kill('SIGSTOP');
+  const resume = (worker: ServiceProcess) => worker.child.kill('SIGCONT');
+
   beforeAll(async () => {
+    openrouter = await startFakeOpenRouter({ apiKey: OPENROUTER_KEY });
+    runware = await startFakeRunware({ apiKey: RUNWARE_KEY });
     const port = await freePort();
     url = `http://127.0.0.1:${port}`;
-    // Small per-worker concurrency so neither worker can take every scene alone.
-    const vars = env.vars({ PORT: String(port), HOST: '127.0.0.1', WORKER_CONCURRENCY: '2' });
+    const vars = env.vars({
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      WORKER_CONCURRENCY: String(CONCURRENCY),
+      ...liveProviderVars(openrouter, runware, { openrouter: OPENROUTER_KEY, runware: RUNWARE_KEY }),
+    });
     api = new ServiceProcess('api', { ...vars, ROLE: 'api' });
     await waitForHttp(`${url}/health/ready`, 20_000, api);
     // Picked only once the API holds its port, so the two can never be handed the same free port.
@@ -34,69 +80,87 @@ describe('one API process and two worker processes (compiled service)', () => {
           ...(n === 1 ? { WORKER_HEALTH_PORT: String(workerHealthPort) } : {}),
         }),
     );
-    // Both workers consuming before any session exists, so neither can take every scene alone.
     await Promise.all(workers.map((worker) => worker.waitForOutput('Worker started')));
   });
 
   afterAll(async () => {
     await Promise.allSettled([api, ...workers].map((p) => p.stop('SIGKILL')));
     redis.disconnect();
+    await Promise.all([openrouter.close(), runware.close()]);
     await env.cleanup();
   });
 
-  it('completes several sessions with scenes rendered by both workers, then exports one', async () => {
-    const ids: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      const res = await request<{ session_id: string }>(`${url}/generate`, {
-        method: 'POST',
-        json: { story_text: STORY, media_type: 'cartoon', num_scenes: 8 },
-      });
-      expect(res.status).toBe(200);
-      ids.push(res.body.session_id);
-    }
-    for (const id of ids) {
-      const done = await pollUntil(
-        () => request<{ status: string; scenes: { status: string }[] }>(`${url}/status/${id}`),
-        (r) => r.body.status !== 'processing',
-        60_000,
+  it('renders the scenes of one session on both workers, completes several sessions, exports one', async () => {
+    const [first, second] = workers;
+    let id: string;
+    try {
+      // Worker 1 starts the session alone, its renders held by Runware, and is paused while they are in
+      // flight; worker 2 must then render the scenes left; worker 1 resumes and finishes its own.
+      pause(second);
+      runware.set({ latencyMs: HOLD_MS });
+      // The paused worker may hold BullMQ's wake-up for this job: worker 1 then finds the job on its next
+      // poll, within BullMQ's drainDelay (5 s).
+      id = await generate();
+      await pollUntil(
+        async () => runware.stats.imageTasks.length,
+        (sent) => sent >= CONCURRENCY,
       );
-      expect(done.body.status).toBe('completed');
-      expect(done.body.scenes.filter((s) => s.status === 'done')).toHaveLength(8);
+      pause(first);
+      // Worker 1 holds at most CONCURRENCY jobs; unless it was paused very late, scenes are left for worker 2.
+      expect((await renderedBy(id)).length + CONCURRENCY).toBeLessThan(NUM_SCENES);
+      runware.set({ latencyMs: 0 });
+      resume(second);
+      await pollUntil(
+        () => renderedBy(id),
+        (pids) => pids.includes(second.pid),
+      );
+    } finally {
+      workers.forEach(resume);
     }
+    const done = await settle(id);
+    expect(done.body.status).toBe('completed');
+    expect(done.body.scenes.filter((s) => s.status === 'done')).toHaveLength(NUM_SCENES);
+    expect(new Set(await renderedBy(id))).toEqual(new Set([first.pid, second.pid]));
 
-    const workerPids = new Set(workers.map((w) => String(w.pid)));
-    const renderersBySession = await Promise.all(
-      ids.map(async (id) => {
-        const fields = await redis.hgetall(`${env.prefix}:session:${id}`);
-        const renderers = Object.entries(fields)
-          .filter(([name]) => name.startsWith('render:'))
-          .map(([, value]) => (JSON.parse(value) as { rendered_by: string }).rendered_by.split(':').pop()!);
-        return new Set(renderers);
-      }),
-    );
-    // Only worker processes render (the API process never consumes queues) ...
-    for (const renderers of renderersBySession)
-      for (const pid of renderers) expect(workerPids).toContain(pid);
-    // ... and at least one session has scenes from both workers.
-    expect(renderersBySession.some((renderers) => renderers.size === 2)).toBe(true);
+    // Two more sessions at once, with both workers free to take any job; only worker processes render.
+    const more = await Promise.all([generate(), generate()]);
+    for (const other of more) {
+      expect((await settle(other)).body.status).toBe('completed');
+      const pids = await renderedBy(other);
+      expect(pids).toHaveLength(NUM_SCENES);
+      for (const pid of pids) expect([first.pid, second.pid]).toContain(pid);
+    }
 
     const approve = await request(`${url}/approve`, {
       method: 'POST',
-      json: { session_id: ids[0], approved_scenes: [0, 7] },
+      json: { session_id: id, approved_scenes: [0, 7] },
     });
     expect(approve.status).toBe(200);
     await pollUntil(
-      () => request(`${url}/status/${ids[0]}`),
+      () => request<Status>(`${url}/status/${id}`),
       (r) => r.body.download_status === 'completed',
       30_000,
     );
     const zip = await fetch(`${url}/download`, {
       method: 'POST',
-      body: new URLSearchParams({ session_id: ids[0] }),
+      body: new URLSearchParams({ session_id: id }),
     });
     expect(zip.status).toBe(200);
-    const names = (await readZip(Buffer.from(await zip.arrayBuffer()))).map((e) => e.name).sort();
-    expect(names).toEqual(['images/scene_01.png', 'images/scene_08.png', 'scenes.json', 'story.txt']);
+    // The reader checks every entry's bytes against both CRC-32s it records.
+    const entries = await readZip(Buffer.from(await zip.arrayBuffer()));
+    expect(entries.map((e) => e.name).sort()).toEqual([
+      'images/scene_01.png',
+      'images/scene_08.png',
+      'scenes.json',
+      'story.txt',
+    ]);
+    for (const [index, name] of [
+      [0, 'images/scene_01.png'],
+      [7, 'images/scene_08.png'],
+    ] as const) {
+      const served = Buffer.from(await (await fetch(done.body.scenes[index].image_url)).arrayBuffer());
+      expect(entries.find((e) => e.name === name)!.data.equals(served)).toBe(true);
+    }
   });
 
   it('lets a worker answer health probes on WORKER_HEALTH_PORT, and nothing else', async () => {

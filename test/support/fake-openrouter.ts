@@ -10,6 +10,9 @@ import { seededRandom } from '../../src/providers/offline/seeded-random';
  * (`POST /api/v1/chat/completions`). It answers in the OpenAI response shape, with OpenRouter's error shape
  * `{"error": {"code": <status>, "message", "metadata"}}` (HTTP status = code), and its 200-with-error
  * variants. By default it returns a valid plan built from the story in the request.
+ *
+ * It also answers `GET /api/v1/key` (the key's details, which the service's health check reads), checking
+ * the key as chat completions do (a wrong key gets a 401), and `GET /api/v1/models`, which needs no key.
  */
 
 export type FakeOpenRouterMode =
@@ -118,6 +121,10 @@ export async function startFakeOpenRouter(options: FakeOpenRouterOptions = {}): 
 
     if (req.method === 'GET' && path === '/api/v1/models') {
       return sendJson(res, 200, { data: [{ id: 'fake/planner', name: 'Fake planner' }] });
+    }
+    if (req.method === 'GET' && path === '/api/v1/key') {
+      if (!authorized) return sendError(res, 401, STATUS_MESSAGES[401]);
+      return sendJson(res, 200, keyDetails(req.headers.authorization));
     }
     if (req.method !== 'POST' || path !== '/api/v1/chat/completions') return sendError(res, 404, 'Not Found');
     if (!authorized) return sendError(res, 401, STATUS_MESSAGES[401]);
@@ -230,6 +237,35 @@ function answer(
     default:
       return sendJson(res, 200, completion(model, behaviour.content ?? json));
   }
+}
+
+/**
+ * `GET /api/v1/key` for a valid key, in the documented shape (a key without a credit limit, not used yet):
+ * https://openrouter.ai/docs/api/api-reference/api-keys/get-current-key. The label masks the key, as
+ * OpenRouter's does.
+ */
+function keyDetails(authorization: string | undefined) {
+  const key = authorization?.replace(/^Bearer /, '') ?? '';
+  return {
+    data: {
+      label: `${key.slice(0, 11)}...${key.slice(-3)}`,
+      limit: null,
+      limit_remaining: null,
+      limit_reset: null,
+      include_byok_in_limit: false,
+      usage: 0,
+      usage_daily: 0,
+      usage_weekly: 0,
+      usage_monthly: 0,
+      byok_usage: 0,
+      byok_usage_daily: 0,
+      byok_usage_weekly: 0,
+      byok_usage_monthly: 0,
+      is_free_tier: false,
+      is_provisioning_key: false,
+      rate_limit: { requests: -1, interval: '10s', note: 'This field is deprecated and safe to ignore.' },
+    },
+  };
 }
 
 function completion(model: string, content: string, finishReason = 'stop') {

@@ -2,11 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { PassThrough } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { AppConfig } from '../../src/config/app-config';
 import { ZipExportService } from '../../src/download/zip-export.service';
-import { SceneDownload, SessionRecord } from '../../src/domain/session.model';
+import { newScene, SceneDownload, SessionRecord } from '../../src/domain/session.model';
 import { session } from '../support/session-record';
+import { readZip } from '../support/zip-reader';
 
 let imageDir: string;
 beforeAll(() => {
@@ -70,5 +72,72 @@ describe('ZipExportService.collectImages', () => {
       sessionWith({ 0: done('scene_09.png', { crc32: 1 }), 1: done('../../etc/passwd', { crc32: 1 }) }),
     );
     expect(images).toEqual([]);
+  });
+});
+
+describe('ZipExportService.archive', () => {
+  it('stores each approved image byte for byte under its scene name, with CRC-32s that match', async () => {
+    const service = new ZipExportService({ imageDir } as AppConfig);
+    // Different bytes per scene, so an image filed under the wrong scene cannot pass.
+    const images = new Map([
+      [0, randomBytes(3000)],
+      [2, randomBytes(4000)],
+    ]);
+    const dir = path.join(imageDir, 'session-b');
+    mkdirSync(dir, { recursive: true });
+    const downloads: Record<number, SceneDownload> = {};
+    for (const [index, bytes] of images) {
+      const file = `scene_0${index + 1}.png`;
+      writeFileSync(path.join(dir, file), bytes);
+      downloads[index] = {
+        status: 'done',
+        file,
+        bytes: bytes.length,
+        content_type: 'image/png',
+        error: null,
+        crc32: crc32(bytes),
+      };
+    }
+    const record = session({
+      id: 'session-b',
+      status: 'completed',
+      scenes: [0, 1, 2].map((index) =>
+        newScene(index, {
+          title: `Scene ${index + 1}`,
+          description: `Passage ${index + 1}`,
+          image_prompt: `Prompt ${index + 1}`,
+          status: 'done',
+          source: { kind: 'remote', url: `https://im.example/${index}.png` },
+        }),
+      ),
+      approved: [0, 2],
+      download_status: 'completed',
+      downloads,
+      completed_at: '2026-03-04T05:06:08Z',
+    });
+
+    const writer = service.archive(record, 'The story.', await service.collectImages(record), 'http://x');
+    const out = new PassThrough();
+    const chunks: Buffer[] = [];
+    out.on('data', (chunk: Buffer) => chunks.push(chunk));
+    await writer.write(out);
+    const zip = Buffer.concat(chunks);
+    expect(zip.length).toBe(writer.totalBytes());
+
+    const entries = await readZip(zip);
+    expect(entries.map((e) => e.name)).toEqual([
+      'images/scene_01.png',
+      'images/scene_03.png',
+      'scenes.json',
+      'story.txt',
+    ]);
+    expect(entries[0].data.equals(images.get(0)!)).toBe(true);
+    expect(entries[1].data.equals(images.get(2)!)).toBe(true);
+    expect(entries[3].data.toString('utf8')).toBe('The story.');
+    const manifest = JSON.parse(entries[2].data.toString('utf8')) as Record<string, unknown>[];
+    expect(manifest).toMatchObject([
+      { index: 0, file: 'images/scene_01.png', title: 'Scene 1', source_url: 'https://im.example/0.png' },
+      { index: 2, file: 'images/scene_03.png', title: 'Scene 3', source_url: 'https://im.example/2.png' },
+    ]);
   });
 });

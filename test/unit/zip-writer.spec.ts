@@ -130,3 +130,48 @@ describe('ZipWriter', () => {
     expect(received).toBeLessThan(4 * 1024 * 1024);
   });
 });
+
+describe('the test ZIP reader', () => {
+  const image = randomBytes(1000);
+  const archive = () =>
+    writeToBuffer(
+      new ZipWriter(
+        [file('images/scene_01.png', image)],
+        [{ name: 'story.txt', text: 'Mara walked.' }],
+        new Date('2026-03-04T05:06:08Z'),
+      ),
+    );
+  const LOCAL_CRC = 14;
+  const CENTRAL_CRC = 16;
+
+  it('returns entries whose CRC-32 matches their bytes', async () => {
+    const entries = await readZip(await archive());
+    expect(entries.map((e) => [e.name, e.crc32])).toEqual([
+      ['images/scene_01.png', crc32(image)],
+      ['story.txt', crc32('Mara walked.')],
+    ]);
+  });
+
+  it('rejects a stored file whose bytes no longer match the recorded CRC-32', async () => {
+    const zip = await archive();
+    zip[30 + 'images/scene_01.png'.length + 500] ^= 0xff; // inside the stored image, sizes unchanged
+    await expect(readZip(zip)).rejects.toThrow(/CRC-32 mismatch in images\/scene_01\.png/);
+  });
+
+  it('rejects a local header whose CRC-32 differs from the bytes and the central directory', async () => {
+    const zip = await archive();
+    zip.writeUInt32LE((zip.readUInt32LE(LOCAL_CRC) ^ 1) >>> 0, LOCAL_CRC);
+    await expect(readZip(zip)).rejects.toThrow(
+      `the central directory records 0x${crc32(image).toString(16).padStart(8, '0')}, the local header`,
+    );
+  });
+
+  it('rejects a central directory whose CRC-32 differs from the bytes', async () => {
+    const zip = await archive();
+    // The end-of-central-directory record (the last 22 bytes: no comment) gives the directory's offset.
+    const directory = zip.readUInt32LE(zip.length - 22 + 16);
+    expect(zip.readUInt32LE(directory)).toBe(0x02014b50);
+    zip.writeUInt32LE((zip.readUInt32LE(directory + CENTRAL_CRC) ^ 1) >>> 0, directory + CENTRAL_CRC);
+    await expect(readZip(zip)).rejects.toThrow(/CRC-32 mismatch in images\/scene_01\.png/);
+  });
+});
