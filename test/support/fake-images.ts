@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import * as http from 'node:http';
+import { crc32 } from 'node:zlib';
 import { AddressInfo, isIPv6 } from 'node:net';
 import sharp from 'sharp';
 import { BehaviourControl, behaviourControl } from './fake-behaviour';
@@ -119,19 +120,19 @@ export async function startFakeImageHost(options: FakeImageHostOptions = {}): Pr
     }
     requests.set(path, (requests.get(path) ?? 0) + 1);
     const behaviour = { ...host.next(), ...paths.get(path)?.next() };
-    const answer = () => void answerWith(res, behaviour.status, match[1] as FakeImageFormat);
+    const answer = () => void answerWith(res, behaviour.status, match[1] as FakeImageFormat, path);
     if (behaviour.held) held.push(answer);
     else answer();
   });
 
-  async function answerWith(res: http.ServerResponse, status: number, format: FakeImageFormat) {
+  async function answerWith(res: http.ServerResponse, status: number, format: FakeImageFormat, path: string) {
     if (res.destroyed) return;
     if (status !== 200) {
       res.writeHead(status, { 'Content-Type': 'text/plain' }).end(`fake image host: ${status}`);
       return;
     }
     try {
-      const bytes = await fakeImage(format, options.imageBytes);
+      const bytes = markedWith(await fakeImage(format, options.imageBytes), format, path);
       res
         .writeHead(200, { 'Content-Type': CONTENT_TYPES[format], 'Content-Length': bytes.length })
         .end(bytes);
@@ -172,4 +173,36 @@ export async function startFakeImageHost(options: FakeImageHostOptions = {}): Pr
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * The image with `marker` (its path) embedded where decoders ignore it, so every image the host serves has
+ * bytes of its own and a test can tell one scene's image from another's: a PNG tEXt chunk after IHDR, a
+ * JPEG comment after SOI. WebP images are served as they are.
+ */
+function markedWith(image: Buffer, format: FakeImageFormat, marker: string): Buffer {
+  const text = Buffer.from(`fake\0${marker}`, 'latin1');
+  if (format === 'png') {
+    const type = Buffer.from('tEXt', 'latin1');
+    const length = Buffer.alloc(4);
+    length.writeUInt32BE(text.length);
+    const crc = Buffer.alloc(4);
+    crc.writeUInt32BE(crc32(Buffer.concat([type, text])));
+    const afterHeader = 8 + 25; // signature, then the IHDR chunk
+    return Buffer.concat([
+      image.subarray(0, afterHeader),
+      length,
+      type,
+      text,
+      crc,
+      image.subarray(afterHeader),
+    ]);
+  }
+  if (format === 'jpg') {
+    const comment = Buffer.alloc(4);
+    comment.writeUInt16BE(0xfffe);
+    comment.writeUInt16BE(text.length + 2, 2);
+    return Buffer.concat([image.subarray(0, 2), comment, text, image.subarray(2)]);
+  }
+  return image;
 }
