@@ -13,7 +13,7 @@ import { SourceImageFetcher } from '../../src/providers/image-fetcher.service';
 import { LocalImageCopier } from '../../src/providers/local/local-image-copier';
 import { FakeOpenRouter, startFakeOpenRouter } from '../support/fake-openrouter';
 import { FakeRunware, FakeRunwareBehaviour, startFakeRunware } from '../support/fake-runware';
-import { FakeImageHost, fakeImage, startFakeImageHost } from '../support/fake-images';
+import { FakeImageHost, startFakeImageHost } from '../support/fake-images';
 import { envelopeProblem, request } from '../support/http-client';
 import { liveProviderVars } from '../support/live-vars';
 import { pollUntil, TestEnv } from '../support/test-env';
@@ -166,9 +166,12 @@ describe('approved image downloads that fail, and the SSRF policy, through the w
         { index: 0, file: 'images/scene_01.png', source_url: scenes[0].image_url },
         { index: 3, file: 'images/scene_04.png', source_url: scenes[3].image_url },
       ]);
-      const png = await fakeImage('png');
-      for (const name of ['images/scene_01.png', 'images/scene_04.png']) {
-        expect(zip.entries.find((e) => e.name === name)?.data.equals(png)).toBe(true);
+      for (const [index, name] of [
+        [0, 'images/scene_01.png'],
+        [3, 'images/scene_04.png'],
+      ] as const) {
+        const served = await images().bytesFor(pathOf(scenes[index]));
+        expect(zip.entries.find((e) => e.name === name)?.data.equals(served)).toBe(true);
       }
     });
 
@@ -293,7 +296,9 @@ describe('approved image downloads that fail, and the SSRF policy, through the w
         expect(listed.requestsFor(pathOf(allowed))).toBe(1);
         expect(unlisted.requestsFor(pathOf(refused))).toBe(0);
         const file = await fetch(done.scenes[allowed.index].download?.file_url as string);
-        expect(Buffer.from(await file.arrayBuffer()).equals(await fakeImage('png'))).toBe(true);
+        expect(Buffer.from(await file.arrayBuffer()).equals(await listed.bytesFor(pathOf(allowed)))).toBe(
+          true,
+        );
       },
     );
   });

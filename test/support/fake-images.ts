@@ -80,6 +80,8 @@ export interface FakeImageHost extends FakeImageHostControl {
   port: number;
   /** GET requests received so far for `path` (counted on arrival, before any hold). */
   requestsFor(path: string): number;
+  /** The bytes the host serves at `path` (a URL's pathname, e.g. `/image/x.png`), without a request. */
+  bytesFor(path: string): Promise<Buffer>;
   /** Behaviours for one path, merged over those of the whole host. */
   forPath(path: string): FakeImageHostControl;
   /** Sends every held answer. */
@@ -156,6 +158,10 @@ export async function startFakeImageHost(options: FakeImageHostOptions = {}): Pr
     set: host.set,
     enqueue: host.enqueue,
     requestsFor: (path) => requests.get(path) ?? 0,
+    bytesFor: async (path) => {
+      const format = (/\.(png|jpg|webp)$/.exec(path)?.[1] ?? 'png') as FakeImageFormat;
+      return markedWith(await fakeImage(format, options.imageBytes), format, path);
+    },
     forPath: (path) => {
       const control = forPath(path);
       return { set: control.set, enqueue: control.enqueue };
