@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { ApprovalModule } from './approval/approval.module';
 import { APP_CONFIG, AppConfig } from './config/app-config';
@@ -10,7 +11,6 @@ import { HealthModule } from './health/health.module';
 import { ApiKeyGuard } from './http/api-key.guard';
 import { ClientThrottlerGuard } from './http/client-throttler.guard';
 import { HttpDrainService } from './http/http-drain.service';
-import { RedisThrottlerStorage } from './http/redis-throttler.storage';
 import { RedisService } from './redis/redis.service';
 import { StatusModule } from './sessions/status.module';
 
@@ -31,7 +31,8 @@ import { StatusModule } from './sessions/status.module';
       useFactory: (config: AppConfig, redis: RedisService) => ({
         throttlers: [{ name: 'default', ttl: 60_000, limit: Math.max(1, config.rateLimitPerMinute) }],
         skipIf: () => config.rateLimitPerMinute === 0,
-        storage: new RedisThrottlerStorage(redis),
+        // The fail-fast commands connection: with Redis down a request gets a 503 rather than waiting.
+        storage: new ThrottlerStorageRedisService(redis.commands),
       }),
     }),
   ],

@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ThrottlerGuard, ThrottlerModuleOptions, ThrottlerStorage } from '@nestjs/throttler';
 import type { Request } from 'express';
@@ -16,6 +16,7 @@ const digest = (value: string) => createHash('sha256').update(value).digest('hex
 @Injectable()
 export class ClientThrottlerGuard extends ThrottlerGuard {
   private readonly validKeys: Set<string>;
+  private readonly keyPrefix: string;
 
   constructor(
     options: ThrottlerModuleOptions,
@@ -25,6 +26,19 @@ export class ClientThrottlerGuard extends ThrottlerGuard {
   ) {
     super(options, storage, reflector);
     this.validKeys = new Set(config.apiKeys.map(digest));
+    this.keyPrefix = `${config.redisPrefix}:throttle:`;
+  }
+
+  /**
+   * One budget per client for the whole API (Nest's default key would give one per route). The storage
+   * package takes no key prefix and cannot get one from the shared commands connection (an ioredis
+   * `keyPrefix` there would rename every key of the app), so the prefix travels in the key: deployments
+   * (and tests) sharing a Redis under different REDIS_PREFIXes keep separate budgets. The package wraps the
+   * key in a hash tag (`{<prefix>:throttle:…}:hits`), so a `<prefix>:*` scan misses these keys; they
+   * expire on their own within the window or block duration (one minute).
+   */
+  protected override generateKey(_context: ExecutionContext, tracker: string, name: string): string {
+    return `${this.keyPrefix}${name}:${tracker}`;
   }
 
   protected override getTracker(req: Record<string, unknown>): Promise<string> {

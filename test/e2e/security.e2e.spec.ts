@@ -1,5 +1,6 @@
 import { expectEnvelope, request } from '../support/http-client';
 import { startTestApp, TestApp } from '../support/test-app';
+import { TestEnv } from '../support/test-env';
 
 const KEY = 'client-key-0123456789abcdef';
 
@@ -58,7 +59,9 @@ describe('API key authentication and rate limiting', () => {
       }
     }
     expect(statuses).toEqual([404, 404, 404, 404, 404, 429, 429]);
+    // Seconds until the budget comes back: within the one-minute window, never 0 (clients would hammer).
     expect(Number(retryAfter)).toBeGreaterThan(0);
+    expect(Number(retryAfter)).toBeLessThanOrEqual(60);
     // Another key has its own budget; health probes have none.
     expect(
       (
@@ -68,6 +71,101 @@ describe('API key authentication and rate limiting', () => {
       ).status,
     ).toBe(404);
     for (let i = 0; i < 8; i++) expect((await request(`${t.url}/health/live`)).status).toBe(200);
+  });
+});
+
+describe('the rate limit', () => {
+  it('is one budget per client for the whole API, not one per route', async () => {
+    const t = await startTestApp({ ROLE: 'api', RATE_LIMIT_PER_MINUTE: '4' });
+    try {
+      const status = () => request(`${t.url}/status/7b0c8e9e-1f8a-4a59-9d7c-1f4a2b3c4d5e`);
+      const approve = () => request(`${t.url}/approve`, { method: 'POST', json: {} });
+      const statuses: number[] = [];
+      for (const call of [status, approve, status, approve, status]) statuses.push((await call()).status);
+      expect(statuses).toEqual([404, 400, 404, 400, 429]);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('rate limits across API processes', () => {
+  const LIMIT = 4;
+  const SHARED_KEY = 'shared-key-0123456789';
+  const vars = { ROLE: 'api', API_KEYS: SHARED_KEY, RATE_LIMIT_PER_MINUTE: String(LIMIT) };
+  const statusPath = '/status/7b0c8e9e-1f8a-4a59-9d7c-1f4a2b3c4d5e';
+  // Two API processes of one deployment: same Redis prefix, each with its own throttler and connection.
+  const env = new TestEnv();
+  let first: TestApp;
+  let second: TestApp;
+  beforeAll(async () => {
+    first = await startTestApp(vars, env);
+    second = await startTestApp(vars, env);
+  });
+  afterAll(async () => {
+    await Promise.all([first.close(), second.close()]);
+  });
+
+  it('share one budget per key through Redis, answering 429 with Retry-After and the envelope', async () => {
+    const statuses: number[] = [];
+    // Alternating: per-process counters would each see only half the requests and never reach the limit.
+    for (let i = 0; i < LIMIT + 2; i++) {
+      const app = i % 2 === 0 ? first : second;
+      const res = await request(`${app.url}${statusPath}`, { headers: { 'x-api-key': SHARED_KEY } });
+      statuses.push(res.status);
+      if (res.status === 429) {
+        expectEnvelope(res, 429);
+        expect(Number(res.headers.get('retry-after'))).toBeGreaterThan(0);
+        expect(Number(res.headers.get('retry-after'))).toBeLessThanOrEqual(60);
+      }
+    }
+    expect(statuses).toEqual([404, 404, 404, 404, 429, 429]);
+  });
+
+  it('count made-up keys against the client address, so rotating them buys no budget', async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < LIMIT + 1; i++) {
+      const app = i % 2 === 0 ? first : second;
+      statuses.push(
+        (await request(`${app.url}${statusPath}`, { headers: { 'x-api-key': `made-up-${i}` } })).status,
+      );
+    }
+    // Rate limiting runs before authentication: 401 while the address has budget, 429 after.
+    expect(statuses).toEqual([401, 401, 401, 401, 429]);
+  });
+
+  it('leave a deployment under another REDIS_PREFIX its own budget', async () => {
+    const viaKey = (app: TestApp) =>
+      request(`${app.url}${statusPath}`, { headers: { 'x-api-key': SHARED_KEY } });
+    const exhausted: number[] = [];
+    for (let i = 0; i <= LIMIT && exhausted.at(-1) !== 429; i++) exhausted.push((await viaKey(first)).status);
+    expect(exhausted.at(-1)).toBe(429);
+    const other = await startTestApp(vars);
+    try {
+      // Same route, same key, same Redis: only the prefix differs, so a key without it would answer 429.
+      expect((await viaKey(other)).status).toBe(404);
+    } finally {
+      await other.close();
+    }
+  });
+});
+
+describe('RATE_LIMIT_PER_MINUTE=0', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp({ RATE_LIMIT_PER_MINUTE: '0' });
+  });
+  afterAll(() => t.close());
+
+  it('turns rate limiting off', async () => {
+    // 0 still configures a throttler with limit 1 (it needs one); only the skip keeps the second request out of 429.
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const res = await request(`${t.url}/status/7b0c8e9e-1f8a-4a59-9d7c-1f4a2b3c4d5e`);
+      statuses.push(res.status);
+      expect(res.headers.get('x-ratelimit-limit')).toBeNull();
+    }
+    expect(statuses).toEqual([404, 404, 404]);
   });
 });
 
