@@ -1,9 +1,11 @@
+import { Logger } from '@nestjs/common';
 import { AppConfig } from '../../src/config/app-config';
 import { OpenRouterScenePlanner } from '../../src/providers/openrouter/openrouter-scene-planner';
 import { ProviderError } from '../../src/providers/provider-error';
 import { providerErrorOf } from '../support/provider-errors';
 import { FakeOpenRouter, startFakeOpenRouter } from '../support/fake-openrouter';
 import { freePort } from '../support/service-process';
+import { CapturingLogger } from '../support/test-app';
 
 const KEY = 'sk-or-v1-SECRET-TEST-KEY-123';
 const STORY =
@@ -12,12 +14,18 @@ const STORY =
   'At dawn Mara and Theo rowed out across the grey bay. The lighthouse door was open, and inside it was warm.';
 
 let fake: FakeOpenRouter;
+/** Nest's logger, as the service configures it; Jest gives each test file its own copy of Nest. */
+const logged = new CapturingLogger();
 
 beforeAll(async () => {
+  Logger.overrideLogger(logged);
   fake = await startFakeOpenRouter({ apiKey: KEY });
 });
 afterAll(() => fake.close());
-beforeEach(() => fake.reset());
+beforeEach(() => {
+  fake.reset();
+  logged.lines.length = 0;
+});
 
 function planner(overrides: Partial<AppConfig['openrouter']> = {}): OpenRouterScenePlanner {
   return new OpenRouterScenePlanner({
@@ -77,6 +85,7 @@ describe('OpenRouterScenePlanner against the fake OpenRouter', () => {
     const [system, user] = sentMessages(0);
     expect(system.content).toMatch(/untrusted/);
     expect(user.content).toContain(`<story>\n${STORY}\n</story>`);
+    expect(logged.lines).toEqual([]);
   });
 
   it('keeps a hostile story inside its delimiters', async () => {
@@ -109,6 +118,35 @@ describe('OpenRouterScenePlanner against the fake OpenRouter', () => {
     });
     expect(repair[3].role).toBe('user');
     expect(repair[3].content).toMatch(/could not be used: the reply is not valid JSON/);
+
+    // One short line in the service log: the problem, at most 120 characters of the parser's message, no key.
+    expect(logged.lines).toEqual([
+      expect.stringMatching(
+        /^warn OpenRouter returned an invalid plan \(the reply is not valid JSON \(.{1,120}\)\); asking for one repair OpenRouterScenePlanner$/,
+      ),
+    ]);
+    expect(logged.lines[0]).not.toContain(KEY);
+  });
+
+  it('logs dropped scene characters on one capped line, without the key', async () => {
+    const scene = (characters: string[]) => ({ title: 'T', passage: 'P', image_prompt: 'I', characters });
+    fake.set({
+      content: JSON.stringify({
+        style: 'noir',
+        cast: [{ name: 'Mara', description: 'a girl with a lantern' }],
+        scenes: [scene(['Mara', `Ghost ${KEY}`]), scene([STORY.repeat(3)])],
+      }),
+    });
+    const plan = await planner().plan({ story: STORY, mediaType: 'cinematic', numScenes: 2 });
+
+    expect(plan.scenes.map((s) => s.characters)).toEqual([['Mara'], []]);
+    // The model's names are unbounded (here a whole story): the line is cut at 200 characters of names.
+    expect(logged.lines).toEqual([
+      expect.stringMatching(
+        /^log Dropped 2 scene character\(s\) not in the cast: Ghost \[redacted\], Mara found .{100,200}… OpenRouterScenePlanner$/,
+      ),
+    ]);
+    expect(logged.lines[0]).not.toContain(STORY);
   });
 
   it('fails without retry when the repaired plan still has the wrong scene count', async () => {

@@ -1,9 +1,11 @@
+import { Logger } from '@nestjs/common';
 import { AppConfig } from '../../src/config/app-config';
 import { SceneRenderRequest } from '../../src/domain/jobs';
 import { ProviderError } from '../../src/providers/provider-error';
 import { providerErrorOf } from '../support/provider-errors';
 import { RunwareImageRenderer } from '../../src/providers/runware/runware-image-renderer';
 import { FakeRunware, startFakeRunware } from '../support/fake-runware';
+import { CapturingLogger } from '../support/test-app';
 import { pollUntil } from '../support/test-env';
 
 const KEY = 'rw-SECRET-TEST-KEY-123';
@@ -11,11 +13,21 @@ const KEY = 'rw-SECRET-TEST-KEY-123';
 let fake: FakeRunware;
 const renderers: RunwareImageRenderer[] = [];
 
+/** Nest's logger, as the service configures it; Jest gives each test file its own copy of Nest. */
+const logged = new CapturingLogger();
+const CONTEXT = 'RunwareImageRenderer';
+const dropping = (reason: string) =>
+  `warn Dropping the Runware connection (${reason}); the next render opens a new one ${CONTEXT}`;
+
 beforeAll(async () => {
+  Logger.overrideLogger(logged);
   fake = await startFakeRunware({ apiKey: KEY });
 });
 afterAll(() => fake.close());
-beforeEach(() => fake.reset());
+beforeEach(() => {
+  fake.reset();
+  logged.lines.length = 0;
+});
 afterEach(async () => {
   await Promise.all(renderers.splice(0).map((r) => r.close()));
 });
@@ -65,6 +77,7 @@ describe('RunwareImageRenderer against the fake Runware', () => {
     ]);
     const response = await fetch(image.imageUrl);
     expect(response.headers.get('content-type')).toBe('image/png');
+    expect(logged.lines).toEqual([]);
   });
 
   it('shares one connection for many renders and sends exactly one task per render', async () => {
@@ -101,6 +114,15 @@ describe('RunwareImageRenderer against the fake Runware', () => {
     expect(error.retryable).toBe(false);
     expect(error.message).toBe('Runware rejected the API key');
     expect(fake.stats.tasks.imageInference ?? 0).toBe(0);
+    expect(logged.lines).toEqual([dropping('Runware rejected the API key at authentication')]);
+  });
+
+  it('drops a key-rejected connection once, however many renders wait on it', async () => {
+    const r = renderer({ apiKey: 'rw-SECRET-WRONG-KEY-456' });
+    const errors = await Promise.all([0, 1, 2].map((i) => providerErrorOf(r.render(request(i)))));
+    expect(errors.map((e) => e.message)).toEqual(Array(3).fill('Runware rejected the API key'));
+    expect(fake.stats.connections).toBe(1);
+    expect(logged.lines).toEqual([dropping('Runware rejected the API key at authentication')]);
   });
 
   it.each([
@@ -132,6 +154,7 @@ describe('RunwareImageRenderer against the fake Runware', () => {
     await r.render(request(1));
     expect(fake.stats.connections).toBe(2);
     expect(fake.stats.tasks.authentication).toBe(2);
+    expect(logged.lines).toEqual([dropping('Runware rejected the API key for a task')]);
   });
 
   it('fails the other renders of a key-rejected connection for the same reason, not as retryable', async () => {
@@ -151,6 +174,8 @@ describe('RunwareImageRenderer against the fake Runware', () => {
     await expect(r.render(request(1))).rejects.toMatchObject({ retryable: false });
     expect(await waiting).toMatchObject({ retryable: false, message: 'Runware rejected the API key' });
     expect(fake.stats.tasks.imageInference).toBe(2);
+    // The waiting render fails for the key as well, without a second drop or log line.
+    expect(logged.lines).toEqual([dropping('Runware rejected the API key for a task')]);
   });
 
   it('times out a dropped task as retryable', async () => {
@@ -166,17 +191,22 @@ describe('RunwareImageRenderer against the fake Runware', () => {
     const error = await renderError(r);
     expect(error.retryable).toBe(true);
     expect(error.message).toMatch(/connection to Runware was lost/);
+    expect(logged.lines).toEqual([
+      `warn Lost the Runware connection; the SDK reconnects in about 1 s ${CONTEXT}`,
+    ]);
 
     const image = await r.render(request(1));
     expect(image.imageUrl).toContain(fake.imageHost);
     expect(fake.stats.connections).toBe(2);
     expect(fake.stats.imageTasks.map((t) => t.connection)).toEqual([1, 2]);
+    expect(logged.lines).toHaveLength(1);
   }, 10_000);
 
   it('reports an unreachable server as a retryable connection failure', async () => {
     const error = await renderError(renderer({ url: 'ws://127.0.0.1:9', connectTimeoutMs: 500 }));
     expect(error.retryable).toBe(true);
     expect(error.message).toMatch(/Could not connect to Runware/);
+    expect(logged.lines).toEqual([dropping('not connected and authenticated within 500 ms')]);
   });
 
   it('refuses to render after close()', async () => {
@@ -186,5 +216,7 @@ describe('RunwareImageRenderer against the fake Runware', () => {
     const error = await renderError(r);
     expect(error.retryable).toBe(true);
     expect(fake.stats.tasks.imageInference).toBe(1);
+    // Our own close is not a lost connection.
+    expect(logged.lines).toEqual([]);
   });
 });

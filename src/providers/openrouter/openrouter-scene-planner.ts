@@ -1,4 +1,4 @@
-import type { LoggerService } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import OpenAI from 'openai';
 import type { ChatCompletionMessageParam } from 'openai/resources/chat/completions';
 import { AppConfig } from '../../config/app-config';
@@ -12,8 +12,6 @@ import { capStory, repairPrompt, systemPrompt, userPrompt } from './planner-prom
 
 export { extractJson } from './plan-json';
 export { validatePlan } from './plan-validation';
-
-export type ProviderLogger = Pick<LoggerService, 'log' | 'warn'>;
 
 /** How much of an invalid reply is sent back in the repair request. */
 const MAX_ECHOED_REPLY_CHARS = 30_000;
@@ -33,13 +31,11 @@ type Outcome = { ok: true; plan: ValidPlan } | { ok: false; error: string };
  */
 export class OpenRouterScenePlanner implements ScenePlanner {
   readonly name = 'openrouter';
+  private readonly logger = new Logger(OpenRouterScenePlanner.name);
   private readonly client: OpenAI;
   private readonly apiKey: string;
 
-  constructor(
-    private readonly config: AppConfig['openrouter'],
-    private readonly logger?: ProviderLogger,
-  ) {
+  constructor(private readonly config: AppConfig['openrouter']) {
     if (!config.apiKey) throw new Error('OPENROUTER_API_KEY is required for the OpenRouter scene planner');
     this.apiKey = config.apiKey;
     this.client = new OpenAI({
@@ -71,7 +67,7 @@ export class OpenRouterScenePlanner implements ScenePlanner {
     const first = await this.complete(messages, numScenes);
     let outcome = interpret(first, numScenes, this.apiKey);
     if (!outcome.ok) {
-      this.logger?.warn(`OpenRouter returned an invalid plan (${outcome.error}); asking for one repair`);
+      this.logger.warn(`OpenRouter returned an invalid plan (${outcome.error}); asking for one repair`);
       const repair: ChatCompletionMessageParam[] = [
         ...messages,
         { role: 'assistant', content: first.content.slice(0, MAX_ECHOED_REPLY_CHARS) || '(empty reply)' },
@@ -85,7 +81,9 @@ export class OpenRouterScenePlanner implements ScenePlanner {
 
     const { style, cast, scenes, droppedCharacters } = outcome.plan;
     if (droppedCharacters.length) {
-      this.logger?.log(`Dropped scene characters missing from the cast: ${droppedCharacters.join(', ')}`);
+      // Names come from the model and are unbounded: the line is capped so a reply cannot flood the log.
+      const names = redact(droppedCharacters.join(', '), this.apiKey);
+      this.logger.log(`Dropped ${droppedCharacters.length} scene character(s) not in the cast: ${names}`);
     }
     const warnings = story.truncated
       ? [`The story is longer than ${this.config.maxStoryChars} characters; only the beginning was planned`]

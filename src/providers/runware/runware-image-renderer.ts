@@ -1,4 +1,4 @@
-import type { LoggerService } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { RunwareServer } from '@runware/sdk-js';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../../config/app-config';
@@ -7,23 +7,29 @@ import { SceneRenderRequest } from '../../domain/jobs';
 import { MEDIA_PRESETS } from '../media-presets';
 import { ProviderError } from '../provider-error';
 import { apiErrorOf, connectTimeoutError, isKeyError, mapRunwareError, timeoutError } from './runware-errors';
-
-export type ProviderLogger = Pick<LoggerService, 'log' | 'warn'>;
+import {
+  connectionError,
+  dropListener,
+  forgetTask,
+  isAuthenticated,
+  shutdown,
+  socketOf,
+} from './runware-sdk-internals';
 
 /** Extra time past `timeoutMs` before our own backstop fires, should the SDK never settle. */
 const BACKSTOP_MS = 2_000;
 const CONNECT_POLL_MS = 25;
 
 /**
- * Renders one image per call through Runware's WebSocket API with @runware/sdk-js 1.3.2.
+ * Renders one image per call through Runware's WebSocket API with @runware/sdk-js, pinned to the exact
+ * version in package.json because it reads the SDK's undocumented fields (all in runware-sdk-internals.ts).
  *
  * SDK facts this class is built on (from the SDK's bundled source, dist/index.cjs.map):
  * - In Node `Runware` is `RunwareServer`, whose constructor connects immediately and authenticates on open;
  *   it reconnects by itself 1 s after a close (unless the key was rejected). So the instance is created
  *   lazily, on the first render, and then shared by every render of the process.
  * - `ensureConnection()` waits up to 60 s and leaves intervals running when it gives up, so instead we poll
- *   the SDK's public connection fields (`_ws.readyState`, `_connectionSessionUUID`, `_connectionError`)
- *   for at most `connectTimeoutMs`.
+ *   the SDK's connection state for at most `connectTimeoutMs`.
  * - `imageInference` resolves only on the SDK's internal 100 ms poll, while `onPartialImages` is called as
  *   soon as the result frame arrives (and with the error object when the task fails), so we settle on
  *   whichever comes first.
@@ -34,16 +40,16 @@ const CONNECT_POLL_MS = 25;
  */
 export class RunwareImageRenderer implements ImageRenderer {
   readonly name = 'runware';
+  private readonly logger = new Logger(RunwareImageRenderer.name);
   private readonly apiKey: string;
   private sdk: RunwareServer | null = null;
   private closed = false;
   /** Connections dropped because Runware rejected the key, with that rejection. */
   private readonly keyRejected = new WeakMap<RunwareServer, unknown>();
+  /** Sockets whose loss is logged; the SDK opens a new one on each reconnect. */
+  private readonly watchedSockets = new WeakSet<object>();
 
-  constructor(
-    private readonly config: AppConfig['runware'],
-    private readonly logger?: ProviderLogger,
-  ) {
+  constructor(private readonly config: AppConfig['runware']) {
     if (!config.apiKey) throw new Error('RUNWARE_API_KEY is required for the Runware image renderer');
     this.apiKey = config.apiKey;
   }
@@ -116,7 +122,7 @@ export class RunwareImageRenderer implements ImageRenderer {
         const api = apiErrorOf(raw);
         if (api && isKeyError(api)) {
           this.keyRejected.set(sdk, raw);
-          this.discard(sdk);
+          this.discard(sdk, 'Runware rejected the API key for a task');
         }
         settle(mapRunwareError(raw, timeoutMs, this.apiKey));
       };
@@ -159,17 +165,19 @@ export class RunwareImageRenderer implements ImageRenderer {
     const sdk = (this.sdk ??= this.createSdk());
     const deadline = Date.now() + this.config.connectTimeoutMs;
     for (;;) {
-      const internals = internalsOf(sdk);
-      const authError = apiErrorOf(internals._connectionError);
-      if (authError) {
+      const rejection = connectionError(sdk);
+      if (apiErrorOf(rejection)) {
         // The SDK will not reconnect after a rejected key; start from a fresh instance next time.
-        this.discard(sdk);
-        throw mapRunwareError(internals._connectionError, this.config.timeoutMs, this.apiKey);
+        this.discard(sdk, 'Runware rejected the API key at authentication');
+        throw mapRunwareError(rejection, this.config.timeoutMs, this.apiKey);
       }
-      if (socketOf(sdk)?.readyState === OPEN && internals._connectionSessionUUID) return sdk;
+      if (isAuthenticated(sdk)) {
+        this.watchForLoss(sdk);
+        return sdk;
+      }
       if (Date.now() >= deadline) {
         // A socket that opened but never authenticated would not recover by itself.
-        this.discard(sdk);
+        this.discard(sdk, `not connected and authenticated within ${this.config.connectTimeoutMs} ms`);
         throw connectTimeoutError(this.config.connectTimeoutMs);
       }
       await new Promise((resolve) => setTimeout(resolve, CONNECT_POLL_MS));
@@ -187,9 +195,25 @@ export class RunwareImageRenderer implements ImageRenderer {
     });
   }
 
-  private discard(sdk: RunwareServer): void {
-    if (this.sdk === sdk) this.sdk = null;
-    this.logger?.warn('Dropping the Runware connection; the next render opens a new one');
+  /**
+   * Logs a loss of the connection the SDK will reconnect by itself, so that renders failing as "connection
+   * lost" have a cause in the log. Closes we make (discard, close) are not losses: `this.sdk` has moved on.
+   */
+  private watchForLoss(sdk: RunwareServer): void {
+    const socket = socketOf(sdk);
+    if (!socket || this.watchedSockets.has(socket)) return;
+    this.watchedSockets.add(socket);
+    socket.once('close', () => {
+      if (this.sdk === sdk) this.logger.warn('Lost the Runware connection; the SDK reconnects in about 1 s');
+    });
+  }
+
+  /** Stops using a connection that cannot recover; the next render opens a fresh one. */
+  private discard(sdk: RunwareServer, reason: string): void {
+    // Renders waiting on the same rejected connection all come here: only the first closes and logs.
+    if (this.sdk !== sdk) return;
+    this.sdk = null;
+    this.logger.warn(`Dropping the Runware connection (${reason}); the next render opens a new one`);
     void shutdown(sdk);
   }
 }
@@ -224,69 +248,4 @@ function pickImage(images: unknown, taskUUID: string): RunwareImage | undefined 
     return { imageURL, seed: typeof seed === 'number' && Number.isFinite(seed) ? seed : undefined };
   }
   return undefined;
-}
-
-const OPEN = 1;
-
-/** The SDK's connection state; these fields are public in its type declarations but typed `any`. */
-interface SdkInternals {
-  _ws?: unknown;
-  _connectionSessionUUID?: unknown;
-  _connectionError?: unknown;
-  _listeners?: unknown;
-  _globalImages?: unknown;
-  _url?: string;
-}
-
-interface SocketLike {
-  readyState: number;
-  once(event: 'close', listener: () => void): unknown;
-  off(event: 'close', listener: () => void): unknown;
-  getMaxListeners?(): number;
-  setMaxListeners?(n: number): unknown;
-}
-
-function internalsOf(sdk: RunwareServer): SdkInternals {
-  return sdk as unknown as SdkInternals;
-}
-
-function socketOf(sdk: RunwareServer): SocketLike | undefined {
-  const ws = internalsOf(sdk)._ws as Partial<SocketLike> | null | undefined;
-  if (!ws || typeof ws.once !== 'function' || typeof ws.off !== 'function') return undefined;
-  return typeof ws.readyState === 'number' ? (ws as SocketLike) : undefined;
-}
-
-/**
- * After a failed task the SDK keeps its response listener (for API errors) and would keep late images in
- * `_globalImages` for ever; drop both so a long-running worker does not accumulate them.
- */
-function forgetTask(sdk: RunwareServer, taskUUID: string): void {
-  dropListener(sdk, taskUUID);
-  const internals = internalsOf(sdk);
-  if (Array.isArray(internals._globalImages)) {
-    internals._globalImages = internals._globalImages.filter(
-      (image: unknown) => (image as { taskUUID?: unknown })?.taskUUID !== taskUUID,
-    );
-  }
-}
-
-/** Removes the task's response listener (the SDK replaces the array on removal too, so iteration is safe). */
-function dropListener(sdk: RunwareServer, taskUUID: string): void {
-  const internals = internalsOf(sdk);
-  if (Array.isArray(internals._listeners)) {
-    internals._listeners = internals._listeners.filter(
-      (l: unknown) => (l as { key?: unknown })?.key !== taskUUID,
-    );
-  }
-}
-
-async function shutdown(sdk: RunwareServer): Promise<void> {
-  // A reconnect the SDK already scheduled (setTimeout(connect, 1000)) would open a new socket after
-  // disconnect(); its connect() returns early without a URL.
-  internalsOf(sdk)._url = undefined;
-  try {
-    await sdk.disconnect();
-  } catch {
-    // already closed
-  }
 }
