@@ -13,10 +13,20 @@ export class ApprovalController {
   @Post('approve')
   @HttpCode(200)
   @RequireJson()
-  @ApiOperation({ summary: 'Approve rendered scenes; their images are then downloaded for export' })
-  @ApiOkResponse({ type: ApproveResponseDto })
-  @ApiErrorResponses(400, 404, 409, 413, 415, 503)
-  approve(@Body() body: ApproveRequestDto): Promise<ApproveResponseDto> {
+  @ApiOperation({
+    summary: 'Approve rendered scenes; their images are then downloaded for export',
+    description: 'Poll `GET /status/{session_id}` until `download_status` is `completed` (or `failed`).',
+  })
+  @ApiOkResponse({ type: ApproveResponseDto, description: 'The download of the approved images started' })
+  @ApiErrorResponses({
+    400:
+      'Bad session_id or indices: empty, duplicate, negative, out of range, or a scene without an image; ' +
+      'unknown fields, malformed JSON',
+    404: 'Unknown or expired session',
+    409: 'The session is not completed (still generating, or failed), or was already approved',
+    415: 'Body is not JSON',
+  })
+  approveScenes(@Body() body: ApproveRequestDto): Promise<ApproveResponseDto> {
     return this.approval.approve(body);
   }
 }

@@ -27,8 +27,10 @@ export class ApproveRequestDto {
   session_id!: string;
 
   @ApiProperty({
-    type: [Number],
-    description: '0-based scene indices, unique, in range',
+    type: 'integer',
+    isArray: true,
+    minimum: 0,
+    description: '0-based indices of scenes whose status is done, unique',
     example: [0, 2],
     minItems: 1,
     maxItems: MAX_APPROVED_SCENES,

@@ -1,11 +1,14 @@
 import { Controller, Get, Inject, UseGuards } from '@nestjs/common';
-import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponses } from '../http/api-error.decorator';
 import { existsSync } from 'node:fs';
 import { APP_CONFIG, AppConfig, redactUrl } from '../config/app-config';
 import { selectProviders } from '../providers/provider-selection';
 import { SessionStore } from '../sessions/session.store';
 import { DebugModeGuard } from './debug.guard';
+import { DebugConfigView, DebugSessionsView } from './debug-views';
+
+const DEBUG_ERRORS = { 404: 'DEBUG_MODE is not true' };
 
 const configured = (value: string | undefined) => (value ? 'configured' : 'missing');
 
@@ -20,8 +23,9 @@ export class DebugController {
 
   @Get('sessions')
   @ApiOperation({ summary: 'Live sessions (only when DEBUG_MODE=true)' })
-  @ApiErrorResponses(404)
-  async list() {
+  @ApiOkResponse({ type: DebugSessionsView, description: 'Up to 200 live sessions' })
+  @ApiErrorResponses(DEBUG_ERRORS)
+  async listDebugSessions(): Promise<DebugSessionsView> {
     const ids = await this.sessions.listActive(200);
     const sessions = await Promise.all(ids.map((id) => this.sessions.get(id)));
     const live = sessions.filter((s) => s !== null);
@@ -43,8 +47,9 @@ export class DebugController {
   /** Only whether each secret is set, never its value. */
   @Get('config')
   @ApiOperation({ summary: 'Configuration status, never a secret (only when DEBUG_MODE=true)' })
-  @ApiErrorResponses(404)
-  config_() {
+  @ApiOkResponse({ type: DebugConfigView, description: 'The configuration' })
+  @ApiErrorResponses(DEBUG_ERRORS)
+  getDebugConfig(): DebugConfigView {
     const selection = selectProviders(this.config);
     return {
       api_keys: {

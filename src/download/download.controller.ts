@@ -12,10 +12,10 @@ import {
   UseInterceptors,
 } from '@nestjs/common';
 import { NoFilesInterceptor } from '@nestjs/platform-express';
-import { ApiBody, ApiConsumes, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { ApiErrorResponses } from '../http/api-error.decorator';
+import { ApiErrorResponses, RETRY_AFTER_HEADER } from '../http/api-error.decorator';
 import { publicBaseUrl } from '../http/public-base-url';
 import { SessionStore } from '../sessions/session.store';
 import { DownloadRequestDto } from './download-request.dto';
@@ -37,13 +37,44 @@ export class DownloadController {
   @Post('download')
   @HttpCode(200)
   @UseInterceptors(NoFilesInterceptor({ limits: { fields: 5, fieldSize: 1024, parts: 5 } }))
-  @ApiOperation({ summary: 'Download the approved scenes as a ZIP project (streamed)' })
+  @ApiOperation({
+    summary: 'Download the approved scenes as a ZIP project (streamed)',
+    description: 'Call once `download_status` is `completed` or `failed`; see the README for the ZIP layout.',
+  })
   @ApiConsumes('application/x-www-form-urlencoded', 'multipart/form-data', 'application/json')
   @ApiBody({ type: DownloadRequestDto })
-  @ApiProduces('application/zip')
-  @ApiResponse({ status: 200, description: 'ZIP: images/scene_NN.<ext>, scenes.json, story.txt' })
-  @ApiErrorResponses(400, 404, 409)
-  async download(@Body() body: DownloadRequestDto, @Req() req: Request, @Res() res: Response): Promise<void> {
+  @ApiOkResponse({
+    description: 'The ZIP: images/scene_NN.<ext>, scenes.json, story.txt',
+    headers: {
+      'Content-Disposition': {
+        required: true,
+        description: 'attachment; filename="story_<first 8 characters of the id>.zip"',
+        schema: { type: 'string' },
+      },
+      'Content-Length': {
+        required: true,
+        description: 'Exact, so a cut-off download is detectable',
+        schema: { type: 'integer' },
+      },
+    },
+    content: { 'application/zip': { schema: { type: 'string', format: 'binary' } } },
+  })
+  @ApiErrorResponses({
+    400: 'Missing or malformed session_id, or unknown fields',
+    404: 'Unknown or expired session',
+    409: {
+      description:
+        'Nothing approved yet, approved images still downloading (with Retry-After), or none of them ' +
+        'could be downloaded',
+      headers: RETRY_AFTER_HEADER,
+    },
+    415: 'Multipart body that is not multipart/form-data',
+  })
+  async downloadZip(
+    @Body() body: DownloadRequestDto,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
     const sessionId = body.session_id.toLowerCase();
     const session = await this.sessions.get(sessionId);
     if (!session) throw new NotFoundException('Session not found or expired');

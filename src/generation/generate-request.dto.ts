@@ -16,20 +16,23 @@ export function sceneCountProblem(value: unknown): string | null {
 
 export class GenerateRequestDto {
   @ApiProperty({
-    description: 'The story to illustrate',
+    description:
+      'The story to illustrate: not blank, no control characters other than tab and line breaks, ' +
+      `at most ${MAX_STORY_CHARS} characters (Unicode code points)`,
+    minLength: 1,
     maxLength: MAX_STORY_CHARS,
-    example: 'Mara found a glowing lantern…',
+    example: 'Mara found a glowing lantern in the attic. She carried it down to the harbour at dusk.',
   })
   @IsStoryText()
   story_text!: string;
 
-  @ApiPropertyOptional({ enum: MEDIA_TYPES, default: 'cinematic' })
+  @ApiPropertyOptional({ enum: MEDIA_TYPES, enumName: 'MediaType', default: 'cinematic' })
   // Present-but-null is an error, not "use the default".
   @ValidateIf((dto: GenerateRequestDto) => dto.media_type !== undefined)
   @IsIn(MEDIA_TYPES, { message: `media_type must be one of: ${MEDIA_TYPES.join(', ')}` })
   media_type: MediaType = 'cinematic';
 
-  @ApiPropertyOptional({ minimum: 1, maximum: MAX_SCENES, default: 5 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_SCENES, default: 5 })
   @ValidateIf((dto: GenerateRequestDto) => dto.num_scenes !== undefined)
   @SatisfiesCheck('isSceneCount', sceneCountProblem)
   num_scenes: number = 5;

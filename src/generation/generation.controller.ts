@@ -4,7 +4,8 @@ import { presentedApiKey } from '../http/api-key.guard';
 import { ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponses } from '../http/api-error.decorator';
 import { RequireJson } from '../http/require-json.guard';
-import { GenerateRequestDto, GenerateResponseDto } from './generate-request.dto';
+import { MAX_STORY_CHARS } from '../http/story-text.validator';
+import { GenerateRequestDto, GenerateResponseDto, MAX_SCENES } from './generate-request.dto';
 import { GenerationService } from './generation.service';
 
 @ApiTags('generation')
@@ -16,15 +17,25 @@ export class GenerationController {
   @HttpCode(200)
   @RequireJson()
   @ApiOperation({ summary: 'Start planning and rendering a story' })
-  @ApiOkResponse({ type: GenerateResponseDto })
-  @ApiErrorResponses(400, 413, 415, 422, 503)
+  @ApiOkResponse({ type: GenerateResponseDto, description: 'The session exists and is queued' })
+  @ApiErrorResponses({
+    400:
+      `Invalid input: blank story, over ${MAX_STORY_CHARS} characters, control characters, unknown ` +
+      `media_type, num_scenes not an integer in 1..${MAX_SCENES}, unknown fields, malformed JSON, or a ` +
+      'malformed Idempotency-Key',
+    409: 'A request with this Idempotency-Key is still being processed after 5 s; retry shortly',
+    415: 'Body is not JSON',
+    422: 'Idempotency-Key reused with a different body',
+    503: 'AI_PROVIDERS=live and a live provider failed its last check, or Redis is unreachable',
+  })
   @ApiHeader({
     name: 'Idempotency-Key',
     required: false,
     description:
       'Repeating a request with the same key and body returns the same session (422 if the body differs)',
+    schema: { type: 'string', minLength: 1, maxLength: 200, pattern: '^[\\x21-\\x7E]+$' },
   })
-  generate(
+  generateStory(
     @Body() body: GenerateRequestDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
     @Req() req: Request,

@@ -1,8 +1,16 @@
 import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiProperty, ApiResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiExtraModels,
+  ApiOkResponse,
+  ApiOperation,
+  ApiProperty,
+  ApiResponse,
+  ApiTags,
+  getSchemaPath,
+} from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
-import { SkipThrottle } from '@nestjs/throttler';
 import type { Response } from 'express';
+import { ApiErrorResponses } from '../http/api-error.decorator';
 import { errorEnvelope } from '../http/error-envelope.filter';
 import { Public } from '../http/public.decorator';
 import { ProviderStatusService } from '../providers/provider-status.service';
@@ -11,9 +19,14 @@ import { RedisService } from '../redis/redis.service';
 import { SessionStore } from '../sessions/session.store';
 import { APP_VERSION } from '../config/version';
 
+// Terminus would document its own 503 body, but a failed probe answers with the error envelope here.
+const PROBE_OPTIONS = { noCache: true, swaggerDocumentation: false };
+
+const PROVIDER_STATES = ['available', 'offline', 'not_configured', 'unavailable'];
+
 class HealthServices {
-  @ApiProperty({ enum: ['available', 'offline', 'not_configured', 'unavailable'] }) openrouter!: string;
-  @ApiProperty({ enum: ['available', 'offline', 'not_configured', 'unavailable'] }) runware!: string;
+  @ApiProperty({ enum: PROVIDER_STATES }) openrouter!: string;
+  @ApiProperty({ enum: PROVIDER_STATES }) runware!: string;
   @ApiProperty({ enum: ['available', 'unavailable'] }) redis!: string;
 }
 
@@ -24,19 +37,40 @@ class HealthProviders {
 
 class HealthView {
   @ApiProperty({ enum: ['healthy', 'unhealthy'] }) status!: string;
-  @ApiProperty() timestamp!: string;
+  @ApiProperty({ format: 'date-time' }) timestamp!: string;
   @ApiProperty() version!: string;
   @ApiProperty({ type: HealthServices }) services!: HealthServices;
   @ApiProperty({ type: HealthProviders, description: 'Which implementation makes plans and images' })
   providers!: HealthProviders;
-  @ApiProperty({ nullable: true, type: Number }) active_sessions!: number | null;
-  @ApiProperty() uptime_seconds!: number;
+  @ApiProperty({ type: 'integer', minimum: 0, nullable: true, description: 'null when Redis is unreachable' })
+  active_sessions!: number | null;
+  @ApiProperty({ type: 'integer', minimum: 0 }) uptime_seconds!: number;
+}
+
+/** An unhealthy answer is the health view with the error envelope's fields too, like every other error. */
+class UnhealthyView extends HealthView {
+  @ApiProperty() error!: string;
+  @ApiProperty({ type: 'integer', enum: [503] }) status_code!: number;
+}
+
+class ProbeCheck {
+  @ApiProperty({ enum: ['up', 'down'] }) status!: string;
+}
+
+const CHECKS_BY_NAME = { type: 'object', additionalProperties: { $ref: getSchemaPath(ProbeCheck) } } as const;
+
+/** What @nestjs/terminus answers for a probe that passes: each check by name with its status. */
+class ProbeView {
+  @ApiProperty({ enum: ['ok'] }) status!: string;
+  @ApiProperty(CHECKS_BY_NAME) info!: Record<string, ProbeCheck>;
+  @ApiProperty(CHECKS_BY_NAME) error!: Record<string, ProbeCheck>;
+  @ApiProperty(CHECKS_BY_NAME) details!: Record<string, ProbeCheck>;
 }
 
 @ApiTags('health')
+@ApiExtraModels(ProbeCheck)
 @Controller('health')
 @Public()
-@SkipThrottle()
 export class HealthController {
   constructor(
     private readonly health: HealthCheckService,
@@ -49,9 +83,13 @@ export class HealthController {
 
   @Get()
   @ApiOperation({ summary: 'Service health, provider status and live session count' })
-  @ApiOkResponse({ type: HealthView })
-  @ApiResponse({ status: 503, description: 'Redis unreachable: same body with status "unhealthy"' })
-  async overview(@Res({ passthrough: true }) res: Response): Promise<HealthView & Record<string, unknown>> {
+  @ApiOkResponse({ type: HealthView, description: 'Healthy' })
+  @ApiResponse({
+    status: 503,
+    type: UnhealthyView,
+    description: 'Redis unreachable: the same view with status "unhealthy", plus the envelope fields',
+  })
+  async getHealth(@Res({ passthrough: true }) res: Response): Promise<HealthView & Record<string, unknown>> {
     const [redisUp, services] = await Promise.all([this.redis.isReachable(), this.providers.statuses()]);
     const activeSessions = redisUp ? await this.sessions.countActive().catch(() => null) : null;
     const healthy = redisUp && activeSessions !== null;
@@ -71,16 +109,19 @@ export class HealthController {
   }
 
   @Get('live')
-  @HealthCheck()
+  @HealthCheck(PROBE_OPTIONS)
   @ApiOperation({ summary: 'Liveness probe: the process is up' })
-  live() {
+  @ApiOkResponse({ type: ProbeView, description: 'The process is up' })
+  getLiveness() {
     return this.health.check([() => this.indicators.check('process').up({ pid: process.pid })]);
   }
 
   @Get('ready')
-  @HealthCheck()
+  @HealthCheck(PROBE_OPTIONS)
   @ApiOperation({ summary: 'Readiness probe: Redis reachable and queues connected' })
-  async ready() {
+  @ApiOkResponse({ type: ProbeView, description: 'Ready for requests' })
+  @ApiErrorResponses({ 503: 'Not ready: Redis or the job queues are unreachable' })
+  async getReadiness() {
     try {
       return await this.health.check([
         async () => {

@@ -1,5 +1,5 @@
 import { applyDecorators } from '@nestjs/common';
-import { ApiProperty, ApiResponse } from '@nestjs/swagger';
+import { ApiProperty, ApiResponse, type HeadersObject } from '@nestjs/swagger';
 
 export class ErrorEnvelope {
   @ApiProperty({
@@ -8,30 +8,33 @@ export class ErrorEnvelope {
   })
   error!: string | string[];
 
-  @ApiProperty({ example: 400 })
+  @ApiProperty({ type: 'integer', minimum: 400, maximum: 599, example: 400 })
   status_code!: number;
 
-  @ApiProperty({ example: '2026-01-15T10:30:00.000Z' })
+  @ApiProperty({ format: 'date-time', example: '2026-01-15T10:30:00.000Z' })
   timestamp!: string;
 }
 
-const DESCRIPTIONS: Record<number, string> = {
-  400: 'Invalid input',
-  401: 'Missing or invalid API key',
-  404: 'Unknown or expired session',
-  409: 'The session is not in a state that allows this',
-  413: 'Request body larger than 1 MB',
-  415: 'Content-Type not supported',
-  422: 'Idempotency-Key reused with a different body',
-  429: 'Too many requests',
-  503: 'Service temporarily unavailable',
+export const RETRY_AFTER = {
+  description: 'Seconds to wait before trying again',
+  schema: { type: 'integer' as const, minimum: 0 },
 };
+export const RETRY_AFTER_HEADER: HeadersObject = { 'Retry-After': RETRY_AFTER };
 
-/** Documents error responses, all of which use the error envelope. */
-export function ApiErrorResponses(...statuses: number[]): MethodDecorator {
+/** An error answer of one operation: what it means there, and any headers it carries. */
+export type ErrorDoc = string | { description: string; headers?: HeadersObject };
+
+/**
+ * Documents the error answers particular to an operation, each with the error envelope. The ones every
+ * operation shares (malformed body, 401, 413, 429, 500, 503, …) are added to every operation by the document
+ * itself (openapi/conventions.ts); a status listed here replaces the shared description with its own.
+ */
+export function ApiErrorResponses(errors: Record<number, ErrorDoc>): MethodDecorator {
   return applyDecorators(
-    ...statuses.map((status) =>
-      ApiResponse({ status, description: DESCRIPTIONS[status], type: ErrorEnvelope }),
-    ),
+    ...Object.entries(errors).map(([status, doc]) => {
+      const { description, headers } =
+        typeof doc === 'string' ? { description: doc, headers: undefined } : doc;
+      return ApiResponse({ status: Number(status), description, headers, type: ErrorEnvelope });
+    }),
   );
 }

@@ -2,14 +2,13 @@ import { BadRequestException, ValidationError, ValidationPipe } from '@nestjs/co
 import { NestExpressApplication } from '@nestjs/platform-express';
 import { STATUS_CODES, type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import express, { NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
 import { AppConfig } from '../config/app-config';
-import { APP_VERSION } from '../config/version';
 import { staticApiKeyCheck } from './api-key.guard';
 import { bodyParser } from './body-parsing';
 import { errorEnvelope, ErrorEnvelopeFilter, sendEnvelope } from './error-envelope.filter';
+import { serveOpenApiDocument } from './openapi/document';
 
 function flatten(errors: ValidationError[], parent = ''): string[] {
   return errors.flatMap((error) => {
@@ -68,20 +67,7 @@ export function configureHttpApp(app: NestExpressApplication, config: AppConfig)
       exceptionFactory: (errors) => new BadRequestException(flatten(errors)),
     }),
   );
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('Story to Image Generator')
-      .setDescription(
-        'Turns a story into illustrated scenes: POST /generate, poll GET /status/{id}, POST /approve, POST /download. ' +
-          'Every error answers {error, status_code, timestamp}.',
-      )
-      .setVersion(APP_VERSION)
-      .addApiKey({ type: 'apiKey', name: 'X-API-Key', in: 'header' }, 'api-key')
-      .addBearerAuth()
-      .build(),
-  );
-  SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs/json' });
+  serveOpenApiDocument(app, config);
 }
 
 /**

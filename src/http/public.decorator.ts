@@ -1,6 +1,18 @@
-import { SetMetadata } from '@nestjs/common';
+import { applyDecorators, SetMetadata } from '@nestjs/common';
+import { ApiExtension } from '@nestjs/swagger';
+import { SkipThrottle } from '@nestjs/throttler';
 
 export const IS_PUBLIC = 'isPublic';
 
-/** Marks routes that never require an API key (health probes). */
-export const Public = () => SetMetadata(IS_PUBLIC, true);
+/**
+ * How a public operation is marked for the OpenAPI document, which turns it into `security: []` and leaves
+ * out the answers only keyed operations give (openapi/conventions.ts); the marker itself is removed there.
+ */
+export const PUBLIC_OPERATION = 'x-public';
+
+/**
+ * Marks routes for probes (health): they never require an API key and are never rate limited, so an
+ * orchestrator's checks cannot be locked out. The OpenAPI document says the same.
+ */
+export const Public = () =>
+  applyDecorators(SetMetadata(IS_PUBLIC, true), SkipThrottle(), ApiExtension(PUBLIC_OPERATION, true));

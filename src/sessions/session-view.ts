@@ -1,4 +1,4 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty } from '@nestjs/swagger';
 import { Progress, progressOf } from './session-lifecycle';
 import {
   DownloadStatus,
@@ -12,70 +12,93 @@ import {
 } from '../domain/session.model';
 
 export class ProgressView implements Progress {
-  @ApiProperty() current_step!: number;
-  @ApiProperty() total_steps!: number;
+  @ApiProperty({ type: 'integer', minimum: 0, description: 'Never decreases' }) current_step!: number;
+  @ApiProperty({ type: 'integer', minimum: 1, description: 'Planning, one per scene, finalising' })
+  total_steps!: number;
   @ApiProperty() description!: string;
 }
 
 export class SceneDownloadView {
   @ApiProperty({ enum: ['done', 'failed'] }) status!: 'done' | 'failed';
   @ApiProperty({
-    nullable: true,
     type: String,
-    description: 'URL of the downloaded file, served under /static',
+    nullable: true,
+    description: 'URL of the downloaded file, served under /static; null when the download failed',
   })
   file_url!: string | null;
-  @ApiProperty({ nullable: true, type: String }) error!: string | null;
+  @ApiProperty({ type: String, nullable: true }) error!: string | null;
 }
 
 export class SceneView {
-  @ApiProperty({ description: '0-based' }) index!: number;
-  @ApiProperty({ description: 'index + 1' }) scene_number!: number;
+  @ApiProperty({ type: 'integer', minimum: 0, description: '0-based' }) index!: number;
+  @ApiProperty({ type: 'integer', minimum: 1, description: 'index + 1' }) scene_number!: number;
   @ApiProperty() title!: string;
   @ApiProperty({ description: 'The passage of the story this scene shows' }) description!: string;
   @ApiProperty() image_prompt!: string;
-  @ApiProperty({ enum: ['pending', 'rendering', 'done', 'failed'] }) status!: SceneStatus;
-  @ApiProperty({ nullable: true, type: String }) image_url!: string | null;
-  @ApiProperty({ nullable: true, type: Number }) seed!: number | null;
-  @ApiProperty({ nullable: true, type: String }) error!: string | null;
+  @ApiProperty({ enum: ['pending', 'rendering', 'done', 'failed'], enumName: 'SceneStatus' })
+  status!: SceneStatus;
   @ApiProperty({
-    nullable: true,
     type: String,
+    nullable: true,
+    description: "The rendered image (a provider URL, or this service's /static URL); null until rendered",
+  })
+  image_url!: string | null;
+  @ApiProperty({ type: 'integer', nullable: true, description: "The session's seed, once rendered" })
+  seed!: number | null;
+  @ApiProperty({ type: String, nullable: true }) error!: string | null;
+  @ApiProperty({
+    type: String,
+    nullable: true,
     description: 'Renderer that made the image: offline or runware',
   })
   provider!: string | null;
-  @ApiProperty({ nullable: true, type: String }) model!: string | null;
-  @ApiProperty({ type: [String] }) characters!: string[];
+  @ApiProperty({ type: String, nullable: true }) model!: string | null;
+  @ApiProperty({ type: [String], description: 'Cast members this scene shows' }) characters!: string[];
   @ApiProperty() approved!: boolean;
-  @ApiPropertyOptional({ type: SceneDownloadView, nullable: true }) download!: SceneDownloadView | null;
+  @ApiProperty({
+    type: SceneDownloadView,
+    nullable: true,
+    description: "The approved scene's download; null for scenes not approved and while it is running",
+  })
+  download!: SceneDownloadView | null;
 }
 
 export class StatusView {
   @ApiProperty({ format: 'uuid' }) session_id!: string;
-  @ApiProperty({ enum: ['processing', 'completed', 'failed'] }) status!: SessionStatus;
-  @ApiProperty({ enum: ['queued', 'planning', 'rendering', 'awaiting_approval', 'failed'] })
+  @ApiProperty({ enum: ['processing', 'completed', 'failed'], enumName: 'SessionStatus' })
+  status!: SessionStatus;
+  @ApiProperty({
+    enum: ['queued', 'planning', 'rendering', 'awaiting_approval', 'failed'],
+    enumName: 'SessionPhase',
+  })
   phase!: SessionPhase;
   @ApiProperty({ type: ProgressView }) progress!: ProgressView;
-  @ApiProperty({ enum: MEDIA_TYPES }) media_type!: MediaType;
-  @ApiProperty({ description: 'Scenes planned (requested_scenes until planning is done)' })
+  @ApiProperty({ enum: MEDIA_TYPES, enumName: 'MediaType' }) media_type!: MediaType;
+  @ApiProperty({
+    type: 'integer',
+    minimum: 0,
+    description: 'Scenes planned (requested_scenes until planning is done)',
+  })
   num_scenes!: number;
-  @ApiProperty() requested_scenes!: number;
+  @ApiProperty({ type: 'integer', minimum: 1 }) requested_scenes!: number;
   @ApiProperty({ type: [SceneView] }) scenes!: SceneView[];
   @ApiProperty({
-    nullable: true,
     type: String,
+    nullable: true,
     description: 'Planner that made the scenes: offline or openrouter',
   })
   planner!: string | null;
-  @ApiProperty({ type: [Number] }) approved_scenes!: number[];
-  @ApiProperty({ enum: ['not_started', 'started', 'completed', 'failed'] }) download_status!: DownloadStatus;
-  @ApiProperty({ nullable: true, type: String }) error!: string | null;
+  @ApiProperty({ type: 'integer', isArray: true, description: 'Approved scene indices' })
+  approved_scenes!: number[];
+  @ApiProperty({ enum: ['not_started', 'started', 'completed', 'failed'], enumName: 'DownloadStatus' })
+  download_status!: DownloadStatus;
+  @ApiProperty({ type: String, nullable: true }) error!: string | null;
   @ApiProperty({ type: [String] }) warnings!: string[];
-  @ApiProperty() created_at!: string;
-  @ApiProperty() updated_at!: string;
-  @ApiProperty({ nullable: true, type: String }) planned_at!: string | null;
-  @ApiProperty({ nullable: true, type: String }) completed_at!: string | null;
-  @ApiProperty({ nullable: true, type: String }) downloaded_at!: string | null;
+  @ApiProperty({ format: 'date-time' }) created_at!: string;
+  @ApiProperty({ format: 'date-time' }) updated_at!: string;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) planned_at!: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) completed_at!: string | null;
+  @ApiProperty({ type: String, format: 'date-time', nullable: true }) downloaded_at!: string | null;
 }
 
 /** The public shape of a session. `baseUrl` makes this service's own relative URLs absolute. */

@@ -1,5 +1,5 @@
 import { Controller, Get, Inject, NotFoundException, Param, Req, Res } from '@nestjs/common';
-import { ApiOkResponse, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { createHash } from 'node:crypto';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
@@ -9,6 +9,11 @@ import { SessionIdPipe } from './session-id';
 import { StatusView, toStatusView } from './session-view';
 import { SessionStore } from './session.store';
 import { StatusCache } from './status-cache';
+
+const STATUS_HEADERS = {
+  ETag: { description: 'Changes whenever the session does', required: true, schema: { type: 'string' } },
+  'Cache-Control': { required: true, schema: { type: 'string', enum: ['no-cache'] } },
+};
 
 @ApiTags('sessions')
 @Controller()
@@ -20,12 +25,27 @@ export class SessionsController {
   ) {}
 
   @Get('status/:session_id')
-  @ApiOperation({ summary: 'Progress, scenes and download state of a session' })
-  @ApiParam({ name: 'session_id', format: 'uuid' })
-  @ApiOkResponse({ type: StatusView })
-  @ApiResponse({ status: 304, description: 'Unchanged since the ETag sent in If-None-Match' })
-  @ApiErrorResponses(400, 404)
-  async status(
+  @ApiOperation({
+    summary: 'Progress, scenes and download state of a session',
+    description:
+      'Poll until `status` is no longer `processing`, and after approval until `download_status` is no ' +
+      'longer `started`. Send the last ETag in If-None-Match to get a 304 while nothing changed.',
+  })
+  @ApiParam({ name: 'session_id', schema: { type: 'string', format: 'uuid' } })
+  @ApiHeader({
+    name: 'If-None-Match',
+    required: false,
+    description: 'The ETag of the last answer: 304 while the session is unchanged',
+    schema: { type: 'string' },
+  })
+  @ApiOkResponse({ type: StatusView, description: 'The session', headers: STATUS_HEADERS })
+  @ApiResponse({
+    status: 304,
+    description: 'Unchanged since the ETag sent in If-None-Match',
+    headers: STATUS_HEADERS,
+  })
+  @ApiErrorResponses({ 400: 'session_id is not a UUID', 404: 'Unknown or expired session' })
+  async getStatus(
     @Param('session_id', SessionIdPipe) sessionId: string,
     @Req() req: Request,
     @Res() res: Response,

@@ -263,6 +263,8 @@ describe('the whole flow, offline (ROLE=all)', () => {
         '/health',
         '/health/live',
         '/health/ready',
+        '/static/{session_id}/{file}',
+        '/static/{session_id}/renders/{file}',
         '/status/{session_id}',
       ].sort(),
     );

@@ -1,0 +1,97 @@
+import type { OperationObject, ParameterObject, PathsObject } from '@nestjs/swagger';
+import {
+  apiKeySecurity,
+  DeploymentFacts,
+  EVERY_OPERATION,
+  sharedError,
+  withSharedErrors,
+} from './conventions';
+
+/** Formats the renderers and the download job write (src/download/scene-files.ts names them). */
+const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'];
+const BINARY = { schema: { type: 'string', format: 'binary' } };
+const ENVELOPE = { 'application/json': { schema: { $ref: '#/components/schemas/ErrorEnvelope' } } };
+
+const PARAMETERS: ParameterObject[] = [
+  { name: 'session_id', in: 'path', required: true, schema: { type: 'string', format: 'uuid' } },
+  {
+    name: 'file',
+    in: 'path',
+    required: true,
+    schema: { type: 'string', pattern: '^scene_\\d{2,3}\\.(png|jpg|webp|gif)$' },
+    example: 'scene_01.png',
+  },
+  {
+    name: 'Range',
+    in: 'header',
+    required: false,
+    description: 'One byte range, e.g. `bytes=0-1023`',
+    schema: { type: 'string' },
+  },
+  {
+    name: 'If-None-Match',
+    in: 'header',
+    required: false,
+    description: 'The ETag of a copy the client has: answered 304 while it is current',
+    schema: { type: 'string' },
+  },
+];
+
+/**
+ * The image files under IMAGE_DIR. Express serves them ahead of Nest's router (src/http/http-app.ts), so
+ * Nest cannot document them: this is their description. They need an API key like the API, but are not
+ * rate limited and never touch Redis, so they give no 429 or 503.
+ */
+function imageOperation(operationId: string, summary: string, facts: DeploymentFacts): OperationObject {
+  const content = Object.fromEntries(IMAGE_TYPES.map((type) => [type, BINARY]));
+  return {
+    operationId,
+    summary,
+    tags: ['images'],
+    parameters: PARAMETERS,
+    security: apiKeySecurity(facts),
+    responses: withSharedErrors(
+      {
+        200: {
+          description: 'The image (cacheable for an hour)',
+          headers: { ETag: { schema: { type: 'string' } }, 'Accept-Ranges': { schema: { type: 'string' } } },
+          content,
+        },
+        206: {
+          description: 'The requested byte range',
+          headers: { 'Content-Range': { required: true, schema: { type: 'string' } } },
+          content,
+        },
+        304: { description: 'Unchanged since the ETag sent in If-None-Match' },
+        401: sharedError(401),
+        404: { description: 'No such file', content: ENVELOPE },
+        412: { description: 'An If-Match or If-Unmodified-Since precondition failed', content: ENVELOPE },
+        416: {
+          description: 'Range not satisfiable; Content-Range gives the file size (`bytes */<size>`)',
+          headers: { 'Content-Range': { required: true, schema: { type: 'string' } } },
+          content: ENVELOPE,
+        },
+      },
+      EVERY_OPERATION,
+    ),
+  };
+}
+
+export function staticImagePaths(facts: DeploymentFacts): PathsObject {
+  return {
+    '/static/{session_id}/{file}': {
+      get: imageOperation(
+        'getDownloadedImage',
+        "An approved scene's downloaded image (a scene's `download.file_url`)",
+        facts,
+      ),
+    },
+    '/static/{session_id}/renders/{file}': {
+      get: imageOperation(
+        'getRenderedImage',
+        "An image rendered by the offline renderer (a scene's `image_url`)",
+        facts,
+      ),
+    },
+  };
+}
