@@ -113,7 +113,7 @@ async function capacityRun(ctx: MeasureContext, run: Run) {
         peakInFlightAtProvider: peakInFlight(arrivals, IMAGE_MS),
         workerCpuMsPerScene: round(workerCpuMs / Math.max(1, done), 3),
         // Per session, p50/p95: created → planned (plan jobs wait for a slot behind 1 s renders) and last
-        // scene rendered → completed (the finalize job waits the same way).
+        // scene rendered → completed (the last render finalises the session).
         planWaitMs: spread(times.map((t) => t.plannedAt - t.createdAt)),
         finalizeWaitMs: spread(times.map((t) => t.completedAt - Math.max(...t.renderedAt))),
         // Share of all cores busy during the run (every process on the machine, not only the service).

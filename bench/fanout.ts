@@ -63,7 +63,7 @@ export async function fanout(ctx: MeasureContext): Promise<MeasureResult> {
           resultDelivery: lastRendered - (Math.max(...arrivals) + IMAGE_MS),
           // first to last scene rendered_at: how far apart the "parallel" scenes finish
           renderSpread: lastRendered - Math.min(...rendered),
-          // last scene rendered → completed_at: parent job pickup and finalize
+          // last scene rendered → completed_at: the last render finalising the session
           finalize: completed - lastRendered,
         });
       }

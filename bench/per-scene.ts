@@ -65,7 +65,7 @@ export async function perScene(ctx: MeasureContext): Promise<MeasureResult> {
       };
       const ids = await generateMany(api.url, sessions, SCENES);
       await waitAllViaRedis(ctx.redis, stage.prefix, ids, 120_000, tally, 100);
-      // The last jobs' bookkeeping (moveToFinished of the finalize job) may trail the status write.
+      // The last jobs' bookkeeping (moveToFinished of the last render) may trail the status write.
       await sleep(300);
       cpu.api += cpuMsOf(api.proc.pid) - cpuBefore.api;
       cpu.worker += cpuMsOf(worker.pid) - cpuBefore.worker;

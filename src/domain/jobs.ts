@@ -11,7 +11,6 @@ export enum QueueName {
 export enum JobName {
   PlanStory = 'plan-story',
   RenderScene = 'render-scene',
-  FinalizeSession = 'finalize-session',
   DownloadImages = 'download-images',
   SweepExpiredSessions = 'sweep-expired-sessions',
   CheckStalledSessions = 'check-stalled-sessions',
@@ -38,7 +37,6 @@ export interface SceneRenderRequest extends SessionJob {
 export interface JobDataOf {
   [JobName.PlanStory]: SessionJob;
   [JobName.RenderScene]: SceneRenderRequest;
-  [JobName.FinalizeSession]: SessionJob;
   [JobName.DownloadImages]: SessionJob;
   [JobName.SweepExpiredSessions]: Record<string, never>;
   [JobName.CheckStalledSessions]: Record<string, never>;
@@ -51,7 +49,6 @@ export type JobOf<Names extends JobName> = { [N in Names]: Job<JobDataOf[N], voi
 export const QUEUE_OF: Record<JobName, QueueName> = {
   [JobName.PlanStory]: QueueName.Generation,
   [JobName.RenderScene]: QueueName.Generation,
-  [JobName.FinalizeSession]: QueueName.Generation,
   [JobName.DownloadImages]: QueueName.Download,
   [JobName.SweepExpiredSessions]: QueueName.Housekeeping,
   [JobName.CheckStalledSessions]: QueueName.Housekeeping,
@@ -62,6 +59,3 @@ export interface JobProcessor {
   readonly queue: QueueName;
   readonly handles: readonly JobName[];
 }
-
-/** The flow producer that fans a session's renders in to its finalize job. */
-export const SESSION_FLOW = 'session-flow';

@@ -16,13 +16,22 @@ import { SessionStore } from '../sessions/session.store';
 
 const WORKER_ID = `${hostname()}:${process.pid}`;
 
-type GenerationJob = JobOf<JobName.PlanStory | JobName.RenderScene | JobName.FinalizeSession>;
+/**
+ * How long a first render runs before its scene shows "rendering". The mark and the outcome go over one
+ * connection in order, and the mark never overwrites an outcome, so a late mark cannot hide a result.
+ */
+const RENDERING_MARK_DELAY_MS = 200;
 
-/** Worker-side steps of a session: plan the story, render each scene, then finalise. */
+type GenerationJob = JobOf<JobName.PlanStory | JobName.RenderScene>;
+
+/**
+ * Worker-side steps of a session: plan the story, then render each scene; the render that ends the last
+ * scene finalises the session.
+ */
 @Processor(QueueName.Generation)
 export class GenerationProcessor extends WorkerHost implements JobProcessor {
   readonly queue = QueueName.Generation;
-  readonly handles = [JobName.PlanStory, JobName.RenderScene, JobName.FinalizeSession];
+  readonly handles = [JobName.PlanStory, JobName.RenderScene];
   private readonly logger = new Logger('Generation');
 
   constructor(
@@ -41,8 +50,6 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
           return this.plan(job);
         case JobName.RenderScene:
           return this.render(job);
-        case JobName.FinalizeSession:
-          return this.finalize(job.data.sessionId);
         default:
           return unknownJob(job);
       }
@@ -50,21 +57,28 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
   }
 
   /**
-   * A plan or finalize job that failed for good, however it failed (its handler may never have run, e.g.
-   * when workers kept dying or Redis was away through every retry): the session must not stay processing.
-   * Render jobs need nothing here: finalize counts a render that never recorded its end as failed.
+   * A job that failed for good, however it failed (its handler may never have run, e.g. when workers kept
+   * dying or Redis was away through every retry): a plan's session must not stay processing, and a
+   * render's scene must count as ended so the session is finalised.
    */
   @OnWorkerEvent('failed')
   async onFailed(job: GenerationJob | undefined): Promise<void> {
     try {
-      if (!job || job.name === JobName.RenderScene || !(await failedForGood(job))) return;
-      const session = await this.sessions.get(job.data.sessionId);
+      if (!job || !(await failedForGood(job))) return;
+      const { sessionId } = job.data;
+      if (job.name === JobName.RenderScene) {
+        const left = await this.sessions.saveRender(sessionId, job.data.sceneIndex, {
+          status: 'failed',
+          attempts: attemptOf(job),
+          provider: this.renderer.name,
+          error: 'Rendering did not complete',
+        });
+        if (left === 0) await this.finalize(sessionId);
+        return;
+      }
+      const session = await this.sessions.get(sessionId);
       if (!session || session.status !== 'processing' || session.finalized) return;
-      const error =
-        job.name === JobName.PlanStory
-          ? 'Scene planning could not be completed'
-          : 'The session could not be finalised';
-      await this.sessions.fail(job.data.sessionId, error);
+      await this.sessions.fail(sessionId, 'Scene planning could not be completed');
     } catch (err) {
       this.logger.warn(`Could not record the failure of job ${job?.id}: ${String(err)}`);
     }
@@ -120,6 +134,7 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
       sessionId,
       {
         planned: true,
+        renders_left: scenes.length,
         phase: 'rendering',
         planner: this.planner.name,
         style: plan.style,
@@ -132,15 +147,31 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
     if (written) await this.jobs.renderScenes(sessionId, scenes.map(renderRequest(session)));
   }
 
-  /** The job carries everything the render needs, so it reads nothing and writes only its scene's outcome. */
+  /**
+   * The job carries everything the render needs, so it reads nothing and writes only its scene's outcome;
+   * the render that ends the session's last scene finalises it.
+   */
   async render(job: Job<SceneRenderRequest>): Promise<void> {
     const request = job.data;
     const { sessionId, sceneIndex } = request;
     const attempt = attemptOf(job);
-    if (!(await this.sessions.startRender(sessionId, sceneIndex, attempt))) return;
+    // A job's first run has nothing to skip, and a fast render needs no "rendering" mark: the mark is
+    // written only once the render has taken a while. A re-run checks first what an earlier run ended.
+    const rerun = job.attemptsStarted > 1;
+    if (rerun && !(await this.sessions.startRender(sessionId, sceneIndex, attempt))) {
+      // Already rendered by an earlier run of this job, which may have stopped before finalising.
+      if ((await this.sessions.rendersLeft(sessionId)) === 0) await this.finalize(sessionId);
+      return;
+    }
+    const mark = rerun
+      ? undefined
+      : setTimeout(() => {
+          this.sessions.startRender(sessionId, sceneIndex, attempt).catch(() => undefined);
+        }, RENDERING_MARK_DELAY_MS);
+    let left: number;
     try {
-      const image = await this.renderer.render(request);
-      await this.sessions.saveRender(sessionId, sceneIndex, {
+      const image = await this.renderer.render(request).finally(() => clearTimeout(mark));
+      left = await this.sessions.saveRender(sessionId, sceneIndex, {
         status: 'done',
         attempts: attempt,
         image_url: image.imageUrl,
@@ -156,17 +187,19 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
       const final = isFinalFailure(err, job);
       if (!(err instanceof ProviderError))
         this.logger.warn(`Scene ${sceneIndex} of ${sessionId}: ${String(err)}`);
-      await this.sessions.saveRender(sessionId, sceneIndex, {
+      const remaining = await this.sessions.saveRender(sessionId, sceneIndex, {
         status: final ? 'failed' : 'pending',
         attempts: attempt,
         provider: this.renderer.name,
         error: final ? userMessage(err) : `Attempt ${attempt} failed, retrying: ${userMessage(err)}`,
       });
+      if (final && remaining === 0) await this.finalize(sessionId);
       throw err;
     }
+    if (left === 0) await this.finalize(sessionId);
   }
 
-  /** Runs once every render job has finished, successfully or not. */
+  /** Runs once every scene's render has ended, successfully or not; writes the outcome once. */
   async finalize(sessionId: string): Promise<void> {
     const session = await this.sessions.get(sessionId);
     if (!session || session.finalized) return;
@@ -180,20 +213,18 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
       }));
     const scenes = session.scenes.map((scene) => unfinished.find((u) => u.index === scene.index) ?? scene);
     const outcome = outcomeOfRender(scenes);
-    await this.sessions.update(
+    const written = await this.sessions.finalize(
       sessionId,
       {
         status: outcome.status,
         phase: outcome.phase,
         error: outcome.error,
         warnings: [...session.warnings, ...outcome.warnings],
-        finalized: true,
         completed_at: new Date().toISOString(),
       },
-      [],
       unfinished.map(({ index, status, error }) => ({ index, status, error })),
     );
-    this.logger.log(`Session ${sessionId} ${outcome.status}`);
+    if (written) this.logger.log(`Session ${sessionId} ${outcome.status}`);
   }
 }
 

@@ -1,8 +1,8 @@
-import { InjectFlowProducer, InjectQueue } from '@nestjs/bullmq';
+import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable } from '@nestjs/common';
-import { FlowProducer, JobsOptions, Queue } from 'bullmq';
+import { JobsOptions, Queue } from 'bullmq';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { JobDataOf, JobName, QueueName, SceneRenderRequest, SESSION_FLOW } from '../domain/jobs';
+import { JobDataOf, JobName, QueueName, SceneRenderRequest } from '../domain/jobs';
 import { PROVIDER_BACKOFF } from './retry-backoff';
 
 const PENDING = new Set(['waiting', 'waiting-children', 'delayed', 'prioritized', 'active']);
@@ -16,12 +16,10 @@ export class JobQueue {
     @InjectQueue(QueueName.Generation) private readonly generation: Queue,
     @InjectQueue(QueueName.Download) private readonly download: Queue,
     @InjectQueue(QueueName.Housekeeping) private readonly housekeeping: Queue,
-    @InjectFlowProducer(SESSION_FLOW) private readonly flows: FlowProducer,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     // Queues emit connection errors; RedisService already logs them once, so only keep them from crashing.
     for (const queue of [generation, download, housekeeping]) queue.on('error', () => undefined);
-    flows.on('error', () => undefined);
   }
 
   async planStory(sessionId: string): Promise<void> {
@@ -29,29 +27,24 @@ export class JobQueue {
   }
 
   /**
-   * One render job per scene as children of a "finalize session" parent: the parent runs once every child
-   * has finished, and a child that fails for good does not block it (`ignoreDependencyOnFailure`).
+   * One render job per scene. The session's fan-in is a counter, not a flow: the render that ends the
+   * last scene finalises the session (GenerationProcessor), which saves a job and the flow's parent
+   * bookkeeping per scene.
    */
   async renderScenes(sessionId: string, renders: SceneRenderRequest[]): Promise<void> {
-    await this.flows.add({
-      name: JobName.FinalizeSession,
-      queueName: QueueName.Generation,
-      data: { sessionId } satisfies JobDataOf[JobName.FinalizeSession],
-      opts: { ...this.options(JobName.FinalizeSession), jobId: `finalize-${sessionId}` },
-      children: renders.map((data) => ({
+    await this.generation.addBulk(
+      renders.map((data) => ({
         name: JobName.RenderScene,
-        queueName: QueueName.Generation,
         data: data satisfies JobDataOf[JobName.RenderScene],
         opts: {
-          ...this.options(JobName.RenderScene),
+          ...this.options,
           jobId: `render-${sessionId}-${data.sceneIndex}`,
-          // Jobs without a priority go first: plans and finalisations never queue behind other sessions'
-          // renders, so a new session starts planning at once even when workers are saturated.
+          // Jobs without a priority go first: plans never queue behind other sessions' renders, so a new
+          // session starts planning at once even when workers are saturated.
           priority: 1,
-          ignoreDependencyOnFailure: true,
         },
       })),
-    });
+    );
   }
 
   async downloadImages(sessionId: string): Promise<void> {
@@ -80,7 +73,6 @@ export class JobQueue {
   async hasPendingJobs(sessionId: string, sceneCount: number): Promise<boolean> {
     const ids = [
       `plan-${sessionId}`,
-      `finalize-${sessionId}`,
       ...Array.from({ length: sceneCount }, (_, i) => `render-${sessionId}-${i}`),
     ];
     const states = await Promise.all([
@@ -96,24 +88,16 @@ export class JobQueue {
   }
 
   private async add<N extends SessionJobName>(queue: Queue, name: N, data: JobDataOf[N], jobId: string) {
-    await queue.add(name, data, { ...this.options(name), jobId });
+    await queue.add(name, data, { ...this.options, jobId });
   }
 
   /** Retry and retention policy of every job. Job ids contain no ':' (BullMQ reserves it). */
-  private options(name: SessionJobName | JobName.RenderScene | JobName.FinalizeSession): JobsOptions {
-    const retention = {
+  private get options(): JobsOptions {
+    return {
+      attempts: this.config.jobAttempts,
+      backoff: { type: PROVIDER_BACKOFF, delay: this.config.jobBackoffMs },
       removeOnComplete: { age: 3600, count: 2000 },
       removeOnFail: { age: 24 * 3600, count: 5000 },
     };
-    const backoff = { type: PROVIDER_BACKOFF, delay: this.config.jobBackoffMs };
-    switch (name) {
-      case JobName.PlanStory:
-      case JobName.RenderScene:
-      case JobName.DownloadImages:
-        return { attempts: this.config.jobAttempts, backoff, ...retention };
-      case JobName.FinalizeSession:
-        // Cheap and essential: keep trying through a Redis outage of several minutes (0.5 s doubling, 10 tries).
-        return { attempts: 10, backoff: { type: 'exponential', delay: 500 }, ...retention };
-    }
   }
 }

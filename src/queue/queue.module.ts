@@ -2,7 +2,7 @@ import { BullModule } from '@nestjs/bullmq';
 import { Module } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { RedisService, waitUntilReady } from '../redis/redis.service';
-import { QueueName, SESSION_FLOW } from '../domain/jobs';
+import { QueueName } from '../domain/jobs';
 import { JobQueue } from './job-queue.service';
 
 export function bullPrefix(config: AppConfig): string {
@@ -25,7 +25,6 @@ export function bullPrefix(config: AppConfig): string {
       },
     }),
     BullModule.registerQueue(...Object.values(QueueName).map((name) => ({ name }))),
-    BullModule.registerFlowProducer({ name: SESSION_FLOW }),
   ],
   providers: [JobQueue],
   exports: [JobQueue, BullModule],

@@ -21,6 +21,8 @@ export interface SessionFields {
   style?: string;
   cast?: CastMember[];
   planned?: boolean;
+  /** Scenes whose render has not ended yet (done, or failed for good); set when the plan is written. */
+  renders_left?: number;
   finalized?: boolean;
   warnings?: string[];
   error?: string | null;
@@ -56,12 +58,38 @@ redis.call('hset', KEYS[1], unpack(ARGV))
 redis.call('hincrby', KEYS[1], 'version', 1)
 return 1`;
 
-// Skips scenes already done, so a re-run job (e.g. after a worker crash) does not pay for a second image.
+// Skips scenes whose render has ended (done, or failed for good), so a re-run job (e.g. after a worker
+// crash) does not pay for a second image, and a late mark never hides an outcome.
 const MARK_RENDERING = `
 if redis.call('exists', KEYS[1]) == 0 then return -1 end
 local current = redis.call('hget', KEYS[1], ARGV[1])
-if current and string.find(current, '"status":"done"', 1, true) then return 0 end
+if current and (string.find(current, '"status":"done"', 1, true)
+  or string.find(current, '"status":"failed"', 1, true)) then return 0 end
 redis.call('hset', KEYS[1], ARGV[1], ARGV[2], 'updated_at', ARGV[3])
+redis.call('hincrby', KEYS[1], 'version', 1)
+return 1`;
+
+// A render's outcome, and the session's fan-in: the first final outcome (done, or failed for good) is kept
+// and counts the scene as ended, once, however often the job is re-run or its failure reported. Returns
+// the scenes still rendering, or -1 when the session is gone or not planned.
+const SAVE_RENDER = `
+if redis.call('exists', KEYS[1]) == 0 then return -1 end
+local previous = redis.call('hget', KEYS[1], ARGV[1])
+if previous and (string.find(previous, '"status":"done"', 1, true)
+  or string.find(previous, '"status":"failed"', 1, true)) then
+  return tonumber(redis.call('hget', KEYS[1], 'renders_left') or '-1')
+end
+redis.call('hset', KEYS[1], ARGV[1], ARGV[2], 'updated_at', ARGV[4])
+redis.call('hincrby', KEYS[1], 'version', 1)
+if ARGV[3] == '1' then return redis.call('hincrby', KEYS[1], 'renders_left', -1) end
+return tonumber(redis.call('hget', KEYS[1], 'renders_left') or '-1')`;
+
+// Finalising writes once: concurrent or repeated attempts (the last two renders of a session ending
+// together, a retried job) must not append their warnings twice.
+const FINALIZE_ONCE = `
+if redis.call('exists', KEYS[1]) == 0 then return 0 end
+if redis.call('hget', KEYS[1], 'finalized') == '1' then return 0 end
+redis.call('hset', KEYS[1], 'finalized', '1', unpack(ARGV))
 redis.call('hincrby', KEYS[1], 'version', 1)
 return 1`;
 
@@ -83,6 +111,8 @@ export class SessionStore {
   private readonly updateIfExists;
   private readonly approveScript;
   private readonly markRendering;
+  private readonly saveRenderScript;
+  private readonly finalizeScript;
 
   constructor(
     private readonly redis: RedisService,
@@ -91,6 +121,8 @@ export class SessionStore {
     this.updateIfExists = redis.defineScript('sessionUpdateIfExists', UPDATE_IF_EXISTS, 1);
     this.approveScript = redis.defineScript('sessionApprove', APPROVE, 1);
     this.markRendering = redis.defineScript('sessionMarkRendering', MARK_RENDERING, 1);
+    this.saveRenderScript = redis.defineScript('sessionSaveRender', SAVE_RENDER, 1);
+    this.finalizeScript = redis.defineScript('sessionFinalizeOnce', FINALIZE_ONCE, 1);
   }
 
   private key(id: string): string {
@@ -159,7 +191,7 @@ export class SessionStore {
   }
 
   /**
-   * Marks a scene as rendering, unless it is already done (a retried job whose first run got that far)
+   * Marks a scene as rendering, unless its render has ended (a re-run job whose first run got that far)
    * or the session is gone. One round trip; returns whether the render should go ahead.
    */
   async startRender(id: string, index: number, attempt: number): Promise<boolean> {
@@ -173,9 +205,40 @@ export class SessionStore {
     return result === 1;
   }
 
-  /** Writes a scene's render outcome (its own small field: parallel renders never touch each other's). */
-  async saveRender(id: string, index: number, render: SceneRender): Promise<boolean> {
-    return this.update(id, {}, [], [{ index, ...render }]);
+  /**
+   * Writes a scene's render outcome (its own small field: parallel renders never touch each other's) and
+   * returns how many of the session's scenes are still rendering (-1: the session is gone). A final
+   * outcome (`done`, or `failed` for good) counts the scene as ended, only once.
+   */
+  async saveRender(id: string, index: number, render: SceneRender): Promise<number> {
+    const ended = render.status === 'done' || render.status === 'failed';
+    const left = await this.saveRenderScript(
+      this.key(id),
+      RENDER_PREFIX + index,
+      JSON.stringify(render),
+      ended ? '1' : '0',
+      new Date().toISOString(),
+    );
+    return Number(left);
+  }
+
+  /** Scenes of the session still rendering; -1 when it is gone or not planned yet. */
+  async rendersLeft(id: string): Promise<number> {
+    const left = await this.redis.commands.hget(this.key(id), 'renders_left');
+    return left === null ? -1 : Number(left);
+  }
+
+  /**
+   * Writes the session's outcome once every scene has ended: `finalized` and the given fields, unless an
+   * earlier attempt already did. Returns whether this call wrote it.
+   */
+  async finalize(
+    id: string,
+    fields: SessionFields,
+    renders: ({ index: number } & SceneRender)[],
+  ): Promise<boolean> {
+    const args = this.fieldArgs(fields, [], renders);
+    return (await this.finalizeScript(this.key(id), ...args)) === 1;
   }
 
   async exists(id: string): Promise<boolean> {
@@ -189,6 +252,15 @@ export class SessionStore {
     scenes: SceneRecord[] = [],
     renders: ({ index: number } & SceneRender)[] = [],
   ): Promise<boolean> {
+    const written = await this.updateIfExists(this.key(id), ...this.fieldArgs(fields, scenes, renders));
+    return written === 1;
+  }
+
+  private fieldArgs(
+    fields: SessionFields,
+    scenes: SceneRecord[],
+    renders: ({ index: number } & SceneRender)[],
+  ): string[] {
     const args: string[] = [];
     for (const [name, value] of Object.entries(fields)) {
       if (value === undefined) continue;
@@ -197,8 +269,7 @@ export class SessionStore {
     for (const scene of scenes) args.push(SCENE_PREFIX + scene.index, JSON.stringify(scene));
     for (const { index, ...render } of renders) args.push(RENDER_PREFIX + index, JSON.stringify(render));
     args.push('updated_at', new Date().toISOString());
-    const written = await this.updateIfExists(this.key(id), ...args);
-    return written === 1;
+    return args;
   }
 
   /** The one way a session is marked failed: status and phase together, with the error users see. */
