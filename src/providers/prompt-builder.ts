@@ -43,11 +43,13 @@ function describeMember(member: CastMember): string {
     : `${member.name}: ${description}`;
 }
 
+/** Whitespace runs as one space, without trailing full stops: lines are joined with ". ". */
 function collapse(text: string): string {
-  return text
-    .replace(/\s+/g, ' ')
-    .trim()
-    .replace(/[.\s]+$/, '');
+  const spaced = text.replace(/\s+/g, ' ').trim();
+  // A loop rather than /[.\s]+$/, which backtracks at every run of dots and spaces in the text.
+  let end = spaced.length;
+  while (end > 0 && (spaced[end - 1] === '.' || spaced[end - 1] === ' ')) end--;
+  return spaced.slice(0, end);
 }
 
 /** Cuts at a word boundary, by code points so a surrogate pair is never split. */
