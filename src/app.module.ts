@@ -1,7 +1,6 @@
-import { DynamicModule, Logger, Module, OnApplicationShutdown, Type } from '@nestjs/common';
+import { DynamicModule, Module, Type } from '@nestjs/common';
 import { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/app-config.module';
-import { stopDevelopmentRedis } from './redis/ensure-redis';
 import { RedisModule } from './redis/redis.module';
 
 /**
@@ -9,13 +8,7 @@ import { RedisModule } from './redis/redis.module';
  * (ApiModule, WorkerModule, or only HealthModule for a worker's probes), chosen by `roleModules`.
  */
 @Module({})
-export class AppModule implements OnApplicationShutdown {
-  /** The root module's hook runs after every other module's, so this line means shutdown completed. */
-  onApplicationShutdown(signal?: string): void {
-    stopDevelopmentRedis();
-    if (signal) new Logger('Shutdown').log(`Shut down cleanly after ${signal}`);
-  }
-
+export class AppModule {
   static forRoot(config: AppConfig, roles: Type[]): DynamicModule {
     return { module: AppModule, imports: [AppConfigModule.forRoot(config), RedisModule, ...roles] };
   }

@@ -55,7 +55,7 @@ export interface AppConfig {
   sessionTtlHours: number;
   /** A session (or its download) unchanged this long is failed by the watchdog. */
   sessionStallMinutes: number;
-  /** How often each worker runs housekeeping (expired-session sweep, stalled-session watchdog). */
+  /** How often housekeeping runs, once per tick for the whole cluster (expired-file sweep, stalled-session watchdog). */
   housekeepingIntervalMs: number;
   corsOrigins: string[];
   /** Express "trust proxy": which peers may set X-Forwarded-For/-Proto (all, none, a hop count or a list). */
@@ -81,7 +81,17 @@ type Env = Record<string, string | undefined>;
 
 /** A URL as it may be printed: credentials and query string (which may hold keys) removed. */
 export function redactUrl(value: string): string {
-  return value.replace(/\/\/[^@/?#]*@/, '//***@').replace(/\?.*$/, '?***');
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    // Unparsable text with an @ may hold a password with / # ? in it: then nothing of it is shown.
+    return value.includes('@') ? '(not shown: it may hold credentials)' : value.replace(/\?.*$/, '?***');
+  }
+  const credentials = url.username || url.password ? '***@' : '';
+  // URL adds a "/" path to a bare origin; show the path as it was given.
+  const path = url.pathname === '/' && !value.includes(`${url.host}/`) ? '' : url.pathname;
+  return `${url.protocol}//${credentials}${url.host}${path}${url.search ? '?***' : ''}`;
 }
 
 /** The first refused variable, in one line: what is allowed and, unless it is a secret, the value given. */

@@ -12,6 +12,11 @@ export enum JobName {
   PlanStory = 'plan-story',
   RenderScene = 'render-scene',
   DownloadImages = 'download-images',
+  /**
+   * The flow parent of sessions planned before renders fanned in by a counter: still handled (it finalises
+   * its session) so sessions in flight across that upgrade complete. Nothing adds it any more.
+   */
+  LegacyFinalizeSession = 'finalize-session',
   SweepExpiredSessions = 'sweep-expired-sessions',
   CheckStalledSessions = 'check-stalled-sessions',
 }
@@ -38,6 +43,7 @@ export interface JobDataOf {
   [JobName.PlanStory]: SessionJob;
   [JobName.RenderScene]: SceneRenderRequest;
   [JobName.DownloadImages]: SessionJob;
+  [JobName.LegacyFinalizeSession]: SessionJob;
   [JobName.SweepExpiredSessions]: Record<string, never>;
   [JobName.CheckStalledSessions]: Record<string, never>;
 }
@@ -50,6 +56,7 @@ export const QUEUE_OF: Record<JobName, QueueName> = {
   [JobName.PlanStory]: QueueName.Generation,
   [JobName.RenderScene]: QueueName.Generation,
   [JobName.DownloadImages]: QueueName.Download,
+  [JobName.LegacyFinalizeSession]: QueueName.Generation,
   [JobName.SweepExpiredSessions]: QueueName.Housekeeping,
   [JobName.CheckStalledSessions]: QueueName.Housekeeping,
 };

@@ -10,7 +10,7 @@ import { SCENE_PLANNER, ScenePlanner } from '../providers/scene-planner';
 import { attemptOf, failedForGood, isFinalFailure, runHandler, unknownJob } from '../queue/failure-policy';
 import { JobQueue } from '../queue/job-queue.service';
 import { JobName, JobOf, JobProcessor, QueueName, SceneRenderRequest } from '../domain/jobs';
-import { outcomeOfRender } from '../sessions/session-lifecycle';
+import { SessionFinalizer } from '../sessions/session-finalizer';
 import { newScene, SceneRecord, SessionRecord } from '../domain/session.model';
 import { SessionStore } from '../sessions/session.store';
 
@@ -22,7 +22,7 @@ const WORKER_ID = `${hostname()}:${process.pid}`;
  */
 const RENDERING_MARK_DELAY_MS = 200;
 
-type GenerationJob = JobOf<JobName.PlanStory | JobName.RenderScene>;
+type GenerationJob = JobOf<JobName.PlanStory | JobName.RenderScene | JobName.LegacyFinalizeSession>;
 
 /**
  * Worker-side steps of a session: plan the story, then render each scene; the render that ends the last
@@ -31,7 +31,7 @@ type GenerationJob = JobOf<JobName.PlanStory | JobName.RenderScene>;
 @Processor(QueueName.Generation)
 export class GenerationProcessor extends WorkerHost implements JobProcessor {
   readonly queue = QueueName.Generation;
-  readonly handles = [JobName.PlanStory, JobName.RenderScene];
+  readonly handles = [JobName.PlanStory, JobName.RenderScene, JobName.LegacyFinalizeSession];
   private readonly logger = new Logger('Generation');
 
   constructor(
@@ -39,6 +39,7 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
     private readonly jobs: JobQueue,
     @Inject(SCENE_PLANNER) private readonly planner: ScenePlanner,
     @Inject(IMAGE_RENDERER) private readonly renderer: ImageRenderer,
+    private readonly finalizer: SessionFinalizer,
   ) {
     super();
   }
@@ -50,6 +51,8 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
           return this.plan(job);
         case JobName.RenderScene:
           return this.render(job);
+        case JobName.LegacyFinalizeSession:
+          return this.finalize(job.data.sessionId);
         default:
           return unknownJob(job);
       }
@@ -69,13 +72,14 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
       if (job.name === JobName.RenderScene) {
         const left = await this.sessions.saveRender(sessionId, job.data.sceneIndex, {
           status: 'failed',
-          attempts: attemptOf(job),
+          attempts: job.attemptsMade,
           provider: this.renderer.name,
           error: 'Rendering did not complete',
         });
         if (left === 0) await this.finalize(sessionId);
         return;
       }
+      if (job.name !== JobName.PlanStory) return;
       const session = await this.sessions.get(sessionId);
       if (!session || session.status !== 'processing' || session.finalized) return;
       await this.sessions.fail(sessionId, 'Scene planning could not be completed');
@@ -89,7 +93,7 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
     const session = await this.sessions.get(sessionId);
     if (!session || session.status === 'failed') return;
     // A retried plan job (e.g. its worker died after planning) must not plan twice.
-    if (session.planned) return this.jobs.renderScenes(sessionId, session.scenes.map(renderRequest(session)));
+    if (session.planned) return this.queueUnfinishedRenders(session);
     const [, story] = await Promise.all([
       this.sessions.update(sessionId, { phase: 'planning' }),
       this.sessions.getStory(sessionId),
@@ -130,10 +134,9 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
         characters: scene.characters,
       }),
     );
-    const written = await this.sessions.update(
+    const written = await this.sessions.savePlan(
       sessionId,
       {
-        planned: true,
         renders_left: scenes.length,
         phase: 'rendering',
         planner: this.planner.name,
@@ -145,6 +148,24 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
       scenes,
     );
     if (written) await this.jobs.renderScenes(sessionId, scenes.map(renderRequest(session)));
+    else {
+      // Another run of this job planned the session first (one that stalled and came back): its plan stands.
+      const planned = await this.sessions.get(sessionId);
+      if (planned) await this.queueUnfinishedRenders(planned);
+    }
+  }
+
+  /**
+   * Renders of a planned session that have not ended, queued again (a job id that still exists is not
+   * added twice): a scene that already ended is never rendered, and paid for, again.
+   */
+  private async queueUnfinishedRenders(session: SessionRecord): Promise<void> {
+    if (session.finalized) return;
+    const unfinished = session.scenes.filter(
+      (scene) => scene.status === 'pending' || scene.status === 'rendering',
+    );
+    if (unfinished.length > 0)
+      await this.jobs.renderScenes(session.id, unfinished.map(renderRequest(session)));
   }
 
   /**
@@ -199,32 +220,8 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
     if (left === 0) await this.finalize(sessionId);
   }
 
-  /** Runs once every scene's render has ended, successfully or not; writes the outcome once. */
-  async finalize(sessionId: string): Promise<void> {
-    const session = await this.sessions.get(sessionId);
-    if (!session || session.finalized) return;
-    // A render job that died without recording its end (e.g. stalled too often) counts as failed.
-    const unfinished = session.scenes
-      .filter((scene) => scene.status === 'pending' || scene.status === 'rendering')
-      .map((scene): SceneRecord => ({
-        ...scene,
-        status: 'failed',
-        error: scene.error ?? 'Rendering did not complete',
-      }));
-    const scenes = session.scenes.map((scene) => unfinished.find((u) => u.index === scene.index) ?? scene);
-    const outcome = outcomeOfRender(scenes);
-    const written = await this.sessions.finalize(
-      sessionId,
-      {
-        status: outcome.status,
-        phase: outcome.phase,
-        error: outcome.error,
-        warnings: [...session.warnings, ...outcome.warnings],
-        completed_at: new Date().toISOString(),
-      },
-      unfinished.map(({ index, status, error }) => ({ index, status, error })),
-    );
-    if (written) this.logger.log(`Session ${sessionId} ${outcome.status}`);
+  private async finalize(sessionId: string): Promise<void> {
+    await this.finalizer.finalize(sessionId);
   }
 }
 

@@ -37,9 +37,12 @@ export class GenerationService {
       await this.createAndQueue(id, request);
     } catch (err) {
       if (idempotency)
-        await this.idempotency.release(idempotency.key, idempotency.client).catch(() => undefined);
+        await this.idempotency.release(idempotency.key, idempotency.client, id).catch(() => undefined);
       throw err;
     }
+    // The session exists and is queued: a failed extension only lets the key lapse early, no reason to fail.
+    if (idempotency)
+      await this.idempotency.confirm(idempotency.key, idempotency.client).catch(() => undefined);
     return { session_id: id, status: 'processing', message: 'Generation started' };
   }
 

@@ -6,6 +6,14 @@ import { SessionStore } from '../sessions/session.store';
 
 const VALID_KEY = /^[\x21-\x7e]{1,200}$/;
 
+/** How long a key is held for a request whose session does not exist yet. */
+const PENDING_CLAIM_SECONDS = 30;
+
+const RELEASE_IF_OWNED = `
+local value = redis.call('get', KEYS[1])
+if value and string.find(value, ARGV[1], 1, true) then redis.call('del', KEYS[1]) end
+return 0`;
+
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 
 /**
@@ -16,11 +24,15 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('hex')
  */
 @Injectable()
 export class IdempotencyStore {
+  private readonly releaseIfOwned;
+
   constructor(
     private readonly redis: RedisService,
     private readonly sessions: SessionStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.releaseIfOwned = redis.defineScript('idempotencyRelease', RELEASE_IF_OWNED, 1);
+  }
 
   /**
    * Claims `key` of `client` (its API key, or '' without one) for `sessionId`. Returns null when this
@@ -34,10 +46,12 @@ export class IdempotencyStore {
     const redisKey = this.redisKey(key, client);
     const bodyHash = sha256(JSON.stringify(body));
     const record = JSON.stringify({ body: bodyHash, session_id: sessionId });
-    const ttl = Math.min(this.config.idempotencyTtlSeconds, this.sessions.ttlSeconds);
+    // Claimed briefly until the session exists (confirm() extends it): a request that dies in between
+    // leaves a key that lapses in seconds, not one that answers 409 for a day.
+    const pendingTtl = Math.min(PENDING_CLAIM_SECONDS, this.ttlSeconds);
     // The key can vanish between SET NX and GET (released, or expired): then claim it again.
     for (;;) {
-      if ((await this.redis.commands.set(redisKey, record, 'EX', ttl, 'NX')) === 'OK') return null;
+      if ((await this.redis.commands.set(redisKey, record, 'EX', pendingTtl, 'NX')) === 'OK') return null;
       const existing = await this.redis.commands.get(redisKey);
       if (!existing) continue;
       const earlier = JSON.parse(existing) as { body: string; session_id: string };
@@ -50,9 +64,22 @@ export class IdempotencyStore {
     }
   }
 
-  /** Frees a key whose request failed before its session existed, so the client can retry with it. */
-  async release(key: string, client: string): Promise<void> {
-    await this.redis.commands.del(this.redisKey(key, client));
+  /** The session exists: the key is remembered for as long as it may be repeated. */
+  async confirm(key: string, client: string): Promise<void> {
+    await this.redis.commands.expire(this.redisKey(key, client), this.ttlSeconds);
+  }
+
+  /**
+   * Frees a key whose request failed before its session existed, so the client can retry with it; only
+   * while it still names that session (a twin may have claimed it since it lapsed).
+   */
+  async release(key: string, client: string, sessionId: string): Promise<void> {
+    await this.releaseIfOwned(this.redisKey(key, client), `"session_id":"${sessionId}"`);
+  }
+
+  /** As long as the session it names lives, and no longer than IDEMPOTENCY_TTL_SECONDS. */
+  private get ttlSeconds(): number {
+    return Math.min(this.config.idempotencyTtlSeconds, this.sessions.ttlSeconds);
   }
 
   /** One hash of client and key: neither the API key nor the client's key text is stored. */

@@ -33,7 +33,15 @@ export class ExpiredSessionSweeper {
           stillHeld++;
           continue;
         }
-        if (isSessionId(id)) await rm(path.join(this.config.imageDir, id), { recursive: true, force: true });
+        try {
+          if (isSessionId(id))
+            await rm(path.join(this.config.imageDir, id), { recursive: true, force: true });
+        } catch (err) {
+          // Left in the index for a later sweep; one folder that cannot go must not stop the others.
+          this.logger.warn(`Could not remove the files of expired session ${id}: ${(err as Error).message}`);
+          stillHeld++;
+          continue;
+        }
         gone.push(id);
       }
       await this.sessions.forgetExpired(gone);

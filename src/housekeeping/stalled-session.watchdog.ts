@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { JobQueue } from '../queue/job-queue.service';
+import { SessionFinalizer } from '../sessions/session-finalizer';
 import { SessionStore } from '../sessions/session.store';
 
 const PAGE = 500;
@@ -17,6 +18,7 @@ export class StalledSessionWatchdog {
 
   constructor(
     private readonly sessions: SessionStore,
+    private readonly finalizer: SessionFinalizer,
     private readonly queue: JobQueue,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
@@ -35,6 +37,12 @@ export class StalledSessionWatchdog {
         const moving = state.status === 'processing' || state.download_status === 'started';
         if (!moving || (await this.queue.hasPendingJobs(ids[i], state.scene_count))) continue;
         if (state.status === 'processing') {
+          // A planned session whose renders all ended but whose last signal was lost is finalised: its
+          // rendered scenes stay usable. Only one that cannot be finalised is failed.
+          if (await this.finalizer.finalize(ids[i])) {
+            stopped++;
+            continue;
+          }
           await this.sessions.fail(
             ids[i],
             `The session made no progress for ${minutes} minutes and was stopped; please try again`,

@@ -32,6 +32,8 @@ export function processorProvider(processor: Type<JobProcessor>, queue: QueueNam
         stalledInterval: config.stalledCheckMs,
         maxStalledCount: 2,
         settings: { backoffStrategy: providerBackoff },
+        // Started by WorkerLifecycle once every job is known to have its handler.
+        autorun: false,
       })
       class ConfiguredProcessor extends processor {}
       return moduleRef.create(ConfiguredProcessor);

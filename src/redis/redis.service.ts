@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import Redis, { RedisOptions } from 'ioredis';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { stopDevelopmentRedis } from './ensure-redis';
 
 /**
  * Owns every Redis connection of the process.
@@ -87,8 +88,14 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     }
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /**
+   * Global modules shut down last, after every module that uses Redis: so the connections close here, then
+   * the development Redis this process may have started, and this line means shutdown completed.
+   */
+  async onApplicationShutdown(signal?: string): Promise<void> {
     await Promise.allSettled([this.commands, ...this.extra].map((c) => c.quit().catch(() => c.disconnect())));
+    stopDevelopmentRedis();
+    if (signal) new Logger('Shutdown').log(`Shut down cleanly after ${signal}`);
   }
 
   private track(client: Redis): Redis {

@@ -71,7 +71,8 @@ return 1`;
 
 // A render's outcome, and the session's fan-in: the first final outcome (done, or failed for good) is kept
 // and counts the scene as ended, once, however often the job is re-run or its failure reported. Returns
-// the scenes still rendering, or -1 when the session is gone or not planned.
+// the scenes still rendering, or -1 when the session is gone or has no counter (planned before the
+// counter existed: its legacy finalize job ends it).
 const SAVE_RENDER = `
 if redis.call('exists', KEYS[1]) == 0 then return -1 end
 local previous = redis.call('hget', KEYS[1], ARGV[1])
@@ -81,14 +82,26 @@ if previous and (string.find(previous, '"status":"done"', 1, true)
 end
 redis.call('hset', KEYS[1], ARGV[1], ARGV[2], 'updated_at', ARGV[4])
 redis.call('hincrby', KEYS[1], 'version', 1)
+local left = redis.call('hget', KEYS[1], 'renders_left')
+if not left then return -1 end
 if ARGV[3] == '1' then return redis.call('hincrby', KEYS[1], 'renders_left', -1) end
-return tonumber(redis.call('hget', KEYS[1], 'renders_left') or '-1')`;
+return tonumber(left)`;
+
+// A plan is written once: two runs of one plan job (one stalled and came back) must not both plan, or the
+// second would reset the counter and the scenes under the first one's renders.
+const SAVE_PLAN = `
+if redis.call('exists', KEYS[1]) == 0 then return 0 end
+if redis.call('hget', KEYS[1], 'planned') == '1' then return 0 end
+redis.call('hset', KEYS[1], 'planned', '1', unpack(ARGV))
+redis.call('hincrby', KEYS[1], 'version', 1)
+return 1`;
 
 // Finalising writes once: concurrent or repeated attempts (the last two renders of a session ending
 // together, a retried job) must not append their warnings twice.
 const FINALIZE_ONCE = `
 if redis.call('exists', KEYS[1]) == 0 then return 0 end
 if redis.call('hget', KEYS[1], 'finalized') == '1' then return 0 end
+if redis.call('hget', KEYS[1], 'status') ~= 'processing' then return 0 end
 redis.call('hset', KEYS[1], 'finalized', '1', unpack(ARGV))
 redis.call('hincrby', KEYS[1], 'version', 1)
 return 1`;
@@ -113,6 +126,7 @@ export class SessionStore {
   private readonly markRendering;
   private readonly saveRenderScript;
   private readonly finalizeScript;
+  private readonly savePlanScript;
 
   constructor(
     private readonly redis: RedisService,
@@ -123,6 +137,7 @@ export class SessionStore {
     this.markRendering = redis.defineScript('sessionMarkRendering', MARK_RENDERING, 1);
     this.saveRenderScript = redis.defineScript('sessionSaveRender', SAVE_RENDER, 1);
     this.finalizeScript = redis.defineScript('sessionFinalizeOnce', FINALIZE_ONCE, 1);
+    this.savePlanScript = redis.defineScript('sessionSavePlan', SAVE_PLAN, 1);
   }
 
   private key(id: string): string {
@@ -228,8 +243,14 @@ export class SessionStore {
     return left === null ? -1 : Number(left);
   }
 
+  /** Writes the plan (fields and scenes, `planned` set) unless one was written already; returns whether. */
+  async savePlan(id: string, fields: SessionFields, scenes: SceneRecord[]): Promise<boolean> {
+    return (await this.savePlanScript(this.key(id), ...this.fieldArgs(fields, scenes, []))) === 1;
+  }
+
   /**
-   * Writes the session's outcome once every scene has ended: `finalized` and the given fields, unless an
+   * Writes the session's outcome once every scene has ended, while it is still processing (a session
+   * failed meanwhile, e.g. by the watchdog, stays failed): `finalized` and the given fields, unless an
    * earlier attempt already did. Returns whether this call wrote it.
    */
   async finalize(

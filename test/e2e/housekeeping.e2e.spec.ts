@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { getQueueToken } from '@nestjs/bullmq';
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { ExpiredSessionSweeper } from '../../src/housekeeping/expired-session.sweeper';
+import { JobName, QueueName } from '../../src/domain/jobs';
+import { newScene } from '../../src/domain/session.model';
 import { SessionStore } from '../../src/sessions/session.store';
 import { StalledSessionWatchdog } from '../../src/housekeeping/stalled-session.watchdog';
 import { request } from '../support/http-client';
@@ -15,6 +18,7 @@ describe('stalled-session watchdog', () => {
   const redis = new Redis(REDIS_URL);
   beforeAll(async () => {
     t = await startTestApp({ SESSION_STALL_MINUTES: '5' });
+    await withoutScheduledTicks(t);
   });
   afterAll(async () => {
     redis.disconnect();
@@ -23,8 +27,8 @@ describe('stalled-session watchdog', () => {
 
   it('fails sessions and downloads that made no progress for SESSION_STALL_MINUTES, and nothing else', async () => {
     const store = t.app.get(SessionStore);
-    const [stalled, fresh, downloading, queued] = [randomUUID(), randomUUID(), randomUUID(), randomUUID()];
-    for (const id of [stalled, fresh, downloading, queued]) {
+    const [stalled, fresh, downloading, queued, rendered] = [1, 2, 3, 4, 5].map(() => randomUUID());
+    for (const id of [stalled, fresh, downloading, queued, rendered]) {
       await store.create({ id, media_type: 'cartoon', requested_scenes: 2, story: 'A. B.', seed: 3 });
     }
     const longAgo = new Date(Date.now() - 6 * 60_000).toISOString();
@@ -39,7 +43,33 @@ describe('stalled-session watchdog', () => {
       updated_at: longAgo,
     });
 
-    expect(await t.app.get(StalledSessionWatchdog).check()).toBe(2);
+    // Planned, and both renders ended, but the signal that should have finalised it was lost.
+    await store.savePlan(rendered, { renders_left: 2, phase: 'rendering' }, [
+      newScene(0, {
+        title: 'One',
+        description: 'A.',
+        image_prompt: 'a',
+        negative_prompt: null,
+        characters: [],
+      }),
+      newScene(1, {
+        title: 'Two',
+        description: 'B.',
+        image_prompt: 'b',
+        negative_prompt: null,
+        characters: [],
+      }),
+    ]);
+    for (const index of [0, 1]) {
+      const outcome =
+        index === 0 ? { status: 'done' as const, image_url: '/x.png' } : { status: 'failed' as const };
+      expect(await store.saveRender(rendered, index, { ...outcome, attempts: 1, error: null })).toBe(
+        1 - index,
+      );
+    }
+    await redis.hset(`${t.env.prefix}:session:${rendered}`, 'updated_at', longAgo);
+
+    expect(await t.app.get(StalledSessionWatchdog).check()).toBe(3);
 
     const status = async (id: string) => (await request(`${t.url}/status/${id}`)).body;
     expect(await status(stalled)).toMatchObject({
@@ -50,6 +80,13 @@ describe('stalled-session watchdog', () => {
     expect(await status(queued)).toMatchObject({ status: 'processing', error: null });
     await generation.close();
     expect(await status(downloading)).toMatchObject({ status: 'completed', download_status: 'failed' });
+    // Finalised rather than failed: its rendered scene stays approvable.
+    expect(await status(rendered)).toMatchObject({
+      status: 'completed',
+      phase: 'awaiting_approval',
+      error: null,
+      scenes: [{ status: 'done' }, { status: 'failed' }],
+    });
   });
 });
 
@@ -58,6 +95,7 @@ describe('expired-session sweeper', () => {
   const redis = new Redis(REDIS_URL);
   beforeAll(async () => {
     t = await startTestApp();
+    await withoutScheduledTicks(t);
   });
   afterAll(async () => {
     redis.disconnect();
@@ -86,3 +124,14 @@ describe('expired-session sweeper', () => {
     expect(await redis.zscore(`${t.env.prefix}:sessions`, id)).not.toBeNull();
   });
 });
+
+/**
+ * These tests call the sweeper and the watchdog themselves; a scheduled tick (aligned to the interval, so
+ * it may fall mid-test) would race them. The ticks themselves are tested in expiry and workers specs.
+ */
+async function withoutScheduledTicks(t: TestApp): Promise<void> {
+  const housekeeping = t.app.get<Queue>(getQueueToken(QueueName.Housekeeping));
+  for (const name of [JobName.SweepExpiredSessions, JobName.CheckStalledSessions]) {
+    await housekeeping.removeJobScheduler(name);
+  }
+}

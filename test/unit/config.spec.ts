@@ -259,6 +259,16 @@ describe('loadConfig', () => {
   });
 
   it.each([
+    'redis://:Zx9/abc+def==@redis:6379',
+    'redis://default:p#ss@redis:6379',
+    'redis://user:pa?ss@redis:6379',
+  ])('never prints a password that keeps %s from parsing as a URL', (value) => {
+    const error = refusal({ REDIS_URL: value });
+    expect(error.message).toContain('got "(not shown: it may hold credentials)"');
+    expect(error.message).not.toMatch(/Zx9|abc\+def|p#ss|pa\?ss/);
+  });
+
+  it.each([
     ['true', true],
     ['2', 2],
     ['0', 0],

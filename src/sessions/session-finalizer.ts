@@ -1,0 +1,43 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { SceneRecord } from '../domain/session.model';
+import { outcomeOfRender } from './session-lifecycle';
+import { SessionStore } from './session.store';
+
+/**
+ * Ends a planned session once its renders are over: by the render that ends its last scene, or by the
+ * watchdog when nothing is left to end it. Scenes whose render never recorded an end count as failed.
+ */
+@Injectable()
+export class SessionFinalizer {
+  private readonly logger = new Logger('Generation');
+
+  constructor(private readonly sessions: SessionStore) {}
+
+  /** Writes the session's outcome once; returns whether this call did. */
+  async finalize(sessionId: string): Promise<boolean> {
+    const session = await this.sessions.get(sessionId);
+    if (!session || session.finalized || !session.planned) return false;
+    const unfinished = session.scenes
+      .filter((scene) => scene.status === 'pending' || scene.status === 'rendering')
+      .map((scene): SceneRecord => ({
+        ...scene,
+        status: 'failed',
+        error: scene.error ?? 'Rendering did not complete',
+      }));
+    const scenes = session.scenes.map((scene) => unfinished.find((u) => u.index === scene.index) ?? scene);
+    const outcome = outcomeOfRender(scenes);
+    const written = await this.sessions.finalize(
+      sessionId,
+      {
+        status: outcome.status,
+        phase: outcome.phase,
+        error: outcome.error,
+        warnings: [...session.warnings, ...outcome.warnings],
+        completed_at: new Date().toISOString(),
+      },
+      unfinished.map(({ index, status, error }) => ({ index, status, error })),
+    );
+    if (written) this.logger.log(`Session ${sessionId} ${outcome.status}`);
+    return written;
+  }
+}
