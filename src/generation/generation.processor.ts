@@ -9,7 +9,7 @@ import { ProviderError, userMessage } from '../providers/provider-error';
 import { SCENE_PLANNER, ScenePlanner } from '../providers/scene-planner';
 import { attemptOf, failedForGood, isFinalFailure, runHandler, unknownJob } from '../queue/failure-policy';
 import { JobQueue } from '../queue/job-queue.service';
-import { JobName, JobOf, JobProcessor, QueueName, SceneRenderRequest } from '../domain/jobs';
+import { JobName, JobOf, JobProcessor, QueueName, SceneRenderRequest, SessionJob } from '../domain/jobs';
 import { SessionFinalizer } from '../sessions/session-finalizer';
 import { newScene, SceneRecord, SessionRecord } from '../domain/session.model';
 import { SessionStore } from '../sessions/session.store';
@@ -52,7 +52,7 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
         case JobName.RenderScene:
           return this.render(job);
         case JobName.LegacyFinalizeSession:
-          return this.finalize(job.data.sessionId);
+          return this.finalizer.finalize(job.data.sessionId).then(() => undefined);
         default:
           return unknownJob(job);
       }
@@ -76,7 +76,7 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
           provider: this.renderer.name,
           error: 'Rendering did not complete',
         });
-        if (left === 0) await this.finalize(sessionId);
+        if (left === 0) await this.finalizer.finalize(sessionId);
         return;
       }
       if (job.name !== JobName.PlanStory) return;
@@ -88,7 +88,7 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
     }
   }
 
-  async plan(job: Job<{ sessionId: string }>): Promise<void> {
+  async plan(job: Job<SessionJob>): Promise<void> {
     const { sessionId } = job.data;
     const session = await this.sessions.get(sessionId);
     if (!session || session.status === 'failed') return;
@@ -181,7 +181,7 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
     const rerun = job.attemptsStarted > 1;
     if (rerun && !(await this.sessions.startRender(sessionId, sceneIndex, attempt))) {
       // Already rendered by an earlier run of this job, which may have stopped before finalising.
-      if ((await this.sessions.rendersLeft(sessionId)) === 0) await this.finalize(sessionId);
+      if ((await this.sessions.rendersLeft(sessionId)) === 0) await this.finalizer.finalize(sessionId);
       return;
     }
     const mark = rerun
@@ -214,14 +214,10 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
         provider: this.renderer.name,
         error: final ? userMessage(err) : `Attempt ${attempt} failed, retrying: ${userMessage(err)}`,
       });
-      if (final && remaining === 0) await this.finalize(sessionId);
+      if (final && remaining === 0) await this.finalizer.finalize(sessionId);
       throw err;
     }
-    if (left === 0) await this.finalize(sessionId);
-  }
-
-  private async finalize(sessionId: string): Promise<void> {
-    await this.finalizer.finalize(sessionId);
+    if (left === 0) await this.finalizer.finalize(sessionId);
   }
 }
 

@@ -5,7 +5,7 @@ import { ProviderError } from '../providers/provider-error';
  * The one place that decides whether a job's failure is final. A ProviderError knows whether retrying can
  * help; any other error is retried (it may be a passing Redis or disk problem) until attempts run out.
  */
-export function isRetryable(err: unknown): boolean {
+function isRetryable(err: unknown): boolean {
   return !(err instanceof ProviderError) || err.retryable;
 }
 
@@ -15,7 +15,7 @@ export function isFinalFailure(err: unknown, job: Pick<Job, 'attemptsMade' | 'op
 }
 
 /** The error to hand back to BullMQ: one that retrying cannot fix fails the job at once. */
-export function asJobError(err: unknown): unknown {
+function asJobError(err: unknown): unknown {
   return err instanceof ProviderError && !err.retryable ? new UnrecoverableError(err.message) : err;
 }
 

@@ -5,7 +5,7 @@ import { RedisService, waitUntilReady } from '../redis/redis.service';
 import { QueueName } from '../domain/jobs';
 import { JobQueue } from './job-queue.service';
 
-export function bullPrefix(config: AppConfig): string {
+function bullPrefix(config: AppConfig): string {
   return `${config.redisPrefix}:bull`;
 }
 

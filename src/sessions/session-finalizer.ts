@@ -17,14 +17,12 @@ export class SessionFinalizer {
   async finalize(sessionId: string): Promise<boolean> {
     const session = await this.sessions.get(sessionId);
     if (!session || session.finalized || !session.planned) return false;
-    const unfinished = session.scenes
-      .filter((scene) => scene.status === 'pending' || scene.status === 'rendering')
-      .map((scene): SceneRecord => ({
-        ...scene,
-        status: 'failed',
-        error: scene.error ?? 'Rendering did not complete',
-      }));
-    const scenes = session.scenes.map((scene) => unfinished.find((u) => u.index === scene.index) ?? scene);
+    const scenes = session.scenes.map((scene): SceneRecord =>
+      scene.status === 'pending' || scene.status === 'rendering'
+        ? { ...scene, status: 'failed', error: scene.error ?? 'Rendering did not complete' }
+        : scene,
+    );
+    const unfinished = scenes.filter((scene, i) => scene !== session.scenes[i]);
     const outcome = outcomeOfRender(scenes);
     const written = await this.sessions.finalize(
       sessionId,

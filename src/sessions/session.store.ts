@@ -58,13 +58,18 @@ redis.call('hset', KEYS[1], unpack(ARGV))
 redis.call('hincrby', KEYS[1], 'version', 1)
 return 1`;
 
+// Whether a scene's render record (JSON, or false when absent) holds a final outcome: done, or failed for good.
+const RENDER_ENDED = `
+local function ended(render)
+  return render and (string.find(render, '"status":"done"', 1, true)
+    or string.find(render, '"status":"failed"', 1, true))
+end`;
+
 // Skips scenes whose render has ended (done, or failed for good), so a re-run job (e.g. after a worker
 // crash) does not pay for a second image, and a late mark never hides an outcome.
-const MARK_RENDERING = `
+const MARK_RENDERING = `${RENDER_ENDED}
 if redis.call('exists', KEYS[1]) == 0 then return -1 end
-local current = redis.call('hget', KEYS[1], ARGV[1])
-if current and (string.find(current, '"status":"done"', 1, true)
-  or string.find(current, '"status":"failed"', 1, true)) then return 0 end
+if ended(redis.call('hget', KEYS[1], ARGV[1])) then return 0 end
 redis.call('hset', KEYS[1], ARGV[1], ARGV[2], 'updated_at', ARGV[3])
 redis.call('hincrby', KEYS[1], 'version', 1)
 return 1`;
@@ -73,11 +78,9 @@ return 1`;
 // and counts the scene as ended, once, however often the job is re-run or its failure reported. Returns
 // the scenes still rendering, or -1 when the session is gone or has no counter (planned before the
 // counter existed: its legacy finalize job ends it).
-const SAVE_RENDER = `
+const SAVE_RENDER = `${RENDER_ENDED}
 if redis.call('exists', KEYS[1]) == 0 then return -1 end
-local previous = redis.call('hget', KEYS[1], ARGV[1])
-if previous and (string.find(previous, '"status":"done"', 1, true)
-  or string.find(previous, '"status":"failed"', 1, true)) then
+if ended(redis.call('hget', KEYS[1], ARGV[1])) then
   return tonumber(redis.call('hget', KEYS[1], 'renders_left') or '-1')
 end
 redis.call('hset', KEYS[1], ARGV[1], ARGV[2], 'updated_at', ARGV[4])
