@@ -1,12 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import * as diagnostics from 'node:diagnostics_channel';
-import { AddressInfo, isIP, Socket } from 'node:net';
+import { isIP, Socket } from 'node:net';
 import * as os from 'node:os';
-import { NestExpressApplication } from '@nestjs/platform-express';
-import { Test } from '@nestjs/testing';
-import { AppModule, roleModules } from '../../src/app.module';
-import { loadConfig } from '../../src/config/app-config';
-import { configureHttpApp } from '../../src/http/http-app';
 import { HttpImageFetcher, ResolvedAddress } from '../../src/providers/http/http-image-fetcher';
 import { IMAGE_FETCHER } from '../../src/providers/image-fetcher';
 import { SourceImageFetcher } from '../../src/providers/image-fetcher.service';
@@ -16,7 +11,8 @@ import { FakeRunware, FakeRunwareBehaviour, startFakeRunware } from '../support/
 import { FakeImageHost, startFakeImageHost } from '../support/fake-images';
 import { envelopeProblem, request } from '../support/http-client';
 import { liveProviderVars } from '../support/live-vars';
-import { pollUntil, TestEnv } from '../support/test-env';
+import { startTestApp, TestApp } from '../support/test-app';
+import { pollUntil } from '../support/test-env';
 import { readZip, ZipEntry } from '../support/zip-reader';
 
 const OPENROUTER_KEY = 'sk-or-v1-DOWNLOAD-TEST-5e21';
@@ -43,7 +39,7 @@ describe('approved image downloads that fail, and the SSRF policy, through the w
   let runware: FakeRunware;
   let ipv6Listed: FakeImageHost | undefined;
   let ipv6Unlisted: FakeImageHost | undefined;
-  let app: RunningApp;
+  let app: TestApp;
   let resolver: ScriptedResolver;
   let connections: ConnectionWatch;
 
@@ -110,7 +106,7 @@ describe('approved image downloads that fail, and the SSRF policy, through the w
       ipv6Unlisted = await startFakeImageHost({ address: '::1' });
     }
     const allowed = [runware.imageHost, `*.rebind.test:${runware.images.port}`, ipv6Listed?.host];
-    app = await startAppWithResolver(
+    app = await startTestApp(
       {
         ...liveProviderVars(openrouter, runware, { openrouter: OPENROUTER_KEY, runware: RUNWARE_KEY }),
         IMAGE_DOWNLOAD_ALLOWED_HOSTS: allowed.filter(Boolean).join(','),
@@ -120,7 +116,18 @@ describe('approved image downloads that fail, and the SSRF policy, through the w
         JOB_ATTEMPTS: '2',
         JOB_BACKOFF_MS: '50',
       },
-      resolver.resolve,
+      undefined,
+      undefined,
+      // The real fetcher, with only its DNS resolution (system resolver by default) scripted.
+      (builder, config) =>
+        builder
+          .overrideProvider(IMAGE_FETCHER)
+          .useValue(
+            new SourceImageFetcher(
+              new LocalImageCopier(config.imageDir),
+              new HttpImageFetcher(config, { resolve: resolver.resolve }),
+            ),
+          ),
     );
   });
   afterEach(() => {
@@ -308,45 +315,6 @@ function manifestOf(entries: ZipEntry[]): ManifestEntry[] {
   const manifest = entries.find((e) => e.name === 'scenes.json');
   if (!manifest) throw new Error('The ZIP has no scenes.json');
   return JSON.parse(manifest.data.toString()) as ManifestEntry[];
-}
-
-interface RunningApp {
-  url: string;
-  close(): Promise<void>;
-}
-
-/**
- * The real application, booted as `startTestApp` boots it, except that the image fetcher's DNS resolution
- * (its `resolve` option, the system resolver by default) is `resolve`: overridden through Nest's testing
- * module, so every other part is the production wiring.
- */
-async function startAppWithResolver(
-  vars: Record<string, string>,
-  resolve: (hostname: string) => Promise<ResolvedAddress[]>,
-): Promise<RunningApp> {
-  const env = new TestEnv();
-  const config = loadConfig(env.vars({ ROLE: 'all', ...vars }));
-  const remote = new HttpImageFetcher(config, { resolve });
-  const moduleRef = await Test.createTestingModule({
-    imports: [AppModule.forRoot(config, await roleModules(config))],
-  })
-    .overrideProvider(IMAGE_FETCHER)
-    .useValue(new SourceImageFetcher(new LocalImageCopier(config.imageDir), remote))
-    .compile();
-  const app = moduleRef.createNestApplication<NestExpressApplication>({
-    bodyParser: false,
-    logger: ['error'],
-  });
-  configureHttpApp(app, config);
-  await app.listen(0, '127.0.0.1');
-  const { port } = app.getHttpServer().address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: async () => {
-      await app.close();
-      await env.cleanup();
-    },
-  };
 }
 
 /**

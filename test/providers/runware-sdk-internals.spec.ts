@@ -173,7 +173,8 @@ describe('the @runware/sdk-js internals the Runware renderer relies on', () => {
     await closed;
     // The SDK has now scheduled a reconnect in 1 s, which disconnect() alone does not cancel.
     await shutdown(sdk);
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Well past the 1 s reconnect, so a slow machine cannot let a reconnect that was not cancelled slip by.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
     expect(fake.stats.connections).toBe(1);
     await outcome;
   });

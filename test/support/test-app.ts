@@ -1,6 +1,7 @@
 import { INestApplication, LoggerService } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { NestExpressApplication } from '@nestjs/platform-express';
+import { Test, TestingModuleBuilder } from '@nestjs/testing';
 import { AddressInfo } from 'node:net';
 import { AppModule, roleModules } from '../../src/app.module';
 import { AppConfig, loadConfig } from '../../src/config/app-config';
@@ -40,20 +41,24 @@ export class CapturingLogger implements LoggerService {
   }
 }
 
+/** Replaces providers of the real wiring (Nest's testing module), e.g. to script one outside system. */
+export type ProviderOverrides = (builder: TestingModuleBuilder, config: AppConfig) => TestingModuleBuilder;
+
 /** Boots the real application (ROLE=all by default) on a random port against the real Redis. */
 export async function startTestApp(
   overrides: Record<string, string> = {},
   env = new TestEnv(),
   logger?: LoggerService,
+  replace?: ProviderOverrides,
 ): Promise<TestApp> {
   const config = loadConfig(env.vars({ ROLE: 'all', ...overrides }));
-  const app = await NestFactory.create<NestExpressApplication>(
-    AppModule.forRoot(config, await roleModules(config)),
-    {
-      bodyParser: false,
-      logger: logger ?? ['error'],
-    },
-  );
+  const root = AppModule.forRoot(config, await roleModules(config));
+  const options = { bodyParser: false, logger: logger ?? ['error' as const] };
+  const app = replace
+    ? (
+        await replace(Test.createTestingModule({ imports: [root] }), config).compile()
+      ).createNestApplication<NestExpressApplication>(options)
+    : await NestFactory.create<NestExpressApplication>(root, options);
   configureHttpApp(app, config);
   await app.listen(0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as AddressInfo;

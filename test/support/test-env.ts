@@ -77,7 +77,7 @@ export async function storedValues(prefix: string): Promise<string[]> {
 }
 
 /** Every key under `prefix:`, by SCAN (KEYS would block a shared Redis). */
-async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
+export async function keysUnder(redis: Redis, prefix: string): Promise<string[]> {
   const found = new Set<string>();
   let cursor = '0';
   do {
