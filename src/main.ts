@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { ConsoleLogger, Logger } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { mkdirSync } from 'node:fs';
 import { AppConfig, ConfigError, loadConfig } from './config/app-config';
 import { checkBindable } from './config/check-bindable';
 
@@ -11,11 +10,6 @@ Logger.overrideLogger(logger);
 
 async function bootstrap(config: AppConfig): Promise<void> {
   const log = new Logger('Bootstrap');
-  try {
-    mkdirSync(config.imageDir, { recursive: true });
-  } catch (err) {
-    throw new ConfigError('IMAGE_DIR', `cannot be created: ${(err as Error).message}`);
-  }
   // Before Nest starts: a HOST or PORT that cannot be bound fails in one line, before any "started" line.
   if (config.role !== 'worker') await checkBindable(config.host, config.port, 'PORT');
   else if (config.workerHealthPort !== undefined)
@@ -23,6 +17,8 @@ async function bootstrap(config: AppConfig): Promise<void> {
   // Loaded after the configuration is known good, so a bad value fails fast without loading Nest modules.
   const { ensureRedis } = await import('./redis/ensure-redis');
   await ensureRedis(config);
+  const { ensureStorage } = await import('./storage/ensure-storage');
+  await ensureStorage(config);
   const { NestFactory } = await import('@nestjs/core');
   const { AppModule, roleModules } = await import('./app.module');
   const root = AppModule.forRoot(config, await roleModules(config));

@@ -41,7 +41,7 @@ export interface AppConfig {
     cfgScaleOverride: number | undefined;
     outputFormat: 'PNG' | 'JPG' | 'WEBP';
   };
-  imageDir: string;
+  storage: StorageConfig;
   imageDownloadAllowedHosts: string[];
   imageDownloadMaxBytes: number;
   imageDownloadTimeoutMs: number;
@@ -67,6 +67,21 @@ export interface AppConfig {
   idempotencyTtlSeconds: number;
   shutdownTimeoutMs: number;
 }
+
+export interface S3Config {
+  bucket: string;
+  /** For MinIO, Ceph, R2 and other S3-compatible servers; unset = AWS. */
+  endpoint: string | undefined;
+  region: string;
+  /** Unset = the SDK's default credential chain (environment, profile, IAM role). */
+  credentials: { accessKeyId: string; secretAccessKey: string } | undefined;
+  forcePathStyle: boolean;
+  /** Prepended to every key: objects are `<prefix><session_id>/…`. */
+  prefix: string;
+}
+
+/** Where image bytes live: one folder of this machine, or an S3-compatible bucket shared by every process. */
+export type StorageConfig = { driver: 'local'; imageDir: string } | { driver: 's3'; s3: S3Config };
 
 export class ConfigError extends Error {
   constructor(
@@ -154,7 +169,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       cfgScaleOverride: vars.RUNWARE_CFG_SCALE,
       outputFormat: vars.RUNWARE_OUTPUT_FORMAT.toUpperCase() as 'PNG' | 'JPG' | 'WEBP',
     },
-    imageDir: path.resolve(vars.IMAGE_DIR),
+    storage: storageConfig(vars),
     imageDownloadAllowedHosts: vars.IMAGE_DOWNLOAD_ALLOWED_HOSTS,
     imageDownloadMaxBytes: vars.IMAGE_DOWNLOAD_MAX_BYTES,
     imageDownloadTimeoutMs: vars.IMAGE_DOWNLOAD_TIMEOUT_MS,
@@ -175,6 +190,23 @@ export function loadConfig(env: Env = process.env): AppConfig {
     rateLimitPerMinute: vars.RATE_LIMIT_PER_MINUTE,
     idempotencyTtlSeconds: vars.IDEMPOTENCY_TTL_SECONDS,
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
+  };
+}
+
+function storageConfig(vars: EnvironmentVariables): StorageConfig {
+  if (vars.STORAGE_DRIVER === 'local') return { driver: 'local', imageDir: path.resolve(vars.IMAGE_DIR) };
+  const { S3_ACCESS_KEY_ID: accessKeyId, S3_SECRET_ACCESS_KEY: secretAccessKey } = vars;
+  return {
+    driver: 's3',
+    s3: {
+      bucket: vars.S3_BUCKET as string,
+      endpoint: vars.S3_ENDPOINT,
+      region: vars.S3_REGION,
+      credentials: accessKeyId && secretAccessKey ? { accessKeyId, secretAccessKey } : undefined,
+      // Most S3-compatible servers have no per-bucket host names; AWS itself prefers virtual hosts.
+      forcePathStyle: vars.S3_FORCE_PATH_STYLE ?? vars.S3_ENDPOINT !== undefined,
+      prefix: vars.S3_PREFIX,
+    },
   };
 }
 

@@ -233,6 +233,53 @@ function BindHost() {
 }
 
 const liveProviders = (env: EnvironmentVariables) => env.AI_PROVIDERS === 'live';
+const s3Storage = (env: EnvironmentVariables) => env.STORAGE_DRIVER === 's3';
+
+/** S3's bucket naming rules (3-63 lower-case letters, digits, dots and hyphens), so a typo fails at start. */
+const isBucketName = (value: unknown) =>
+  typeof value === 'string' &&
+  /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(value) &&
+  !value.includes('..') &&
+  isIP(value) === 0;
+
+/** Required with the s3 driver; checked whenever it is set. Not a Variable(): that one skips unset values. */
+function BucketName() {
+  const allowed = 'must be an S3 bucket name: 3-63 lower-case letters, digits, dots and hyphens';
+  return applyDecorators(
+    Expose(),
+    Transform(({ value }) => trimmed(value)),
+    ValidateIf((env: EnvironmentVariables) => s3Storage(env) || env.S3_BUCKET !== undefined),
+    IsDefined({ message: 'is required when STORAGE_DRIVER=s3', context: { shown: 'value' } }),
+    Check('isBucketName', isBucketName, { message: allowed, context: { shown: 'value' } }),
+  );
+}
+
+/** Prepended to every object key as it is: a folder-like prefix ends with "/". */
+function KeyPrefix() {
+  return Variable({
+    allowed: 'must be printable ASCII without spaces and must not start with "/", like images/',
+    rules: (o) => [
+      Check(
+        'isKeyPrefix',
+        (value) => /^[\x21-\x7e]*$/.test(String(value)) && !String(value).startsWith('/'),
+        o,
+      ),
+    ],
+  });
+}
+
+/** Both halves of a static S3 key pair, or neither (the SDK's default credential chain). */
+function S3KeyHalf(other: 'S3_ACCESS_KEY_ID' | 'S3_SECRET_ACCESS_KEY') {
+  return applyDecorators(
+    Expose(),
+    Transform(({ value }) => trimmed(value)),
+    ValidateIf((env: EnvironmentVariables) => env[other] !== undefined),
+    IsDefined({
+      message: `must be set together with ${other}, or both left unset for the default AWS credential chain`,
+      context: { shown: 'never' },
+    }),
+  );
+}
 
 /**
  * Every variable the service reads, with its default and what it allows: the one place they are declared.
@@ -274,8 +321,18 @@ export class EnvironmentVariables {
   @NumberBetween(0, 50) RUNWARE_CFG_SCALE?: number;
   @OneOf(['png', 'jpg', 'webp']) RUNWARE_OUTPUT_FORMAT: 'png' | 'jpg' | 'webp' = 'png';
 
-  // ---- Images and downloads ----
+  // ---- Image storage ----
+  @OneOf(['local', 's3']) STORAGE_DRIVER: 'local' | 's3' = 'local';
   @Text() IMAGE_DIR = './image_generation';
+  @BucketName() S3_BUCKET?: string;
+  @UrlOf('http:', 'https:') S3_ENDPOINT?: string;
+  @Text() S3_REGION = 'us-east-1';
+  @S3KeyHalf('S3_SECRET_ACCESS_KEY') S3_ACCESS_KEY_ID?: string;
+  @S3KeyHalf('S3_ACCESS_KEY_ID') S3_SECRET_ACCESS_KEY?: string;
+  @Flag() S3_FORCE_PATH_STYLE?: boolean;
+  @KeyPrefix() S3_PREFIX = '';
+
+  // ---- Image downloads ----
   @HostList() IMAGE_DOWNLOAD_ALLOWED_HOSTS = ['im.runware.ai'];
   // At most 150 MiB: an export of 20 such images stays under 4 GiB, the ZIP limit without ZIP64.
   @IntegerBetween(1024, 150 * 1024 * 1024) IMAGE_DOWNLOAD_MAX_BYTES = 25 * 1024 * 1024;

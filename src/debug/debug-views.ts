@@ -41,9 +41,17 @@ class DebugRunware {
   @ApiProperty({ description: 'With any credentials in it masked' }) url!: string;
 }
 
+/** Kept from the original service: whether the image storage (which /static serves) can be used. */
 class DebugDirectories {
   @ApiProperty({ enum: PRESENT }) image_generation!: string;
   @ApiProperty({ enum: PRESENT }) static_files!: string;
+}
+
+class DebugStorage {
+  @ApiProperty({ enum: ['local', 's3'] }) driver!: string;
+  @ApiProperty({ description: 'The folder, or s3://bucket/prefix and its endpoint; never a credential' })
+  location!: string;
+  @ApiProperty({ enum: ['available', 'unavailable'] }) status!: string;
 }
 
 /** Configuration as an operator needs to see it: whether each secret is set, never its value. */
@@ -53,6 +61,7 @@ export class DebugConfigView {
   @ApiProperty({ type: DebugOpenRouter }) openrouter!: DebugOpenRouter;
   @ApiProperty({ type: DebugRunware }) runware!: DebugRunware;
   @ApiProperty({ type: DebugDirectories }) directories!: DebugDirectories;
+  @ApiProperty({ type: DebugStorage }) storage!: DebugStorage;
   @ApiProperty({ enum: ['api', 'worker', 'all'] }) role!: string;
   @ApiProperty({ type: 'integer', minimum: 1 }) worker_concurrency!: number;
   @ApiProperty({ minimum: 0, description: 'Fractions allowed' }) session_ttl_hours!: number;

@@ -1,10 +1,10 @@
 import { Controller, Get, Inject, UseGuards } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponses } from '../http/api-error.decorator';
-import { existsSync } from 'node:fs';
 import { APP_CONFIG, AppConfig, redactUrl } from '../config/app-config';
 import { selectProviders } from '../providers/provider-selection';
 import { SessionStore } from '../sessions/session.store';
+import { IMAGE_STORAGE, ImageStorage } from '../storage/image-storage';
 import { DebugModeGuard } from './debug.guard';
 import { DebugConfigView, DebugSessionsView } from './debug-views';
 
@@ -19,6 +19,7 @@ export class DebugController {
   constructor(
     private readonly sessions: SessionStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(IMAGE_STORAGE) private readonly storage: ImageStorage,
   ) {}
 
   @Get('sessions')
@@ -49,8 +50,12 @@ export class DebugController {
   @ApiOperation({ summary: 'Configuration status, never a secret (only when DEBUG_MODE=true)' })
   @ApiOkResponse({ type: DebugConfigView, description: 'The configuration' })
   @ApiErrorResponses(DEBUG_ERRORS)
-  getDebugConfig(): DebugConfigView {
+  async getDebugConfig(): Promise<DebugConfigView> {
     const selection = selectProviders(this.config);
+    const usable = await this.storage.check().then(
+      () => true,
+      () => false,
+    );
     return {
       api_keys: {
         openrouter: configured(this.config.openrouter.apiKey),
@@ -67,10 +72,15 @@ export class DebugController {
         model: this.config.openrouter.model,
       },
       runware: { url: redactUrl(this.config.runware.url) },
-      // The image directory is also what /static serves.
+      // The image storage is also what /static serves.
       directories: {
-        image_generation: existsSync(this.config.imageDir) ? 'exists' : 'missing',
-        static_files: existsSync(this.config.imageDir) ? 'exists' : 'missing',
+        image_generation: usable ? 'exists' : 'missing',
+        static_files: usable ? 'exists' : 'missing',
+      },
+      storage: {
+        driver: this.storage.driver,
+        location: this.storage.location,
+        status: usable ? 'available' : 'unavailable',
       },
       role: this.config.role,
       worker_concurrency: this.config.workerConcurrency,

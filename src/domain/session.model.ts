@@ -6,8 +6,13 @@ export type SessionPhase = 'queued' | 'planning' | 'rendering' | 'awaiting_appro
 export type SceneStatus = 'pending' | 'rendering' | 'done' | 'failed';
 export type DownloadStatus = 'not_started' | 'started' | 'completed' | 'failed';
 
-/** Where a rendered image can be fetched from: a provider URL, or a file this service rendered itself. */
-export type ImageSource = { kind: 'remote'; url: string } | { kind: 'local'; path: string };
+/**
+ * Where a rendered image can be fetched from: a provider URL, or an image this service rendered itself, by
+ * its storage key. `local` (an absolute path under IMAGE_DIR) is how sessions made before the storage port
+ * recorded it; it is still read, as the key it ends with.
+ */
+export type ImageSource =
+  { kind: 'remote'; url: string } | { kind: 'stored'; key: string } | { kind: 'local'; path: string };
 
 export interface SceneRecord {
   index: number;

@@ -4,11 +4,12 @@ import { QueueName } from '../domain/jobs';
 import { processorProvider } from '../queue/processor-provider';
 import { QueueModule } from '../queue/queue.module';
 import { SessionsModule } from '../sessions/sessions.module';
+import { StorageModule } from '../storage/storage.module';
 import { DownloadProcessor } from './download.processor';
 
 /** Worker role: fetching approved images from the provider. */
 @Module({
-  imports: [SessionsModule, QueueModule, ProvidersModule],
+  imports: [SessionsModule, QueueModule, ProvidersModule, StorageModule],
   providers: [processorProvider(DownloadProcessor, QueueName.Download)],
 })
 export class DownloadWorkerModule {}

@@ -1,8 +1,13 @@
 import { Module } from '@nestjs/common';
 import { SessionsModule } from '../sessions/sessions.module';
+import { StorageModule } from '../storage/storage.module';
 import { DownloadController } from './download.controller';
 import { ZipExportService } from './zip-export.service';
 
 /** POST /download (API side). The worker side is DownloadWorkerModule. */
-@Module({ imports: [SessionsModule], controllers: [DownloadController], providers: [ZipExportService] })
+@Module({
+  imports: [SessionsModule, StorageModule],
+  controllers: [DownloadController],
+  providers: [ZipExportService],
+})
 export class DownloadModule {}

@@ -1,8 +1,6 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger } from '@nestjs/common';
 import { Job } from 'bullmq';
-import { mkdir } from 'node:fs/promises';
-import * as path from 'node:path';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { IMAGE_FETCHER, ImageFetcher } from '../providers/image-fetcher';
 import { ProviderError, userMessage } from '../providers/provider-error';
@@ -10,12 +8,12 @@ import { failedForGood, isFinalFailure, runHandler, unknownJob } from '../queue/
 import { JobName, JobOf, JobProcessor, QueueName } from '../domain/jobs';
 import { SceneRecord } from '../domain/session.model';
 import { SessionStore } from '../sessions/session.store';
-import { forEachWithLimit } from './concurrency';
-import { crc32OfFile } from './file-crc';
-import { sceneFileBase } from './scene-files';
+import { forEachWithLimit } from '../common/concurrency';
+import { IMAGE_STORAGE, ImageStorage } from '../storage/image-storage';
+import { downloadKey, sceneFileBase } from '../storage/image-keys';
 
 /**
- * Fetches the approved scenes' images into IMAGE_DIR/<session>/scene_NN.<ext>, a few at a time. A retried
+ * Fetches the approved scenes' images into the image storage as <session>/scene_NN.<ext>, a few at a time. A retried
  * job skips scenes already fetched or already failed for good, so each approved scene ends with exactly one
  * file or one error.
  */
@@ -28,6 +26,7 @@ export class DownloadProcessor extends WorkerHost implements JobProcessor {
   constructor(
     private readonly sessions: SessionStore,
     @Inject(IMAGE_FETCHER) private readonly fetcher: ImageFetcher,
+    @Inject(IMAGE_STORAGE) private readonly storage: ImageStorage,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     super();
@@ -59,8 +58,6 @@ export class DownloadProcessor extends WorkerHost implements JobProcessor {
     const { sessionId } = job.data;
     const session = await this.sessions.get(sessionId);
     if (!session || session.download_status !== 'started') return;
-    const dir = path.join(this.config.imageDir, sessionId);
-    await mkdir(dir, { recursive: true });
 
     // A scene fetched, or failed for good, by an earlier attempt is not fetched again.
     const pending = session.approved.filter((index) => !session.downloads[index]);
@@ -68,7 +65,7 @@ export class DownloadProcessor extends WorkerHost implements JobProcessor {
     let retryLater = 0;
     await forEachWithLimit(pending, this.config.downloadConcurrency, async (index) => {
       try {
-        await this.fetchScene(sessionId, index, session.scenes[index], path.join(dir, sceneFileBase(index)));
+        await this.fetchScene(sessionId, index, session.scenes[index]);
       } catch (err) {
         if (!(err instanceof ProviderError))
           this.logger.warn(`Scene ${index} of ${sessionId}: ${String(err)}`);
@@ -91,23 +88,23 @@ export class DownloadProcessor extends WorkerHost implements JobProcessor {
     });
   }
 
-  private async fetchScene(
-    sessionId: string,
-    index: number,
-    scene: SceneRecord | undefined,
-    targetBase: string,
-  ): Promise<void> {
+  private async fetchScene(sessionId: string, index: number, scene: SceneRecord | undefined): Promise<void> {
     if (!scene?.source) throw new ProviderError('The scene has no rendered image to download', false);
-    const fetched = await this.fetcher.fetchTo(scene.source, targetBase);
-    await this.sessions.saveDownload(sessionId, index, {
-      status: 'done',
-      file: path.basename(fetched.path),
-      bytes: fetched.bytes,
-      content_type: fetched.contentType,
-      error: null,
-      // Read back while the file is still in the page cache: about 1 ms for a few MB.
-      crc32: await crc32OfFile(fetched.path),
-    });
+    const image = await this.fetcher.open(scene.source);
+    const file = `${sceneFileBase(index)}.${image.ext}`;
+    try {
+      const stored = await this.storage.write(downloadKey(sessionId, file), image.body, image.contentType);
+      await this.sessions.saveDownload(sessionId, index, {
+        status: 'done',
+        file,
+        bytes: stored.bytes,
+        content_type: image.contentType,
+        error: null,
+        crc32: stored.crc32,
+      });
+    } finally {
+      image.cancel();
+    }
   }
 
   /** A failure retrying cannot mend (or the last attempt's), kept so the scene is not fetched again. */

@@ -1,49 +1,53 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { stat } from 'node:fs/promises';
-import * as path from 'node:path';
-import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { crc32 } from 'node:zlib';
 import { SessionRecord } from '../domain/session.model';
-import { crc32OfFile } from './file-crc';
-import { isSceneFileName } from './scene-files';
+import { mapWithLimit } from '../common/concurrency';
+import { downloadKey, isSceneFileName } from '../storage/image-keys';
+import { IMAGE_STORAGE, ImageStorage } from '../storage/image-storage';
 import { ZipWriter } from './zip-writer';
 
 export interface ZipImage {
   index: number;
   file: string;
-  absolutePath: string;
+  key: string;
   size: number;
   crc: number;
 }
 
+/** Object lookups at once when an export starts: a bucket answers each in one round trip. */
+const LOOKUP_CONCURRENCY = 8;
+
 /**
- * Builds the project ZIP: images are stored as they are (already compressed) and streamed from disk,
- * scenes.json and story.txt are deflated. Nothing is held in memory beyond one read buffer per download.
+ * Builds the project ZIP: images are stored as they are (already compressed) and streamed from the image
+ * storage, scenes.json and story.txt are deflated. Nothing is held in memory beyond a read buffer or two.
  */
 @Injectable()
 export class ZipExportService {
   private readonly logger = new Logger('Export');
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(@Inject(IMAGE_STORAGE) private readonly storage: ImageStorage) {}
 
-  /** The downloaded images of approved scenes that exist on disk, checked before any byte is sent. */
+  /** The downloaded images of approved scenes that are in storage, checked before any byte is sent. */
   async collectImages(session: SessionRecord): Promise<ZipImage[]> {
-    const images: ZipImage[] = [];
-    for (const index of session.approved) {
+    const wanted = session.approved.filter((index) => {
       const download = session.downloads[index];
-      if (download?.status !== 'done' || !download.file || !isSceneFileName(download.file)) continue;
-      const absolutePath = path.join(this.config.imageDir, session.id, download.file);
-      try {
-        const info = await stat(absolutePath);
-        if (!info.isFile()) continue;
-        // The CRC recorded at download time, unless the record predates it or the file no longer matches.
-        const recorded = typeof download.crc32 === 'number' && download.bytes === info.size;
-        const crc = recorded ? (download.crc32 as number) : await crc32OfFile(absolutePath);
-        images.push({ index, file: download.file, absolutePath, size: info.size, crc });
-      } catch {
-        this.logger.warn(`Image ${download.file} of ${session.id} is missing on disk`);
+      return download?.status === 'done' && !!download.file && isSceneFileName(download.file);
+    });
+    const found = await mapWithLimit(wanted, LOOKUP_CONCURRENCY, async (index) => {
+      const download = session.downloads[index];
+      const file = download.file as string;
+      const key = downloadKey(session.id, file);
+      const info = await this.storage.info(key);
+      if (!info) {
+        this.logger.warn(`Image ${file} of ${session.id} is missing from the image storage`);
+        return null;
       }
-    }
-    return images;
+      // The CRC recorded when the image was written, unless the record predates it or the size differs.
+      const recorded = typeof download.crc32 === 'number' && download.bytes === info.size;
+      const crc = recorded ? (download.crc32 as number) : await this.crcOf(key);
+      return { index, file, key, size: info.size, crc };
+    });
+    return found.filter((image): image is ZipImage => image !== null);
   }
 
   /** The archive for these images; its size is known before anything is sent. */
@@ -52,7 +56,7 @@ export class ZipExportService {
     return new ZipWriter(
       images.map((image) => ({
         name: `images/${image.file}`,
-        path: image.absolutePath,
+        open: () => this.storage.read(image.key),
         size: image.size,
         crc: image.crc,
       })),
@@ -86,5 +90,11 @@ export class ZipExportService {
         source_url: source,
       };
     });
+  }
+
+  private async crcOf(key: string): Promise<number> {
+    let crc = 0;
+    for await (const chunk of await this.storage.read(key)) crc = crc32(chunk as Buffer, crc);
+    return crc >>> 0;
   }
 }

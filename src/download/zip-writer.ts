@@ -1,12 +1,12 @@
-import { createReadStream } from 'node:fs';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { crc32, deflateRawSync } from 'node:zlib';
 
-/** A file streamed from disk into the ZIP as it is (stored): the images, already compressed. */
+/** A file streamed into the ZIP as it is (stored): the images, already compressed. */
 export interface StoredFile {
   name: string;
-  path: string;
-  /** Size from stat(); the bytes read must match it, since Content-Length was computed from it. */
+  /** Opens the file's bytes (from disk or a bucket). */
+  open: () => Promise<Readable>;
+  /** Size known up front; the bytes read must match it, since Content-Length was computed from it. */
   size: number;
   /** CRC-32 of the file, written in its header before the data and checked against the bytes sent. */
   crc: number;
@@ -23,7 +23,6 @@ const CENTRAL_HEADER = 46;
 const END_OF_CENTRAL_DIRECTORY = 22;
 /** Without ZIP64 every size and offset must fit in 32 bits; the export caps keep far below this. */
 const MAX_ZIP_BYTES = 0xffffffff;
-const READ_CHUNK_BYTES = 256 * 1024;
 
 const FLAG_UTF8_NAMES = 0x0800;
 const STORED = 0;
@@ -47,8 +46,9 @@ interface PreparedText {
 }
 
 /**
- * Streams a ZIP from files on disk and a few text entries, with no archiving library in between: each file
- * goes from a 256 KB read buffer straight to the response. Every local header is complete (sizes and
+ * Streams a ZIP from stored files and a few text entries, with no archiving library in between: each file
+ * goes from its read stream straight to the response, and the next file is opened while one is sent, so a
+ * bucket's time to first byte overlaps the transfer. Every local header is complete (sizes and
  * CRC-32 known up front, no trailing data descriptors), so streaming readers such as Java's ZipInputStream
  * can read stored entries too; the CRC of the bytes actually sent is checked against the header's (zlib,
  * native). The total size is known before the first byte, so the response can carry a Content-Length and
@@ -94,15 +94,16 @@ export class ZipWriter {
   async write(out: Writable): Promise<void> {
     const sink = new Sink(out);
     const entries: Written[] = [];
+    const opened = new Opener(this.files);
     try {
-      for (const file of this.files) {
+      for (const [position, file] of this.files.entries()) {
         const name = Buffer.from(file.name, 'utf8');
         const offset = sink.offset;
         const flags = FLAG_UTF8_NAMES;
         await sink.write(this.localHeader(name, flags, STORED, file.crc, file.size, file.size));
         let crc = 0;
         let size = 0;
-        for await (const chunk of createReadStream(file.path, { highWaterMark: READ_CHUNK_BYTES })) {
+        for await (const chunk of await opened.take(position)) {
           const bytes = chunk as Buffer;
           // Checked before sending: a file that grew must not push the response past its Content-Length.
           if (size + bytes.length > file.size)
@@ -127,6 +128,7 @@ export class ZipWriter {
       await sink.write(endOfCentralDirectory(entries.length, sink.offset - directoryOffset, directoryOffset));
       await sink.end();
     } finally {
+      opened.discard();
       sink.release();
     }
   }
@@ -191,6 +193,33 @@ function dosDateTime(at: Date): { time: number; date: number } {
     time: (at.getUTCHours() << 11) | (at.getUTCMinutes() << 5) | Math.floor(at.getUTCSeconds() / 2),
     date: ((year - 1980) << 9) | ((at.getUTCMonth() + 1) << 5) | at.getUTCDate(),
   };
+}
+
+/** Opens each file when it is taken, and the one after it straight away, so they overlap. */
+class Opener {
+  private readonly pending = new Map<number, Promise<Readable>>();
+
+  constructor(private readonly files: StoredFile[]) {}
+
+  take(position: number): Promise<Readable> {
+    const current = this.pending.get(position) ?? this.open(position);
+    this.pending.delete(position);
+    if (position + 1 < this.files.length) this.pending.set(position + 1, this.open(position + 1));
+    return current;
+  }
+
+  /** Closes a file opened ahead but never taken (the export stopped early). */
+  discard(): void {
+    for (const stream of this.pending.values()) stream.then((s) => s.destroy()).catch(() => undefined);
+    this.pending.clear();
+  }
+
+  private open(position: number): Promise<Readable> {
+    const opening = this.files[position].open();
+    // Not awaited yet: its failure is reported when it is taken, not as an unhandled rejection.
+    opening.catch(() => undefined);
+    return opening;
+  }
 }
 
 /** Counts bytes written and waits for 'drain' when the destination is full; fails once it has closed. */

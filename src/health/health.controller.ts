@@ -1,4 +1,4 @@
-import { Controller, Get, Res, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, Inject, Res, ServiceUnavailableException } from '@nestjs/common';
 import {
   ApiExtraModels,
   ApiOkResponse,
@@ -17,6 +17,7 @@ import { ProviderStatusService } from '../providers/provider-status.service';
 import { JobQueue } from '../queue/job-queue.service';
 import { RedisService } from '../redis/redis.service';
 import { SessionStore } from '../sessions/session.store';
+import { IMAGE_STORAGE, ImageStorage } from '../storage/image-storage';
 import { APP_VERSION } from '../config/version';
 
 // Terminus would document its own 503 body, but a failed probe answers with the error envelope here.
@@ -28,6 +29,11 @@ class HealthServices {
   @ApiProperty({ enum: PROVIDER_STATES }) openrouter!: string;
   @ApiProperty({ enum: PROVIDER_STATES }) runware!: string;
   @ApiProperty({ enum: ['available', 'unavailable'] }) redis!: string;
+  @ApiProperty({
+    enum: ['available', 'unavailable'],
+    description: 'The image storage (STORAGE_DRIVER): its folder is writable, or its bucket answers',
+  })
+  storage!: string;
 }
 
 class HealthProviders {
@@ -79,7 +85,15 @@ export class HealthController {
     private readonly queue: JobQueue,
     private readonly sessions: SessionStore,
     private readonly providers: ProviderStatusService,
+    @Inject(IMAGE_STORAGE) private readonly storage: ImageStorage,
   ) {}
+
+  private storageUsable(): Promise<boolean> {
+    return this.storage.check().then(
+      () => true,
+      () => false,
+    );
+  }
 
   @Get()
   @ApiOperation({ summary: 'Service health, provider status and live session count' })
@@ -87,17 +101,27 @@ export class HealthController {
   @ApiResponse({
     status: 503,
     type: UnhealthyView,
-    description: 'Redis unreachable: the same view with status "unhealthy", plus the envelope fields',
+    description:
+      'Redis or the image storage unreachable: the same view with status "unhealthy", plus the envelope fields',
   })
   async getHealth(@Res({ passthrough: true }) res: Response): Promise<HealthView & Record<string, unknown>> {
-    const [redisUp, services] = await Promise.all([this.redis.isReachable(), this.providers.statuses()]);
+    const [redisUp, storageUp, services] = await Promise.all([
+      this.redis.isReachable(),
+      this.storageUsable(),
+      this.providers.statuses(),
+    ]);
     const activeSessions = redisUp ? await this.sessions.countActive().catch(() => null) : null;
-    const healthy = redisUp && activeSessions !== null;
+    const redisHealthy = redisUp && activeSessions !== null;
+    const healthy = redisHealthy && storageUp;
     const view = {
       status: healthy ? 'healthy' : 'unhealthy',
       timestamp: new Date().toISOString(),
       version: APP_VERSION,
-      services: { ...services, redis: healthy ? 'available' : 'unavailable' },
+      services: {
+        ...services,
+        redis: redisHealthy ? 'available' : 'unavailable',
+        storage: storageUp ? 'available' : 'unavailable',
+      },
       providers: { scene_planner: this.providers.planner, image_renderer: this.providers.renderer },
       active_sessions: activeSessions,
       uptime_seconds: Math.round(process.uptime()),
@@ -105,7 +129,12 @@ export class HealthController {
     if (healthy) return view;
     // Unhealthy answers carry the error envelope's fields too, like every other error.
     res.status(503);
-    return { ...view, ...errorEnvelope(503, 'Redis is unreachable'), timestamp: view.timestamp };
+    const down = [redisHealthy ? null : 'Redis', storageUp ? null : 'the image storage'].filter(Boolean);
+    return {
+      ...view,
+      ...errorEnvelope(503, `${down.join(' and ')} ${down.length > 1 ? 'are' : 'is'} unreachable`),
+      timestamp: view.timestamp,
+    };
   }
 
   @Get('live')
@@ -118,9 +147,9 @@ export class HealthController {
 
   @Get('ready')
   @HealthCheck(PROBE_OPTIONS)
-  @ApiOperation({ summary: 'Readiness probe: Redis reachable and queues connected' })
+  @ApiOperation({ summary: 'Readiness probe: Redis reachable, queues connected, image storage usable' })
   @ApiOkResponse({ type: ProbeView, description: 'Ready for requests' })
-  @ApiErrorResponses({ 503: 'Not ready: Redis or the job queues are unreachable' })
+  @ApiErrorResponses({ 503: 'Not ready: Redis, the job queues or the image storage are unreachable' })
   async getReadiness() {
     try {
       return await this.health.check([
@@ -132,9 +161,15 @@ export class HealthController {
           const check = this.indicators.check('queues');
           return (await this.queue.isReady()) ? check.up() : check.down('not connected');
         },
+        async () => {
+          const check = this.indicators.check('storage');
+          return (await this.storageUsable()) ? check.up() : check.down('unreachable');
+        },
       ]);
     } catch {
-      throw new ServiceUnavailableException('Not ready: Redis or the job queues are unreachable');
+      throw new ServiceUnavailableException(
+        'Not ready: Redis, the job queues or the image storage are unreachable',
+      );
     }
   }
 }

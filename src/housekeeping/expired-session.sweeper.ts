@@ -1,14 +1,13 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { rm } from 'node:fs/promises';
-import * as path from 'node:path';
-import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { isSessionId } from '../sessions/session-id';
 import { SessionStore } from '../sessions/session.store';
+import { IMAGE_STORAGE, ImageStorage } from '../storage/image-storage';
 
 const PAGE = 200;
 
 /**
- * Sessions expire in Redis by TTL; this removes their image folders afterwards, page after page until the
+ * Sessions expire in Redis by TTL; this removes their images from the image storage afterwards (one tick
+ * for the whole cluster, so a bucket's objects go whichever machine wrote them), page after page until the
  * backlog is empty. A session whose expiry time has passed but that Redis still holds (TTLs are not exact)
  * is left for a later sweep.
  */
@@ -18,7 +17,7 @@ export class ExpiredSessionSweeper {
 
   constructor(
     private readonly sessions: SessionStore,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(IMAGE_STORAGE) private readonly storage: ImageStorage,
   ) {}
 
   /** Returns how many expired sessions' files it removed. */
@@ -34,10 +33,9 @@ export class ExpiredSessionSweeper {
           continue;
         }
         try {
-          if (isSessionId(id))
-            await rm(path.join(this.config.imageDir, id), { recursive: true, force: true });
+          if (isSessionId(id)) await this.storage.removeSession(id);
         } catch (err) {
-          // Left in the index for a later sweep; one folder that cannot go must not stop the others.
+          // Left in the index for a later sweep; one session whose images cannot go must not stop the others.
           this.logger.warn(`Could not remove the files of expired session ${id}: ${(err as Error).message}`);
           stillHeld++;
           continue;

@@ -7,9 +7,11 @@ export function errorEnvelope(status: number, error: string | string[]) {
 }
 
 /** Errors that mean Redis (or a queue on it) cannot be reached right now. */
+/** Redis, or the image bucket (the AWS SDK's errors carry `$metadata`), cannot be reached or is failing. */
 function isStorageOutage(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   return (
+    '$metadata' in err ||
     err.name === 'MaxRetriesPerRequestError' ||
     /enableOfflineQueue|Connection is closed|Command timed out|ECONNREFUSED|ECONNRESET|ETIMEDOUT|Stream isn't writeable/i.test(
       err.message,

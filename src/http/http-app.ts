@@ -1,14 +1,15 @@
 import { BadRequestException, ValidationError, ValidationPipe } from '@nestjs/common';
 import { NestExpressApplication } from '@nestjs/platform-express';
-import { STATUS_CODES, type Server } from 'node:http';
+import { type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
-import express, { NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
 import { AppConfig } from '../config/app-config';
 import { staticApiKeyCheck } from './api-key.guard';
 import { bodyParser } from './body-parsing';
-import { errorEnvelope, ErrorEnvelopeFilter, sendEnvelope } from './error-envelope.filter';
+import { IMAGE_STORAGE, ImageStorage } from '../storage/image-storage';
+import { errorEnvelope, ErrorEnvelopeFilter } from './error-envelope.filter';
 import { serveOpenApiDocument } from './openapi/document';
+import { staticErrors, staticImages } from './static-images';
 
 function flatten(errors: ValidationError[], parent = ''): string[] {
   return errors.flatMap((error) => {
@@ -56,7 +57,8 @@ export function configureHttpApp(app: NestExpressApplication, config: AppConfig)
   }
   app.use(bodyParser());
   // Images are served by middleware, ahead of the guards, so they get their own key check.
-  app.use('/static', staticApiKeyCheck(config), staticImages(config.imageDir), staticErrors);
+  const storage = app.get<ImageStorage>(IMAGE_STORAGE, { strict: false });
+  app.use('/static', staticApiKeyCheck(config), staticImages(storage), staticErrors);
   app.useGlobalFilters(new ErrorEnvelopeFilter());
   app.useGlobalPipes(
     new ValidationPipe({
@@ -90,34 +92,4 @@ function answerParserErrorsWithEnvelope(server: Server): void {
         `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
     );
   });
-}
-
-/**
- * Downloaded and offline-rendered images under IMAGE_DIR: no index pages, no dotfiles, cacheable. Only GET
- * and HEAD reach the files (other methods go on to the router's 404); their errors (missing file,
- * unsatisfiable range, …) go to staticErrors instead of falling through.
- */
-function staticImages(root: string) {
-  const serve = express.static(root, {
-    index: false,
-    dotfiles: 'deny',
-    fallthrough: false,
-    redirect: false,
-    maxAge: '1h',
-  });
-  return (req: Request, res: Response, next: NextFunction) =>
-    req.method === 'GET' || req.method === 'HEAD' ? serve(req, res, next) : next();
-}
-
-/** serve-static's errors with the error envelope; a refused path (dotfile, traversal) looks like a missing one. */
-function staticErrors(err: unknown, _req: Request, res: Response, next: NextFunction): void {
-  if (res.headersSent) return next(err);
-  const failure = err as { status?: number; headers?: Record<string, string> };
-  const status = typeof failure?.status === 'number' && failure.status < 500 ? failure.status : 500;
-  const shown = status === 403 ? 404 : status;
-  const message =
-    shown === 404 ? 'File not found' : shown === 500 ? 'Internal server error' : STATUS_CODES[shown];
-  // send has already set the file's headers (type, ETag, …): the envelope replaces them, except that an
-  // unsatisfiable range keeps `Content-Range: bytes */<size>`, which tells the client the file's size.
-  sendEnvelope(res, shown, message ?? 'Bad request', status === 416 ? (failure.headers ?? {}) : {});
 }

@@ -1,21 +1,30 @@
 import { ImageSource } from '../domain/session.model';
-import { FetchedImage, ImageFetcher } from './image-fetcher';
-import { LocalImageCopier } from './local/local-image-copier';
+import { ImageDownload, ImageFetcher } from './image-fetcher';
+import { ProviderError } from './provider-error';
+import { keyOfLegacyPath, StoredImageReader } from './stored/stored-image-reader';
 
 export interface RemoteImageFetcher {
-  fetchRemote(url: string, targetBase: string): Promise<FetchedImage>;
+  open(url: string): Promise<ImageDownload>;
 }
 
-/** Fetches an approved image from wherever it was rendered: this service's own files, or a provider URL. */
+/** Fetches an approved image from wherever it was rendered: this service's own storage, or a provider URL. */
 export class SourceImageFetcher implements ImageFetcher {
   constructor(
-    private readonly local: LocalImageCopier,
+    private readonly stored: StoredImageReader,
     private readonly remote: RemoteImageFetcher,
   ) {}
 
-  fetchTo(source: ImageSource, targetBase: string): Promise<FetchedImage> {
-    return source.kind === 'local'
-      ? this.local.copyTo(source.path, targetBase)
-      : this.remote.fetchRemote(source.url, targetBase);
+  open(source: ImageSource): Promise<ImageDownload> {
+    switch (source.kind) {
+      case 'remote':
+        return this.remote.open(source.url);
+      case 'stored':
+        return this.stored.open(source.key);
+      case 'local': {
+        const key = keyOfLegacyPath(source.path);
+        if (!key) throw new ProviderError('Rendered image is outside the image storage', false);
+        return this.stored.open(key);
+      }
+    }
   }
 }

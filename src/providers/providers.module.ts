@@ -3,11 +3,13 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { IMAGE_FETCHER } from './image-fetcher';
 import { RemoteImageFetcher, SourceImageFetcher } from './image-fetcher.service';
 import { IMAGE_RENDERER, ImageRenderer } from './image-renderer';
-import { LocalImageCopier } from './local/local-image-copier';
 import { OfflineScenePlanner } from './offline/offline-scene-planner';
 import { selectProviders } from './provider-selection';
 import { ProviderStatusService } from './provider-status.service';
 import { SCENE_PLANNER, ScenePlanner } from './scene-planner';
+import { StoredImageReader } from './stored/stored-image-reader';
+import { IMAGE_STORAGE, ImageStorage } from '../storage/image-storage';
+import { StorageModule } from '../storage/storage.module';
 
 // Implementations are loaded only when selected: an offline process never loads the live SDKs, and a
 // live one never loads sharp (the offline renderer).
@@ -17,24 +19,24 @@ async function scenePlanner(config: AppConfig): Promise<ScenePlanner> {
   return new OpenRouterScenePlanner(config.openrouter);
 }
 
-async function imageRenderer(config: AppConfig): Promise<ImageRenderer> {
+async function imageRenderer(config: AppConfig, storage: ImageStorage): Promise<ImageRenderer> {
   if (selectProviders(config).renderer === 'runware') {
     const { RunwareImageRenderer } = await import('./runware/runware-image-renderer');
     return new RunwareImageRenderer(config.runware);
   }
   const { OfflineImageRenderer } = await import('./offline/offline-image-renderer');
-  return new OfflineImageRenderer(config.imageDir);
+  return new OfflineImageRenderer(storage);
 }
 
 /** The HTTP fetcher is needed only by download jobs of live renders, so it is loaded on first use. */
 function httpFetcher(config: AppConfig): RemoteImageFetcher {
   let fetcher: Promise<RemoteImageFetcher> | undefined;
   return {
-    fetchRemote: async (url, targetBase) => {
+    open: async (url) => {
       fetcher ??= import('./http/http-image-fetcher').then(
         ({ HttpImageFetcher }) => new HttpImageFetcher(config),
       );
-      return (await fetcher).fetchRemote(url, targetBase);
+      return (await fetcher).open(url);
     },
   };
 }
@@ -44,15 +46,16 @@ function httpFetcher(config: AppConfig): RemoteImageFetcher {
  * are created here, once, and reused by every job.
  */
 @Module({
+  imports: [StorageModule],
   providers: [
     ProviderStatusService,
     { provide: SCENE_PLANNER, inject: [APP_CONFIG], useFactory: scenePlanner },
-    { provide: IMAGE_RENDERER, inject: [APP_CONFIG], useFactory: imageRenderer },
+    { provide: IMAGE_RENDERER, inject: [APP_CONFIG, IMAGE_STORAGE], useFactory: imageRenderer },
     {
       provide: IMAGE_FETCHER,
-      inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) =>
-        new SourceImageFetcher(new LocalImageCopier(config.imageDir), httpFetcher(config)),
+      inject: [APP_CONFIG, IMAGE_STORAGE],
+      useFactory: (config: AppConfig, storage: ImageStorage) =>
+        new SourceImageFetcher(new StoredImageReader(storage), httpFetcher(config)),
     },
   ],
   exports: [SCENE_PLANNER, IMAGE_RENDERER, IMAGE_FETCHER, ProviderStatusService],

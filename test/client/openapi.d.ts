@@ -122,7 +122,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Readiness probe: Redis reachable and queues connected */
+        /** Readiness probe: Redis reachable, queues connected, image storage usable */
         get: operations["getReadiness"];
         put?: never;
         post?: never;
@@ -344,6 +344,11 @@ export interface components {
             runware: "available" | "offline" | "not_configured" | "unavailable";
             /** @enum {string} */
             redis: "available" | "unavailable";
+            /**
+             * @description The image storage (STORAGE_DRIVER): its folder is writable, or its bucket answers
+             * @enum {string}
+             */
+            storage: "available" | "unavailable";
         };
         HealthProviders: {
             /** @enum {string} */
@@ -449,12 +454,21 @@ export interface components {
             /** @enum {string} */
             static_files: "exists" | "missing";
         };
+        DebugStorage: {
+            /** @enum {string} */
+            driver: "local" | "s3";
+            /** @description The folder, or s3://bucket/prefix and its endpoint; never a credential */
+            location: string;
+            /** @enum {string} */
+            status: "available" | "unavailable";
+        };
         DebugConfigView: {
             api_keys: components["schemas"]["DebugApiKeys"];
             providers: components["schemas"]["DebugProviders"];
             openrouter: components["schemas"]["DebugOpenRouter"];
             runware: components["schemas"]["DebugRunware"];
             directories: components["schemas"]["DebugDirectories"];
+            storage: components["schemas"]["DebugStorage"];
             /** @enum {string} */
             role: "api" | "worker" | "all";
             worker_concurrency: number;
@@ -531,7 +545,7 @@ export interface components {
                 "application/json": components["schemas"]["ErrorEnvelope"];
             };
         };
-        /** @description Redis is unreachable; retry shortly */
+        /** @description Redis or the image storage is unreachable; retry shortly */
         ServiceUnavailable: {
             headers: {
                 [name: string]: unknown;
@@ -851,7 +865,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
             500: components["responses"]["InternalServerError"];
-            /** @description Redis unreachable: the same view with status "unhealthy", plus the envelope fields */
+            /** @description Redis or the image storage unreachable: the same view with status "unhealthy", plus the envelope fields */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -910,7 +924,7 @@ export interface operations {
             415: components["responses"]["UnsupportedMediaType"];
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
             500: components["responses"]["InternalServerError"];
-            /** @description Not ready: Redis or the job queues are unreachable */
+            /** @description Not ready: Redis, the job queues or the image storage are unreachable */
             503: {
                 headers: {
                     [name: string]: unknown;
@@ -1081,6 +1095,16 @@ export interface operations {
             };
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
             500: components["responses"]["InternalServerError"];
+            /** @description The image storage is unreachable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
         };
     };
     getRenderedImage: {
@@ -1169,6 +1193,16 @@ export interface operations {
             };
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
             500: components["responses"]["InternalServerError"];
+            /** @description The image storage is unreachable; retry after Retry-After seconds */
+            503: {
+                headers: {
+                    "Retry-After": number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
         };
     };
 }

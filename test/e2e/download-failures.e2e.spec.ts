@@ -5,7 +5,8 @@ import * as os from 'node:os';
 import { HttpImageFetcher, ResolvedAddress } from '../../src/providers/http/http-image-fetcher';
 import { IMAGE_FETCHER } from '../../src/providers/image-fetcher';
 import { SourceImageFetcher } from '../../src/providers/image-fetcher.service';
-import { LocalImageCopier } from '../../src/providers/local/local-image-copier';
+import { StoredImageReader } from '../../src/providers/stored/stored-image-reader';
+import { IMAGE_STORAGE, ImageStorage } from '../../src/storage/image-storage';
 import { FakeOpenRouter, startFakeOpenRouter } from '../support/fake-openrouter';
 import { FakeRunware, FakeRunwareBehaviour, startFakeRunware } from '../support/fake-runware';
 import { FakeImageHost, startFakeImageHost } from '../support/fake-images';
@@ -120,14 +121,14 @@ describe('approved image downloads that fail, and the SSRF policy, through the w
       undefined,
       // The real fetcher, with only its DNS resolution (system resolver by default) scripted.
       (builder, config) =>
-        builder
-          .overrideProvider(IMAGE_FETCHER)
-          .useValue(
+        builder.overrideProvider(IMAGE_FETCHER).useFactory({
+          inject: [IMAGE_STORAGE],
+          factory: (storage: ImageStorage) =>
             new SourceImageFetcher(
-              new LocalImageCopier(config.imageDir),
+              new StoredImageReader(storage),
               new HttpImageFetcher(config, { resolve: resolver.resolve }),
             ),
-          ),
+        }),
     );
   });
   afterEach(() => {

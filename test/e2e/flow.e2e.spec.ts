@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { MEDIA_PRESETS } from '../../src/providers/media-presets';
-import { RENDERS_DIR } from '../../src/providers/offline/offline-image-renderer';
 import { expectEnvelope, request } from '../support/http-client';
 import { startTestApp, TestApp } from '../support/test-app';
 import { pollUntil } from '../support/test-env';
@@ -202,7 +201,7 @@ describe('the whole flow, offline (ROLE=all)', () => {
       for (const entry of images) {
         expect(entry.compressionMethod).toBe(0);
         // Byte for byte the render the offline renderer wrote for that scene.
-        const render = await readFile(path.join(t.env.imageDir, id, RENDERS_DIR, path.basename(entry.name)));
+        const render = await readFile(path.join(t.env.imageDir, id, 'renders', path.basename(entry.name)));
         expect(entry.data.equals(render)).toBe(true);
         const meta = await sharp(entry.data).metadata();
         expect({ format: meta.format, width: meta.width, height: meta.height }).toEqual({

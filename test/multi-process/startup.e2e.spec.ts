@@ -7,6 +7,7 @@ import { AppConfig, loadConfig } from '../../src/config/app-config';
 import { ensureRedis, redisAnswers, stopDevelopmentRedis } from '../../src/redis/ensure-redis';
 import { pollUntil, REDIS_URL, TestEnv } from '../support/test-env';
 import { freePort, ServiceProcess } from '../support/service-process';
+import { startTestS3, TestS3 } from '../support/test-s3';
 
 /** Waits for a process that should exit on its own; fails if it is still running after `timeoutMs`. */
 async function exitOf(service: ServiceProcess, timeoutMs = 15_000): Promise<number | null> {
@@ -104,6 +105,57 @@ describe('Redis at start-up', () => {
       (answers) => !answers,
       10_000,
     );
+  });
+});
+
+describe('the S3 bucket at start-up', () => {
+  const env = new TestEnv();
+  let s3: TestS3;
+  beforeAll(async () => {
+    s3 = await startTestS3();
+  });
+  afterAll(async () => {
+    await s3.close();
+    await env.cleanup();
+  });
+  /** The service's output lines, which must be exactly one, with no stack trace. */
+  const outputLines = (service: ServiceProcess) =>
+    service.output.split('\n').filter((line) => line.trim() !== '');
+
+  it('refuses a bucket that does not exist, naming S3_BUCKET, exit code 2', async () => {
+    const service = new ServiceProcess(
+      'service',
+      env.vars({ PORT: '0', ...s3.vars('x/'), S3_BUCKET: 'no-such-bucket' }),
+    );
+    expect(await exitOf(service)).toBe(2);
+    expect(outputLines(service)).toEqual([
+      `Invalid configuration: S3_BUCKET is not usable: S3 bucket "no-such-bucket" does not exist at ${s3.endpoint}`,
+    ]);
+  });
+
+  it('refuses credentials the bucket rejects, without printing them, exit code 2', async () => {
+    const secret = 'wrong-secret-5f0a9c';
+    const service = new ServiceProcess(
+      'service',
+      env.vars({ PORT: '0', ...s3.vars('x/'), S3_ACCESS_KEY_ID: 'WRONGKEY', S3_SECRET_ACCESS_KEY: secret }),
+    );
+    expect(await exitOf(service)).toBe(2);
+    expect(outputLines(service)).toEqual([
+      `Invalid configuration: S3_ACCESS_KEY_ID is not usable: S3 bucket "${s3.bucket}" at ${s3.endpoint} refused the credentials (S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY)`,
+    ]);
+    expect(service.output).not.toContain(secret);
+  });
+
+  it('says in one line when the endpoint does not answer, exit code 1', async () => {
+    const port = await freePort();
+    const service = new ServiceProcess(
+      'service',
+      env.vars({ PORT: '0', ...s3.vars('x/'), S3_ENDPOINT: `http://127.0.0.1:${port}` }),
+    );
+    expect(await exitOf(service, 30_000)).toBe(1);
+    expect(outputLines(service)).toEqual([
+      `Startup failed: S3 bucket "${s3.bucket}" at http://127.0.0.1:${port} is unreachable (ECONNREFUSED)`,
+    ]);
   });
 });
 

@@ -3,17 +3,25 @@ import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { crc32 } from 'node:zlib';
 import { accessFor, isPrivateAddress, parseHostRules } from '../../src/providers/http/host-policy';
 import { FetcherConfig, HttpImageFetcher, sniffImageType } from '../../src/providers/http/http-image-fetcher';
+import { ImageDownload } from '../../src/providers/image-fetcher';
+import { downloadKey } from '../../src/storage/image-keys';
+import { LocalImageStorage } from '../../src/storage/local/local-image-storage';
 import { providerErrorOf } from '../support/provider-errors';
 import { fakeImage } from '../support/fake-images';
 
 const MAX_BYTES = 50_000;
+const SESSION_ID = '0b9a3c1e-5f2d-4c7a-9e8b-1d2f3a4b5c6d';
 let server: http.Server;
 let port: number;
 let png: Buffer;
 let jpg: Buffer;
 let dir: string;
+let storage: LocalImageStorage;
+/** The server side of the last /stalls response, to see whether the fetcher let go of it. */
+let stalled: http.ServerResponse | undefined;
 
 beforeAll(async () => {
   png = await fakeImage('png');
@@ -28,6 +36,7 @@ afterAll(async () => {
 });
 beforeEach(() => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fetcher-'));
+  storage = new LocalImageStorage(dir);
 });
 afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
 
@@ -57,8 +66,13 @@ function route(req: http.IncomingMessage, res: http.ServerResponse): void {
       return;
     }
     case '/stalls':
+      stalled = res;
       res.writeHead(200, { 'Content-Type': 'image/png', 'Content-Length': String(png.length) });
       return void res.write(png.subarray(0, 20)); // never ends
+    case '/dropped':
+      res.writeHead(200, { 'Content-Type': 'image/png', 'Content-Length': String(png.length) });
+      res.write(png.subarray(0, 100));
+      return void setTimeout(() => res.socket?.destroy(), 20); // the connection breaks mid-body
     case '/redirect-same':
       return void res.writeHead(302, { Location: '/image.png' }).end();
     case '/redirect-other':
@@ -90,7 +104,28 @@ function fetcher(
 }
 
 const url = (p: string) => `http://127.0.0.1:${port}${p}`;
-const target = () => path.join(dir, 'session', 'scene_01');
+
+/** Opens the image and reads its whole body, as a reader that keeps it in memory would. */
+async function download(
+  f: HttpImageFetcher,
+  rawUrl: string,
+): Promise<Omit<ImageDownload, 'body' | 'cancel'> & { data: Buffer }> {
+  const { ext, contentType, body } = await f.open(rawUrl);
+  const chunks: Buffer[] = [];
+  for await (const chunk of body) chunks.push(chunk);
+  return { ext, contentType, data: Buffer.concat(chunks) };
+}
+
+/** Opens the image and streams it into the image storage, as the download worker does. */
+async function store(f: HttpImageFetcher, rawUrl: string) {
+  const image = await f.open(rawUrl);
+  const key = downloadKey(SESSION_ID, `scene_01.${image.ext}`);
+  return {
+    key,
+    contentType: image.contentType,
+    stored: await storage.write(key, image.body, image.contentType),
+  };
+}
 
 /** Every file left under the temp dir (a failed download must leave none, temp files included). */
 function leftovers(): string[] {
@@ -101,28 +136,39 @@ function leftovers(): string[] {
 }
 
 describe('HttpImageFetcher', () => {
-  it('downloads from an allowlisted host and names the file after the magic bytes', async () => {
-    const fetched = await fetcher().fetchRemote(url('/image.png'), target());
-    expect(fetched).toEqual({ path: `${target()}.png`, bytes: png.length, contentType: 'image/png' });
-    expect(fs.readFileSync(fetched.path).equals(png)).toBe(true);
+  it('downloads from an allowlisted host and takes the format from the magic bytes', async () => {
+    const fetched = await store(fetcher(), url('/image.png'));
+    expect(fetched).toEqual({
+      key: `${SESSION_ID}/scene_01.png`,
+      contentType: 'image/png',
+      stored: { bytes: png.length, crc32: crc32(png) },
+    });
+    expect(fs.readFileSync(path.join(dir, fetched.key)).equals(png)).toBe(true);
     expect(leftovers()).toEqual(['scene_01.png']);
   });
 
+  it('yields exactly the bytes the host sent', async () => {
+    const fetched = await download(fetcher(), url('/image.png'));
+    expect(fetched.ext).toBe('png');
+    expect(fetched.data.equals(png)).toBe(true);
+  });
+
   it('accepts a Content-Type with parameters and a JPEG body', async () => {
-    const fetched = await fetcher().fetchRemote(url('/photo'), target());
-    expect(fetched.path).toBe(`${target()}.jpg`);
+    const fetched = await download(fetcher(), url('/photo'));
+    expect(fetched.ext).toBe('jpg');
     expect(fetched.contentType).toBe('image/jpeg');
+    expect(fetched.data.equals(jpg)).toBe(true);
   });
 
   it('matches allowlist entries by host and port, case-insensitively', async () => {
     const f = fetcher({ imageDownloadAllowedHosts: ['images.example.test', `LocalHost:${port}`] });
-    const fetched = await f.fetchRemote(`http://localhost:${port}/image.png`, target());
-    expect(fetched.bytes).toBe(png.length);
+    const fetched = await download(f, `http://localhost:${port}/image.png`);
+    expect(fetched.data.length).toBe(png.length);
   });
 
   it('allows only the standard ports for an entry without a port', async () => {
     const error = await providerErrorOf(
-      fetcher({ imageDownloadAllowedHosts: ['127.0.0.1'] }).fetchRemote(url('/image.png'), target()),
+      fetcher({ imageDownloadAllowedHosts: ['127.0.0.1'] }).open(url('/image.png')),
     );
     expect(error.retryable).toBe(false);
     expect(error.message).toMatch(/not in IMAGE_DOWNLOAD_ALLOWED_HOSTS/);
@@ -134,7 +180,7 @@ describe('HttpImageFetcher', () => {
     ['a scheme other than http(s)', 'file:///etc/passwd', ['127.0.0.1']],
   ])('refuses %s', async (_label, rawUrl, hosts) => {
     const f = fetcher({ imageDownloadAllowedHosts: hosts.map((h) => h.replace('PORT', String(port))) });
-    const error = await providerErrorOf(f.fetchRemote(rawUrl.replace('PORT', String(port)), target()));
+    const error = await providerErrorOf(store(f, rawUrl.replace('PORT', String(port))));
     expect(error.retryable).toBe(false);
     expect(leftovers()).toEqual([]);
   });
@@ -143,40 +189,50 @@ describe('HttpImageFetcher', () => {
     const f = fetcher({ imageDownloadAllowedHosts: [`*.images.test:${port}`] }, async () => [
       { address: '127.0.0.1', family: 4 },
     ]);
-    const error = await providerErrorOf(f.fetchRemote(`http://cdn.images.test:${port}/image.png`, target()));
+    const error = await providerErrorOf(f.open(`http://cdn.images.test:${port}/image.png`));
     expect(error.retryable).toBe(false);
     expect(error.message).toMatch(/private address/);
   });
 
   it('follows a redirect on the same host', async () => {
-    const fetched = await fetcher().fetchRemote(url('/redirect-same'), target());
-    expect(fetched.bytes).toBe(png.length);
+    const fetched = await download(fetcher(), url('/redirect-same'));
+    expect(fetched.data.equals(png)).toBe(true);
   });
 
   it('refuses a redirect to another host', async () => {
     const f = fetcher({ imageDownloadAllowedHosts: [`127.0.0.1:${port}`, `localhost:${port}`] });
-    const error = await providerErrorOf(f.fetchRemote(url('/redirect-other'), target()));
+    const error = await providerErrorOf(f.open(url('/redirect-other')));
     expect(error.retryable).toBe(false);
     expect(error.message).toMatch(/redirected to another host/);
   });
 
   it('stops after three redirects', async () => {
-    const error = await providerErrorOf(fetcher().fetchRemote(url('/redirect-loop'), target()));
+    const error = await providerErrorOf(fetcher().open(url('/redirect-loop')));
     expect(error.retryable).toBe(false);
     expect(error.message).toMatch(/more than 3 times/);
   });
 
   it('refuses a body whose Content-Length is over the limit before reading it', async () => {
-    const error = await providerErrorOf(fetcher().fetchRemote(url('/declared-huge'), target()));
+    const error = await providerErrorOf(fetcher().open(url('/declared-huge')));
     expect(error.retryable).toBe(false);
     expect(error.message).toMatch(/larger than/);
     expect(leftovers()).toEqual([]);
   });
 
-  it('aborts a streamed body that grows over the limit and deletes the partial file', async () => {
-    const error = await providerErrorOf(fetcher().fetchRemote(url('/streamed-huge'), target()));
+  it('fails the body of a stream that grows over the limit, and nothing of it is stored', async () => {
+    const image = await fetcher().open(url('/streamed-huge'));
+    const received: Buffer[] = [];
+    const error = await providerErrorOf(
+      (async () => {
+        for await (const chunk of image.body) received.push(chunk);
+      })(),
+    );
     expect(error.retryable).toBe(false);
     expect(error.message).toMatch(/larger than/);
+    expect(Buffer.concat(received).length).toBeLessThanOrEqual(MAX_BYTES);
+
+    const stored = await providerErrorOf(store(fetcher(), url('/streamed-huge')));
+    expect(stored.message).toMatch(/larger than/);
     expect(leftovers()).toEqual([]);
   });
 
@@ -185,29 +241,44 @@ describe('HttpImageFetcher', () => {
     ['/svg', /Unsupported image type image\/svg\+xml/],
     ['/lying', /does not match its Content-Type/],
   ])('refuses %s', async (p, message) => {
-    const error = await providerErrorOf(fetcher().fetchRemote(url(p), target()));
+    const error = await providerErrorOf(fetcher().open(url(p)));
     expect(error.retryable).toBe(false);
     expect(error.message).toMatch(message);
     expect(leftovers()).toEqual([]);
   });
 
   it('treats 4xx as final and 5xx as retryable', async () => {
-    expect((await providerErrorOf(fetcher().fetchRemote(url('/gone'), target()))).retryable).toBe(false);
-    expect((await providerErrorOf(fetcher().fetchRemote(url('/broken'), target()))).retryable).toBe(true);
+    expect((await providerErrorOf(fetcher().open(url('/gone')))).retryable).toBe(false);
+    expect((await providerErrorOf(fetcher().open(url('/broken')))).retryable).toBe(true);
   });
 
-  it('times out a stalled body as retryable and leaves no file', async () => {
-    const error = await providerErrorOf(
-      fetcher({ imageDownloadTimeoutMs: 300 }).fetchRemote(url('/stalls'), target()),
-    );
+  it('times out a stalled body as retryable and stores nothing', async () => {
+    const error = await providerErrorOf(store(fetcher({ imageDownloadTimeoutMs: 300 }), url('/stalls')));
     expect(error.retryable).toBe(true);
     expect(error.message).toMatch(/did not finish/);
     expect(leftovers()).toEqual([]);
   });
 
+  it('fails a body whose connection breaks as retryable and stores nothing', async () => {
+    const error = await providerErrorOf(store(fetcher(), url('/dropped')));
+    expect(error.retryable).toBe(true);
+    expect(leftovers()).toEqual([]);
+  });
+
+  it('closes the connection when a body that will not be read is cancelled', async () => {
+    stalled = undefined;
+    const image = await fetcher({ imageDownloadTimeoutMs: 60_000 }).open(url('/stalls'));
+    const response = stalled as http.ServerResponse | undefined;
+    expect(response).toBeDefined();
+    const closed = new Promise<void>((resolve) => response!.once('close', resolve));
+    image.cancel();
+    image.cancel(); // safe to repeat
+    await closed;
+  });
+
   it('reports a refused connection as retryable', async () => {
     const f = fetcher({ imageDownloadAllowedHosts: ['127.0.0.1:9'] });
-    const error = await providerErrorOf(f.fetchRemote('http://127.0.0.1:9/image.png', target()));
+    const error = await providerErrorOf(f.open('http://127.0.0.1:9/image.png'));
     expect(error.retryable).toBe(true);
     expect(error.message).toMatch(/ECONNREFUSED/);
   });

@@ -57,6 +57,8 @@ export interface FakeImageHostBehaviour {
   status: number;
   /** Hold the answer until `release()` is called: a slow host, without a timer to race. */
   held: boolean;
+  /** Send the image without Content-Length (chunked), so its size shows only while it streams. */
+  lengthHidden: boolean;
 }
 
 export interface FakeImageHostOptions {
@@ -96,7 +98,12 @@ export interface FakeImageHost extends FakeImageHostControl {
  * Faults (status, holds) can be set for the whole host or for one image path.
  */
 export async function startFakeImageHost(options: FakeImageHostOptions = {}): Promise<FakeImageHost> {
-  const initial: FakeImageHostBehaviour = { status: 200, held: false, ...options.behaviour };
+  const initial: FakeImageHostBehaviour = {
+    status: 200,
+    held: false,
+    lengthHidden: false,
+    ...options.behaviour,
+  };
   const host = behaviourControl<FakeImageHostBehaviour>(initial);
   let paths = new Map<string, BehaviourControl<Partial<FakeImageHostBehaviour>>>();
   const requests = new Map<string, number>();
@@ -122,12 +129,17 @@ export async function startFakeImageHost(options: FakeImageHostOptions = {}): Pr
     }
     requests.set(path, (requests.get(path) ?? 0) + 1);
     const behaviour = { ...host.next(), ...paths.get(path)?.next() };
-    const answer = () => void answerWith(res, behaviour.status, match[1] as FakeImageFormat, path);
+    const answer = () => void answerWith(res, behaviour, match[1] as FakeImageFormat, path);
     if (behaviour.held) held.push(answer);
     else answer();
   });
 
-  async function answerWith(res: http.ServerResponse, status: number, format: FakeImageFormat, path: string) {
+  async function answerWith(
+    res: http.ServerResponse,
+    { status, lengthHidden }: FakeImageHostBehaviour,
+    format: FakeImageFormat,
+    path: string,
+  ) {
     if (res.destroyed) return;
     if (status !== 200) {
       res.writeHead(status, { 'Content-Type': 'text/plain' }).end(`fake image host: ${status}`);
@@ -135,9 +147,8 @@ export async function startFakeImageHost(options: FakeImageHostOptions = {}): Pr
     }
     try {
       const bytes = markedWith(await fakeImage(format, options.imageBytes), format, path);
-      res
-        .writeHead(200, { 'Content-Type': CONTENT_TYPES[format], 'Content-Length': bytes.length })
-        .end(bytes);
+      const length = lengthHidden ? {} : { 'Content-Length': bytes.length };
+      res.writeHead(200, { 'Content-Type': CONTENT_TYPES[format], ...length }).end(bytes);
     } catch {
       res.writeHead(500).end();
     }

@@ -33,6 +33,10 @@ describe('loadConfig', () => {
     [{ HOST: 'http://localhost' }, 'HOST'],
     [{ TRUST_PROXY: 'loopback,10.0.0.1/8/1' }, 'TRUST_PROXY'],
     [{ HOUSEKEEPING_INTERVAL_MS: '10' }, 'HOUSEKEEPING_INTERVAL_MS'],
+    [{ STORAGE_DRIVER: 'gcs' }, 'STORAGE_DRIVER'],
+    [{ STORAGE_DRIVER: 's3', S3_BUCKET: 'My_Bucket' }, 'S3_BUCKET'],
+    [{ STORAGE_DRIVER: 's3', S3_BUCKET: 'images', S3_PREFIX: '/images/' }, 'S3_PREFIX'],
+    [{ STORAGE_DRIVER: 's3', S3_BUCKET: 'images', S3_ACCESS_KEY_ID: 'AKIAEXAMPLE' }, 'S3_SECRET_ACCESS_KEY'],
   ])('%j stops with one line naming %s', (env, variable) => {
     const error = refusal(env);
     expect(error.variable).toBe(variable);
@@ -119,7 +123,7 @@ describe('loadConfig', () => {
         cfgScaleOverride: undefined,
         outputFormat: 'PNG',
       },
-      imageDir: path.resolve('image_generation'),
+      storage: { driver: 'local', imageDir: path.resolve('image_generation') },
       imageDownloadAllowedHosts: ['im.runware.ai'],
       imageDownloadMaxBytes: 25 * 1024 * 1024,
       imageDownloadTimeoutMs: 30_000,
@@ -168,7 +172,7 @@ describe('loadConfig', () => {
       runware: { outputFormat: 'WEBP', widthOverride: 1024, cfgScaleOverride: 7.5 },
       sessionTtlHours: 0.5,
       debugMode: true,
-      imageDir: path.resolve('image_generation'),
+      storage: { driver: 'local', imageDir: path.resolve('image_generation') },
       imageDownloadAllowedHosts: ['im.runware.ai'],
     });
   });
@@ -197,6 +201,11 @@ describe('loadConfig', () => {
     ['TRUST_PROXY', 'nonsense', 'a hop count from 0 to 100'],
     ['TRUST_PROXY', '101', 'a hop count from 0 to 100'],
     ['TRUST_PROXY', '10.0.0.0/33', 'IP addresses and CIDR ranges'],
+    ['STORAGE_DRIVER', 'gcs', 'one of local, s3'],
+    ['S3_ENDPOINT', 'ftp://minio.internal:9000', 'a URL starting with http:// or https://'],
+    ['S3_FORCE_PATH_STYLE', 'maybe', 'true/false, 1/0, yes/no, on/off'],
+    ['S3_PREFIX', '/images/', 'must not start with "/"'],
+    ['S3_PREFIX', 'my images/', 'printable ASCII without spaces'],
   ])('refuses %s=%j, naming the variable, the value and what is allowed', (variable, value, allowed) => {
     const error = refusal({ [variable]: value });
     expect(error.variable).toBe(variable);
@@ -229,6 +238,105 @@ describe('loadConfig', () => {
     expect(
       loadConfig({ AI_PROVIDERS: 'live', OPENROUTER_API_KEY: 'o', RUNWARE_API_KEY: 'r' }).providers,
     ).toBe('live');
+  });
+
+  describe('image storage', () => {
+    const s3 = { STORAGE_DRIVER: 's3', S3_BUCKET: 'story-images' };
+
+    it('keeps images in IMAGE_DIR, resolved, unless STORAGE_DRIVER says otherwise', () => {
+      expect(loadConfig({ IMAGE_DIR: ' ./data/images ' }).storage).toEqual({
+        driver: 'local',
+        imageDir: path.resolve('data/images'),
+      });
+    });
+
+    it('requires S3_BUCKET when STORAGE_DRIVER=s3, in one line', () => {
+      const error = refusal({ STORAGE_DRIVER: 's3' });
+      expect(error.variable).toBe('S3_BUCKET');
+      expect(error.message).toBe('Invalid configuration: S3_BUCKET is required when STORAGE_DRIVER=s3');
+      expect(refusal({ STORAGE_DRIVER: 's3', S3_BUCKET: '  ' }).variable).toBe('S3_BUCKET');
+    });
+
+    it.each(['My_Bucket', 'ab', 'a'.repeat(64), 'images..2026', '-images', 'images-', '192.168.1.10'])(
+      'refuses the bucket name %j, naming it and the naming rules',
+      (bucket) => {
+        const error = refusal({ ...s3, S3_BUCKET: bucket });
+        expect(error.variable).toBe('S3_BUCKET');
+        expect(error.message).toMatch(/^Invalid configuration: S3_BUCKET must be an S3 bucket name/);
+        expect(error.message.endsWith(`, got ${JSON.stringify(bucket)}`)).toBe(true);
+        expect(error.message).not.toContain('\n');
+      },
+    );
+
+    it.each([
+      ['S3_ACCESS_KEY_ID', 'AKIAIOSFODNN7EXAMPLE', 'S3_SECRET_ACCESS_KEY'],
+      ['S3_SECRET_ACCESS_KEY', 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY', 'S3_ACCESS_KEY_ID'],
+    ])('refuses %s without the other half of the key pair, never printing it', (given, secret, missing) => {
+      const error = refusal({ ...s3, [given]: secret });
+      expect(error.variable).toBe(missing);
+      expect(error.message).toBe(
+        `Invalid configuration: ${missing} must be set together with ${given}, or both left unset for the default AWS credential chain`,
+      );
+      expect(error.message).not.toContain(secret);
+    });
+
+    it('reads a complete S3 configuration, the driver in any case', () => {
+      expect(
+        loadConfig({
+          STORAGE_DRIVER: ' S3 ',
+          S3_BUCKET: ' story-images ',
+          S3_REGION: 'eu-west-1',
+          S3_ACCESS_KEY_ID: 'AKIAIOSFODNN7EXAMPLE',
+          S3_SECRET_ACCESS_KEY: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+          S3_PREFIX: 'stories/',
+        }).storage,
+      ).toEqual({
+        driver: 's3',
+        s3: {
+          bucket: 'story-images',
+          endpoint: undefined,
+          region: 'eu-west-1',
+          credentials: {
+            accessKeyId: 'AKIAIOSFODNN7EXAMPLE',
+            secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY',
+          },
+          forcePathStyle: false,
+          prefix: 'stories/',
+        },
+      });
+    });
+
+    it('defaults to the SDK credential chain, us-east-1 and no prefix', () => {
+      expect(loadConfig(s3).storage).toEqual({
+        driver: 's3',
+        s3: {
+          bucket: 'story-images',
+          endpoint: undefined,
+          region: 'us-east-1',
+          credentials: undefined,
+          forcePathStyle: false,
+          prefix: '',
+        },
+      });
+    });
+
+    it.each([
+      [{}, false],
+      [{ S3_ENDPOINT: 'http://minio:9000/' }, true],
+      [{ S3_ENDPOINT: 'http://minio:9000', S3_FORCE_PATH_STYLE: 'false' }, false],
+      [{ S3_FORCE_PATH_STYLE: 'yes' }, true],
+    ])('with %j uses path-style addressing: %s', (env, forcePathStyle) => {
+      expect(loadConfig({ ...s3, ...env }).storage).toMatchObject({ driver: 's3', s3: { forcePathStyle } });
+    });
+
+    it('keeps the S3 endpoint without trailing slashes and prints a refused one redacted', () => {
+      expect(loadConfig({ ...s3, S3_ENDPOINT: 'https://minio.internal:9000/' }).storage).toMatchObject({
+        s3: { endpoint: 'https://minio.internal:9000' },
+      });
+      const error = refusal({ ...s3, S3_ENDPOINT: 'ftp://admin:hunter2@minio.internal:9000' });
+      expect(error.variable).toBe('S3_ENDPOINT');
+      expect(error.message).not.toContain('hunter2');
+    });
   });
 
   it('prints a refused URL without its credentials or query string', () => {

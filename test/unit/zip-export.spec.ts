@@ -1,24 +1,30 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { crc32 } from 'node:zlib';
-import { AppConfig } from '../../src/config/app-config';
 import { ZipExportService } from '../../src/download/zip-export.service';
 import { newScene, SceneDownload, SessionRecord } from '../../src/domain/session.model';
+import { downloadKey } from '../../src/storage/image-keys';
+import { LocalImageStorage } from '../../src/storage/local/local-image-storage';
 import { session } from '../support/session-record';
 import { readZip } from '../support/zip-reader';
 
+const SESSION_A = '6a1f0c2e-3b4d-4e5f-8a9b-0c1d2e3f4a5b';
+const SESSION_B = 'b7e2d1c0-9f8e-4d7c-a6b5-4c3d2e1f0a9b';
+
 let imageDir: string;
+let storage: LocalImageStorage;
 beforeAll(() => {
   imageDir = mkdtempSync(path.join(tmpdir(), 'zip-export-'));
+  storage = new LocalImageStorage(imageDir);
 });
 afterAll(() => rmSync(imageDir, { recursive: true, force: true }));
 
 function sessionWith(downloads: Record<number, SceneDownload>): SessionRecord {
   return session({
-    id: 'session-a',
+    id: SESSION_A,
     status: 'completed',
     phase: 'awaiting_approval',
     planned: true,
@@ -41,17 +47,18 @@ describe('ZipExportService.collectImages', () => {
     ...extra,
   });
 
-  beforeAll(() => {
-    service = new ZipExportService({ imageDir } as AppConfig);
-    mkdirSync(path.join(imageDir, 'session-a'), { recursive: true });
+  beforeAll(async () => {
+    service = new ZipExportService(storage);
     for (const file of ['scene_01.png', 'scene_02.png', 'scene_03.png'])
-      writeFileSync(path.join(imageDir, 'session-a', file), bytes);
+      await storage.write(downloadKey(SESSION_A, file), bytes, 'image/png');
   });
 
   it('uses the CRC recorded at download time when the file still has the recorded size', async () => {
     // A deliberately different recorded value shows which source was used.
     const images = await service.collectImages(sessionWith({ 0: done('scene_01.png', { crc32: 42 }) }));
-    expect(images).toEqual([expect.objectContaining({ index: 0, size: bytes.length, crc: 42 })]);
+    expect(images).toEqual([
+      { index: 0, file: 'scene_01.png', key: `${SESSION_A}/scene_01.png`, size: bytes.length, crc: 42 },
+    ]);
   });
 
   it('computes the CRC when the record has none (older sessions) or the size no longer matches', async () => {
@@ -67,7 +74,7 @@ describe('ZipExportService.collectImages', () => {
     ]);
   });
 
-  it('skips files that are missing on disk or have names outside the scene pattern', async () => {
+  it('skips images that are missing from the storage or have names outside the scene pattern', async () => {
     const images = await service.collectImages(
       sessionWith({ 0: done('scene_09.png', { crc32: 1 }), 1: done('../../etc/passwd', { crc32: 1 }) }),
     );
@@ -77,18 +84,16 @@ describe('ZipExportService.collectImages', () => {
 
 describe('ZipExportService.archive', () => {
   it('stores each approved image byte for byte under its scene name, with CRC-32s that match', async () => {
-    const service = new ZipExportService({ imageDir } as AppConfig);
+    const service = new ZipExportService(storage);
     // Different bytes per scene, so an image filed under the wrong scene cannot pass.
     const images = new Map([
       [0, randomBytes(3000)],
       [2, randomBytes(4000)],
     ]);
-    const dir = path.join(imageDir, 'session-b');
-    mkdirSync(dir, { recursive: true });
     const downloads: Record<number, SceneDownload> = {};
     for (const [index, bytes] of images) {
       const file = `scene_0${index + 1}.png`;
-      writeFileSync(path.join(dir, file), bytes);
+      await storage.write(downloadKey(SESSION_B, file), bytes, 'image/png');
       downloads[index] = {
         status: 'done',
         file,
@@ -99,7 +104,7 @@ describe('ZipExportService.archive', () => {
       };
     }
     const record = session({
-      id: 'session-b',
+      id: SESSION_B,
       status: 'completed',
       scenes: [0, 1, 2].map((index) =>
         newScene(index, {

@@ -1,10 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough, Readable, Writable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { StoredFile, ZipWriter } from '../../src/download/zip-writer';
+import { ImageNotFoundError } from '../../src/storage/image-storage';
 import { readZip } from '../support/zip-reader';
 
 let dir: string;
@@ -16,7 +17,60 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 function file(name: string, bytes: Buffer): StoredFile {
   const filePath = path.join(dir, name.replace(/\//g, '_'));
   writeFileSync(filePath, bytes);
-  return { name, path: filePath, size: bytes.length, crc: crc32(bytes) };
+  return {
+    name,
+    open: () => Promise.resolve(createReadStream(filePath)),
+    size: bytes.length,
+    crc: crc32(bytes),
+  };
+}
+
+/** A file served from memory, in slices, as a bucket's response body would arrive. */
+function streamed(name: string, bytes: Buffer, open?: (stream: Readable) => void): StoredFile {
+  return {
+    name,
+    open: () => {
+      const stream = Readable.from(slices(bytes, 64 * 1024));
+      open?.(stream);
+      return Promise.resolve(stream);
+    },
+    size: bytes.length,
+    crc: crc32(bytes),
+  };
+}
+
+function* slices(bytes: Buffer, size: number): Generator<Buffer> {
+  for (let offset = 0; offset < bytes.length; offset += size) yield bytes.subarray(offset, offset + size);
+}
+
+/** Bytes of the archive up to the end of the stored data of the entry `name` (local header and data). */
+const entryEnd = (offset: number, name: string, size: number) => offset + 30 + Buffer.byteLength(name) + size;
+
+/** A destination that counts what it received; slow, like writeToBuffer's. */
+function counting(): { out: Writable; received: () => number; data: () => Buffer } {
+  const chunks: Buffer[] = [];
+  let received = 0;
+  const out = new Writable({
+    highWaterMark: 16 * 1024,
+    write(chunk: Buffer, _encoding, callback) {
+      chunks.push(chunk);
+      received += chunk.length;
+      setImmediate(callback);
+    },
+  });
+  return { out, received: () => received, data: () => Buffer.concat(chunks) };
+}
+
+/** Resolves when `stream` has been destroyed, or rejects after `ms`. */
+function destroyedWithin(stream: Readable, ms: number): Promise<void> {
+  if (stream.destroyed) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the stream was never destroyed')), ms);
+    stream.once('close', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+  });
 }
 
 /** Collects what the writer sends, through a slow consumer so backpressure is exercised. */
@@ -114,8 +168,122 @@ describe('ZipWriter', () => {
   });
 
   it('fails when a file disappeared', async () => {
-    const gone = { name: 'images/gone.png', path: path.join(dir, 'nope.png'), size: 10, crc: 0 };
+    const gone: StoredFile = {
+      name: 'images/gone.png',
+      open: () => Promise.resolve(createReadStream(path.join(dir, 'nope.png'))),
+      size: 10,
+      crc: 0,
+    };
     await expect(writeToBuffer(new ZipWriter([gone], [], modifiedAt))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('fails when a file cannot be opened', async () => {
+    const missing: StoredFile = {
+      name: 'images/missing.png',
+      open: () => Promise.reject(new ImageNotFoundError('k/scene_01.png')),
+      size: 10,
+      crc: 0,
+    };
+    await expect(writeToBuffer(new ZipWriter([missing], [], modifiedAt))).rejects.toThrow(ImageNotFoundError);
+  });
+
+  it('opens the next file while the current one is still being sent, and no more than one ahead', async () => {
+    const first = randomBytes(1024 * 1024);
+    const second = randomBytes(200 * 1024);
+    const third = randomBytes(1000);
+    const names = ['images/scene_01.png', 'images/scene_02.png', 'images/scene_03.png'];
+    const { out, received, data } = counting();
+    const sentWhenOpened: number[] = [];
+    const files = [first, second, third].map((bytes, position) =>
+      streamed(names[position], bytes, () => sentWhenOpened.push(received())),
+    );
+    const writer = new ZipWriter(files, [], modifiedAt);
+
+    await writer.write(out);
+
+    const firstEnd = entryEnd(0, names[0], first.length);
+    const secondEnd = entryEnd(firstEnd, names[1], second.length);
+    expect(sentWhenOpened).toHaveLength(3);
+    // The second file was opened before the first one had been sent...
+    expect(sentWhenOpened[1]).toBeLessThan(firstEnd);
+    // ...and the third only once the second was being sent, not all at once.
+    expect(sentWhenOpened[2]).toBeGreaterThanOrEqual(firstEnd);
+    expect(sentWhenOpened[2]).toBeLessThan(secondEnd);
+
+    const entries = await readZip(data());
+    expect(entries.map((e) => e.name)).toEqual(names);
+    expect(entries[0].data.equals(first)).toBe(true);
+    expect(entries[1].data.equals(second)).toBe(true);
+    expect(entries[2].data.equals(third)).toBe(true);
+  });
+
+  it.each([
+    ['at once', 0],
+    ['after the export failed', 50],
+  ])(
+    'fails when a file cannot be opened mid-archive, and closes the file opened ahead of it (opening %s)',
+    async (_label, delayMs) => {
+      const ahead = Readable.from(slices(randomBytes(1000), 100));
+      let aheadOpened = false;
+      const files: StoredFile[] = [
+        file('images/scene_01.png', randomBytes(100 * 1024)),
+        {
+          name: 'images/scene_02.png',
+          open: () => Promise.reject(new ImageNotFoundError('k/scene_02.png')),
+          size: 10,
+          crc: 0,
+        },
+        {
+          name: 'images/scene_03.png',
+          open: async () => {
+            aheadOpened = true;
+            await new Promise((resolve) => setTimeout(resolve, delayMs));
+            return ahead;
+          },
+          size: 1000,
+          crc: 0,
+        },
+      ];
+      const writer = new ZipWriter(files, [], modifiedAt);
+      const { out, received } = counting();
+
+      await expect(writer.write(out)).rejects.toThrow(ImageNotFoundError);
+      expect(received()).toBeLessThan(writer.totalBytes());
+      expect(aheadOpened).toBe(true);
+      await destroyedWithin(ahead, 1000);
+    },
+  );
+
+  it.each([
+    ['fewer bytes', [400], 1000],
+    ['more bytes', [700, 700], 1000],
+    ['more bytes in one chunk', [3000], 1000],
+  ])('fails when a stream yields %s than its size', async (_label, chunkSizes, size) => {
+    const bytes = randomBytes(chunkSizes.reduce((sum, n) => sum + n, 0));
+    const chunks = chunkSizes.map((n, i) =>
+      bytes.subarray(
+        chunkSizes.slice(0, i).reduce((sum, m) => sum + m, 0),
+        chunkSizes.slice(0, i + 1).reduce((sum, m) => sum + m, 0),
+      ),
+    );
+    const next = Readable.from(slices(randomBytes(1000), 100));
+    const files: StoredFile[] = [
+      {
+        name: 'images/scene_01.png',
+        open: () => Promise.resolve(Readable.from(chunks)),
+        size,
+        crc: crc32(bytes),
+      },
+      { name: 'images/scene_02.png', open: () => Promise.resolve(next), size: 1000, crc: 0 },
+    ];
+    const writer = new ZipWriter(files, [], modifiedAt);
+    const { out, received } = counting();
+
+    await expect(writer.write(out)).rejects.toThrow(/images\/scene_01\.png changed size/);
+    // Never more than announced for the entry: the response's Content-Length stays true.
+    expect(received()).toBeLessThanOrEqual(entryEnd(0, 'images/scene_01.png', size));
+    // The file opened ahead is not left open.
+    await destroyedWithin(next, 1000);
   });
 
   it('stops when the destination closes early instead of waiting for ever', async () => {

@@ -59,7 +59,10 @@ const SHARED_ERRORS: Record<number, { name: string } & ResponseObject> = {
   },
   431: { name: 'RequestHeaderFieldsTooLarge', description: 'Request line or headers too large' },
   500: { name: 'InternalServerError', description: 'Unexpected error (no internals are shown)' },
-  503: { name: 'ServiceUnavailable', description: 'Redis is unreachable; retry shortly' },
+  503: {
+    name: 'ServiceUnavailable',
+    description: 'Redis or the image storage is unreachable; retry shortly',
+  },
 };
 
 /** Any request can be malformed or oversized, and anything can fail unexpectedly. */

@@ -38,9 +38,10 @@ const PARAMETERS: ParameterObject[] = [
 ];
 
 /**
- * The image files under IMAGE_DIR. Express serves them ahead of Nest's router (src/http/http-app.ts), so
- * Nest cannot document them: this is their description. They need an API key like the API, but are not
- * rate limited and never touch Redis, so they give no 429 or 503.
+ * The session images, read from the image storage (a folder or a bucket). Express middleware serves them
+ * ahead of Nest's router (src/http/static-images.ts), so Nest cannot document them: this is their
+ * description. They need an API key like the API, but are not rate limited and never touch Redis, so they
+ * give no 429; an image storage outage is a 503.
  */
 function imageOperation(operationId: string, summary: string, facts: DeploymentFacts): OperationObject {
   const content = Object.fromEntries(IMAGE_TYPES.map((type) => [type, BINARY]));
@@ -69,6 +70,11 @@ function imageOperation(operationId: string, summary: string, facts: DeploymentF
         416: {
           description: 'Range not satisfiable; Content-Range gives the file size (`bytes */<size>`)',
           headers: { 'Content-Range': { required: true, schema: { type: 'string' } } },
+          content: ENVELOPE,
+        },
+        503: {
+          description: 'The image storage is unreachable; retry after Retry-After seconds',
+          headers: { 'Retry-After': { required: true, schema: { type: 'integer', minimum: 1 } } },
           content: ENVELOPE,
         },
       },

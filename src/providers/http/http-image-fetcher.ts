@@ -1,17 +1,13 @@
-import { randomBytes } from 'node:crypto';
 import * as dns from 'node:dns';
-import { once } from 'node:events';
-import * as fs from 'node:fs';
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { LookupFunction } from 'node:net';
-import * as path from 'node:path';
-import { finished } from 'node:stream/promises';
 import { AppConfig } from '../../config/app-config';
-import { FetchedImage } from '../image-fetcher';
+import { sniffed } from '../image-body';
+import { ImageDownload } from '../image-fetcher';
 import { ProviderError, shownDuration } from '../provider-error';
 import { accessFor, HostRule, isPrivateAddress, parseHostRules } from './host-policy';
-import { ImageKind, kindOfContentType, MIME_TYPES, SNIFF_BYTES, sniffImageType } from './image-sniff';
+import { ImageKind, kindOfContentType, MIME_TYPES } from './image-sniff';
 
 export { sniffImageType } from './image-sniff';
 
@@ -37,11 +33,10 @@ export interface HttpImageFetcherOptions {
 const refused = (message: string) => new ProviderError(message, false);
 
 /**
- * Downloads a provider image into the image directory, defensively: http(s) only, allowlisted hosts only,
- * redirects followed by hand and only on the same host, one deadline for the whole download, a size cap
- * checked before and while streaming, and a file extension taken from the magic bytes (which must agree
- * with the announced Content-Type). The body is streamed to a temporary file that is renamed into place
- * only when complete, so a reader never sees a partial image and a failure leaves no file behind.
+ * Downloads a provider image defensively: http(s) only, allowlisted hosts only, redirects followed by hand
+ * and only on the same host, one deadline for the whole download, a size cap checked before and while
+ * streaming, and a format taken from the magic bytes (which must agree with the announced Content-Type).
+ * The body streams on into the image storage, which keeps nothing of a body that fails.
  */
 export class HttpImageFetcher {
   private readonly rules: HostRule[];
@@ -56,33 +51,50 @@ export class HttpImageFetcher {
       options.resolve ?? ((hostname) => dns.promises.lookup(hostname, { all: true, verbatim: true }));
   }
 
-  async fetchRemote(url: string, targetBase: string): Promise<FetchedImage> {
+  /**
+   * Opens the image: the request, redirects, status and header checks and the format check of the first
+   * bytes happen here; the size cap, the length check and the deadline go on applying while the body is
+   * read, so a body that breaks a rule fails its reader and never becomes a stored image.
+   */
+  async open(url: string): Promise<ImageDownload> {
     const controller = new AbortController();
     let deadlineHit = false;
     const timer = setTimeout(() => {
       deadlineHit = true;
       controller.abort();
     }, this.config.imageDownloadTimeoutMs);
-    try {
-      let current = parseHttpUrl(url);
-      for (let redirects = 0; ; redirects++) {
-        const response = await this.get(current, controller.signal);
-        const status = response.statusCode ?? 0;
-        if (!REDIRECTS.has(status)) return await this.save(response, targetBase);
-        response.resume();
-        current = this.redirectTarget(current, response.headers.location, redirects);
-      }
-    } catch (err) {
-      if (err instanceof ProviderError) throw err;
+    let response: http.IncomingMessage | undefined;
+    const cancel = () => {
+      clearTimeout(timer);
+      response?.destroy();
+    };
+    const explain = (err: unknown): ProviderError => {
+      if (err instanceof ProviderError) return err;
       if (deadlineHit) {
-        throw new ProviderError(
+        return new ProviderError(
           `Image download did not finish within ${shownDuration(this.config.imageDownloadTimeoutMs)}`,
           true,
         );
       }
-      throw new ProviderError(`Image download failed${errorCode(err)}`, true);
-    } finally {
-      clearTimeout(timer);
+      return new ProviderError(`Image download failed${errorCode(err)}`, true);
+    };
+    try {
+      let current = parseHttpUrl(url);
+      for (let redirects = 0; ; redirects++) {
+        response = await this.get(current, controller.signal);
+        if (!REDIRECTS.has(response.statusCode ?? 0)) break;
+        response.resume();
+        current = this.redirectTarget(current, response.headers.location, redirects);
+      }
+      const announced = this.checkHeaders(response);
+      const { kind, chunks } = await sniffed(response);
+      if (!kind) throw refused('The download is not a PNG, JPEG, WebP or GIF image');
+      if (kind !== announced) throw refused(`The image content (${kind}) does not match its Content-Type`);
+      const body = guarded(chunks, response, this.config.imageDownloadMaxBytes, explain, cancel);
+      return { ext: kind, contentType: MIME_TYPES[kind], body, cancel };
+    } catch (err) {
+      cancel();
+      throw explain(err);
     }
   }
 
@@ -129,91 +141,54 @@ export class HttpImageFetcher {
     return addresses[0];
   }
 
-  private async save(response: http.IncomingMessage, targetBase: string): Promise<FetchedImage> {
+  /** Status, type and declared size, before any of the body is read; returns the announced format. */
+  private checkHeaders(response: http.IncomingMessage): ImageKind {
     const status = response.statusCode ?? 0;
     if (status < 200 || status >= 300) {
-      response.destroy();
       const retryable = status >= 500 || status === 408 || status === 429;
       throw new ProviderError(`The image host answered HTTP ${status}`, retryable);
     }
     const contentType = (response.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     const announced = kindOfContentType(contentType);
-    if (!contentType.startsWith('image/')) {
-      response.destroy();
+    if (!contentType.startsWith('image/'))
       throw refused(`The download is not an image (Content-Type ${contentType || 'missing'})`);
-    }
-    if (!announced) {
-      response.destroy();
-      throw refused(`Unsupported image type ${contentType}`);
-    }
+    if (!announced) throw refused(`Unsupported image type ${contentType}`);
     const maxBytes = this.config.imageDownloadMaxBytes;
     const declared = Number(response.headers['content-length']);
     if (response.headers['content-length'] !== undefined && declared > maxBytes) {
-      response.destroy();
       throw refused(`The image is larger than the ${maxBytes}-byte limit`);
     }
-    await fs.promises.mkdir(path.dirname(targetBase), { recursive: true });
-    return streamToFile(response, targetBase, announced, maxBytes);
+    return announced;
   }
 }
 
 /**
- * Streams the body to `<targetBase>.<ext>.tmp-<random>` and renames it to `<targetBase>.<ext>`. The first
- * bytes are held back until the format is known, since the extension is part of the file name.
+ * The body with the download's rules applied while it is read: at most `maxBytes`, exactly the declared
+ * Content-Length, within the deadline (its timer is cleared when the body ends, however it ends).
  */
-async function streamToFile(
-  body: http.IncomingMessage,
-  targetBase: string,
-  announced: ImageKind,
+async function* guarded(
+  chunks: AsyncIterable<Buffer>,
+  response: http.IncomingMessage,
   maxBytes: number,
-): Promise<FetchedImage> {
-  let head = Buffer.alloc(0);
+  explain: (err: unknown) => ProviderError,
+  release: () => void,
+): AsyncGenerator<Buffer> {
   let bytes = 0;
-  let file: fs.WriteStream | undefined;
-  let tempPath: string | undefined;
-  let kind: ImageKind | undefined;
-
-  const open = async (): Promise<fs.WriteStream> => {
-    kind = sniffImageType(head) ?? undefined;
-    if (!kind) throw refused('The download is not a PNG, JPEG, WebP or GIF image');
-    if (kind !== announced) throw refused(`The image content (${kind}) does not match its Content-Type`);
-    tempPath = `${targetBase}.${kind}.tmp-${randomBytes(6).toString('hex')}`;
-    const stream = fs.createWriteStream(tempPath, { flags: 'wx' });
-    await write(stream, head);
-    return stream;
-  };
-
   try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
+    for await (const chunk of chunks) {
       bytes += chunk.length;
       if (bytes > maxBytes) throw refused(`The image is larger than the ${maxBytes}-byte limit`);
-      if (file) {
-        await write(file, chunk);
-        continue;
-      }
-      head = Buffer.concat([head, chunk]);
-      if (head.length >= SNIFF_BYTES) file = await open();
+      yield chunk;
     }
-    file ??= await open();
-    const declared = Number(body.headers['content-length']);
-    if (body.headers['content-length'] !== undefined && declared !== bytes) {
+    const declared = Number(response.headers['content-length']);
+    if (response.headers['content-length'] !== undefined && declared !== bytes) {
       throw new ProviderError('The image download was cut short', true);
     }
-    file.end();
-    await finished(file);
-    const finalPath = path.resolve(`${targetBase}.${kind}`);
-    await fs.promises.rename(tempPath as string, finalPath);
-    return { path: finalPath, bytes, contentType: MIME_TYPES[kind as ImageKind] };
   } catch (err) {
-    body.destroy();
-    file?.destroy();
-    if (tempPath) await fs.promises.rm(tempPath, { force: true });
-    throw err;
+    throw explain(err);
+  } finally {
+    release();
   }
-}
-
-async function write(stream: fs.WriteStream, chunk: Buffer): Promise<void> {
-  if (!stream.write(chunk)) await once(stream, 'drain');
 }
 
 function parseHttpUrl(raw: string): URL {

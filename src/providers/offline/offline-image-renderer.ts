@@ -1,14 +1,11 @@
-import { mkdir, rename, writeFile } from 'node:fs/promises';
-import * as path from 'node:path';
 import sharp from 'sharp';
 import { ImageRenderer, RenderedImage } from '../image-renderer';
 import { SceneRenderRequest } from '../../domain/jobs';
 import { MEDIA_PRESETS, MediaPreset } from '../media-presets';
 import { truncate } from '../prompt-builder';
 import { seededRandom } from './seeded-random';
-
-/** Where offline renders live inside IMAGE_DIR, apart from the approved downloads. */
-export const RENDERS_DIR = 'renders';
+import { ImageStorage } from '../../storage/image-storage';
+import { renderKey } from '../../storage/image-keys';
 
 /**
  * Draws a real PNG per scene without any network: a landscape composed from the prompt (shapes and
@@ -18,21 +15,16 @@ export const RENDERS_DIR = 'renders';
 export class OfflineImageRenderer implements ImageRenderer {
   readonly name = 'offline';
 
-  constructor(private readonly imageDir: string) {}
+  constructor(private readonly storage: ImageStorage) {}
 
   async render(request: SceneRenderRequest): Promise<RenderedImage> {
     const preset = MEDIA_PRESETS[request.mediaType];
     const png = await renderScenePng(request, preset);
-    const fileName = `scene_${String(request.sceneIndex + 1).padStart(2, '0')}.png`;
-    const dir = path.join(this.imageDir, request.sessionId, RENDERS_DIR);
-    await mkdir(dir, { recursive: true });
-    const target = path.join(dir, fileName);
-    const temp = `${target}.${process.pid}.${Date.now()}.tmp`;
-    await writeFile(temp, png);
-    await rename(temp, target);
+    const key = renderKey(request.sessionId, request.sceneIndex, 'png');
+    await this.storage.write(key, png, 'image/png');
     return {
-      imageUrl: `/static/${request.sessionId}/${RENDERS_DIR}/${fileName}`,
-      source: { kind: 'local', path: target },
+      imageUrl: `/static/${key}`,
+      source: { kind: 'stored', key },
       seed: request.seed,
       model: `offline-svg@${preset.width}x${preset.height}`,
     };

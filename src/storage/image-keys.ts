@@ -1,0 +1,40 @@
+/**
+ * Object keys (and so file names, URLs under /static and ZIP entry names) are generated here, never taken
+ * from input: `<session_id>/renders/scene_NN.<ext>` for a render this service made itself, and
+ * `<session_id>/scene_NN.<ext>` for an approved image fetched for export.
+ */
+export function sceneFileBase(index: number): string {
+  return `scene_${String(index + 1).padStart(2, '0')}`;
+}
+
+const SAFE_FILE = /^scene_\d{2,3}\.(png|jpg|webp|gif)$/;
+const IMAGE_KEY =
+  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\/(renders\/)?scene_\d{2,3}\.(png|jpg|webp|gif)$/;
+
+export function isSceneFileName(name: string): boolean {
+  return SAFE_FILE.test(name);
+}
+
+/** A key this service could have written: anything else (traversal, other folders) is refused unread. */
+export function isImageKey(key: string): boolean {
+  return IMAGE_KEY.test(key);
+}
+
+export function renderKey(sessionId: string, index: number, ext: string): string {
+  return `${sessionId}/renders/${sceneFileBase(index)}.${ext}`;
+}
+
+export function downloadKey(sessionId: string, file: string): string {
+  return `${sessionId}/${file}`;
+}
+
+export const CONTENT_TYPES: Record<string, string> = {
+  png: 'image/png',
+  jpg: 'image/jpeg',
+  webp: 'image/webp',
+  gif: 'image/gif',
+};
+
+export function contentTypeOfKey(key: string): string {
+  return CONTENT_TYPES[key.slice(key.lastIndexOf('.') + 1)] ?? 'application/octet-stream';
+}

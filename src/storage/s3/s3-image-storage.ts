@@ -1,0 +1,219 @@
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  S3Client,
+  S3ServiceException,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { Readable } from 'node:stream';
+import { S3Config, redactUrl } from '../../config/app-config';
+import { forEachWithLimit } from '../../common/concurrency';
+import { contentTypeOfKey, isImageKey } from '../image-keys';
+import {
+  ByteRange,
+  ImageNotFoundError,
+  ImageStorage,
+  StoredImage,
+  StoredImageInfo,
+  StorageUnavailableError,
+} from '../image-storage';
+import { measure, measured } from '../measured';
+
+const CHECK_TIMEOUT_MS = 5_000;
+const DELETE_CONCURRENCY = 16;
+/** lib-storage's smallest part: an image below it goes up in one PutObject, a larger one in parts. */
+const PART_BYTES = 5 * 1024 * 1024;
+
+/**
+ * Images as objects `<S3_PREFIX><key>` in one bucket that every API and worker process shares, so no
+ * process needs a disk of its own.
+ *
+ * Checksums are sent and checked only where S3 requires them (`WHEN_REQUIRED`): since early 2025 the SDK
+ * adds CRC checksums (and aws-chunked uploads) to every request by default, which many S3-compatible
+ * servers refuse. The export checks its own CRC-32 of every image it sends, recorded at write time.
+ * Objects are deleted one by one: DeleteObjects needs Content-MD5 or a flexible checksum, and servers
+ * differ on which they accept.
+ */
+export class S3ImageStorage implements ImageStorage {
+  readonly driver = 's3';
+  readonly location: string;
+  private readonly client: S3Client;
+
+  constructor(private readonly config: S3Config) {
+    quietenNodeVersionWarning();
+    const where = config.endpoint ? redactUrl(config.endpoint) : `AWS ${config.region}`;
+    this.location = `s3://${config.bucket}/${config.prefix} at ${where}`;
+    this.client = new S3Client({
+      region: config.region,
+      endpoint: config.endpoint,
+      forcePathStyle: config.forcePathStyle,
+      credentials: config.credentials,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000 },
+    });
+  }
+
+  async write(key: string, data: Buffer | AsyncIterable<Buffer>, contentType: string): Promise<StoredImage> {
+    const Key = this.objectKey(key);
+    if (Buffer.isBuffer(data)) {
+      await this.client.send(
+        new PutObjectCommand({
+          Bucket: this.config.bucket,
+          Key,
+          Body: data,
+          ContentLength: data.length,
+          ContentType: contentType,
+        }),
+      );
+      return measure(data);
+    }
+    // Streamed: parts are buffered up to PART_BYTES, so a small image is still one PutObject, and a failed
+    // stream aborts the multipart upload instead of leaving parts (or a partial object) behind.
+    const { chunks, result, sourceFailure } = measured(data);
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.config.bucket, Key, Body: Readable.from(chunks), ContentType: contentType },
+      partSize: PART_BYTES,
+      queueSize: 2,
+      leavePartsOnError: false,
+    });
+    try {
+      await upload.done();
+    } catch (err) {
+      // lib-storage reports the abort's own failure, if any, instead of why the body failed.
+      throw sourceFailure() ?? err;
+    }
+    return result();
+  }
+
+  async info(key: string): Promise<StoredImageInfo | null> {
+    if (!isImageKey(key)) return null;
+    try {
+      const head = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.config.bucket, Key: this.objectKey(key) }),
+      );
+      return {
+        size: head.ContentLength ?? 0,
+        contentType: head.ContentType ?? contentTypeOfKey(key),
+        etag: head.ETag ?? `"${head.ContentLength}"`,
+        lastModified: head.LastModified ?? new Date(0),
+      };
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw err;
+    }
+  }
+
+  async read(key: string, range?: ByteRange): Promise<Readable> {
+    if (!isImageKey(key)) throw new ImageNotFoundError(key);
+    try {
+      const object = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.config.bucket,
+          Key: this.objectKey(key),
+          Range: range ? `bytes=${range.start}-${range.end}` : undefined,
+        }),
+      );
+      return object.Body as Readable;
+    } catch (err) {
+      if (statusOf(err) === 404) throw new ImageNotFoundError(key);
+      throw err;
+    }
+  }
+
+  async removeSession(sessionId: string): Promise<number> {
+    const keys: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await this.client.send(
+        new ListObjectsV2Command({
+          Bucket: this.config.bucket,
+          Prefix: `${this.config.prefix}${sessionId}/`,
+          ContinuationToken: token,
+        }),
+      );
+      for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
+      token = page.IsTruncated ? page.NextContinuationToken : undefined;
+    } while (token);
+    await forEachWithLimit(keys, DELETE_CONCURRENCY, async (Key) => {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key }));
+    });
+    return keys.length;
+  }
+
+  async check(): Promise<void> {
+    try {
+      await this.client.send(new HeadBucketCommand({ Bucket: this.config.bucket }), {
+        abortSignal: AbortSignal.timeout(CHECK_TIMEOUT_MS),
+      });
+    } catch (err) {
+      throw this.unavailable(err);
+    }
+  }
+
+  async close(): Promise<void> {
+    this.client.destroy();
+  }
+
+  private objectKey(key: string): string {
+    return `${this.config.prefix}${key}`;
+  }
+
+  /** One line that says what to fix; never a credential. */
+  private unavailable(err: unknown): StorageUnavailableError {
+    const bucket = `S3 bucket "${this.config.bucket}"`;
+    const where = this.config.endpoint ? `at ${redactUrl(this.config.endpoint)}` : `in ${this.config.region}`;
+    const status = statusOf(err);
+    if (status === 404) return new StorageUnavailableError(`${bucket} does not exist ${where}`, 'S3_BUCKET');
+    if (status === 401 || status === 403) {
+      return new StorageUnavailableError(
+        `${bucket} ${where} refused the credentials (${this.credentialSource()})`,
+        this.config.credentials ? 'S3_ACCESS_KEY_ID' : undefined,
+      );
+    }
+    if (status === 301 || status === 400) {
+      return new StorageUnavailableError(
+        `${bucket} ${where} answered HTTP ${status}: check S3_REGION and S3_FORCE_PATH_STYLE`,
+        'S3_REGION',
+      );
+    }
+    const name = (err as Error | undefined)?.name;
+    if (name === 'CredentialsProviderError') {
+      return new StorageUnavailableError(
+        `no S3 credentials: set S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or give the process an AWS credential (role, profile, environment)`,
+        'S3_ACCESS_KEY_ID',
+      );
+    }
+    const code = (err as { code?: string } | undefined)?.code;
+    const reason =
+      name === 'TimeoutError' || name === 'AbortError'
+        ? `no answer within ${CHECK_TIMEOUT_MS / 1000} s`
+        : (code ?? (status ? `HTTP ${status}` : (name ?? 'unknown error')));
+    return new StorageUnavailableError(`${bucket} ${where} is unreachable (${reason})`);
+  }
+
+  private credentialSource(): string {
+    return this.config.credentials
+      ? 'S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY'
+      : "the AWS SDK's default credential chain";
+  }
+}
+
+/**
+ * On Node 20 the SDK prints a seven-line warning on stderr that its releases after early January 2027 need
+ * Node 22. The versions pinned in package.json run on Node 20 (the README's runtime section says so), and
+ * the warning would break the one-line start-up errors, so it is turned off unless the operator set it.
+ */
+function quietenNodeVersionWarning(): void {
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+}
+
+function statusOf(err: unknown): number | undefined {
+  if (err instanceof S3ServiceException) return err.$metadata.httpStatusCode;
+  return (err as { $metadata?: { httpStatusCode?: number } } | undefined)?.$metadata?.httpStatusCode;
+}
