@@ -95,17 +95,17 @@ export async function exportZip(ctx: MeasureContext): Promise<MeasureResult> {
 }
 
 /** Writes `count` copies of one ~2 MB noise PNG (as the fake provider serves them) as scene_NN.png. */
-async function writeImages(dir: string, count: number): Promise<Buffer> {
+export async function writeImages(dir: string, count: number): Promise<Buffer> {
   mkdirSync(dir, { recursive: true });
   const image = await fakeImage('png', IMAGE_BYTES);
   for (let i = 0; i < count; i++) writeFileSync(path.join(dir, sceneFile(i)), image);
   return image;
 }
 
-/** As sceneFileBase() in src/download/scene-files.ts: scene_01 … scene_100. */
-const sceneFile = (index: number) => `scene_${String(index + 1).padStart(2, '0')}.png`;
+/** As sceneFileBase() in src/storage/image-keys.ts: scene_01 … scene_100. */
+export const sceneFile = (index: number) => `scene_${String(index + 1).padStart(2, '0')}.png`;
 
-async function writeSession(
+export async function writeSession(
   stage: Stage,
   id: string,
   count: number,
@@ -176,7 +176,7 @@ async function writeSession(
 }
 
 /** POST /download, reading the whole ZIP; resolves with the time to the last byte. */
-function download(url: string, id: string): Promise<{ ms: number; bytes: number }> {
+export function download(url: string, id: string): Promise<{ ms: number; bytes: number }> {
   const body = `session_id=${id}`;
   const started = performance.now();
   return new Promise((resolve, reject) => {

@@ -2,13 +2,14 @@
  * `npm run bench`: measures the compiled service (dist/) against its limits, each figure as a ratio to a
  * baseline measured in the same run (or as a count), because the machines are shared and noisy.
  *
- * BENCH_ONLY=fanout,capacity,per-scene,status,export,memory runs a subset; BENCH_QUICK=1 a reduced version.
+ * BENCH_ONLY=fanout,capacity,per-scene,status,export,export-s3,memory runs a subset; BENCH_QUICK=1 a reduced version.
  * Writes a table to stdout and everything to bench/results/latest.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { capacity } from './capacity';
 import { exportZip } from './export';
+import { exportS3 } from './export-s3';
 import { fanout } from './fanout';
 import { MeasureContext, Measurement } from './lib/context';
 import { Figure, formatTable } from './lib/figures';
@@ -26,6 +27,7 @@ const MEASUREMENTS: [string, Measurement][] = [
   ['per-scene', perScene],
   ['status', statusReads],
   ['export', exportZip],
+  ['export-s3', exportS3],
   ['memory', memory],
 ];
 

@@ -16,6 +16,8 @@ export interface ZipImage {
 
 /** Object lookups at once when an export starts: a bucket answers each in one round trip. */
 const LOOKUP_CONCURRENCY = 8;
+/** Images requested from a bucket ahead of the one being sent (measured: `BENCH_ONLY=export-s3 npm run bench`). */
+const S3_READ_AHEAD = 4;
 
 /**
  * Builds the project ZIP: images are stored as they are (already compressed) and streamed from the image
@@ -65,6 +67,8 @@ export class ZipExportService {
         { name: 'story.txt', text: story },
       ],
       Number.isNaN(modifiedAt.getTime()) ? new Date() : modifiedAt,
+      // A bucket answers each GET after a round trip: a few requests in flight keep the transfer going.
+      this.storage.driver === 's3' ? S3_READ_AHEAD : 1,
     );
   }
 

@@ -63,6 +63,8 @@ export class ZipWriter {
     private readonly files: StoredFile[],
     texts: TextEntry[],
     modifiedAt: Date,
+    /** Files opened ahead of the one being sent: 1 for a disk, more for a bucket's round trips. */
+    private readonly readAhead = 1,
   ) {
     this.texts = texts.map(({ name, text }) => {
       const raw = Buffer.from(text, 'utf8');
@@ -94,7 +96,7 @@ export class ZipWriter {
   async write(out: Writable): Promise<void> {
     const sink = new Sink(out);
     const entries: Written[] = [];
-    const opened = new Opener(this.files);
+    const opened = new Opener(this.files, this.readAhead);
     try {
       for (const [position, file] of this.files.entries()) {
         const name = Buffer.from(file.name, 'utf8');
@@ -195,20 +197,30 @@ function dosDateTime(at: Date): { time: number; date: number } {
   };
 }
 
-/** Opens each file when it is taken, and the one after it straight away, so they overlap. */
+/**
+ * Opens each file when it is taken, and up to `ahead` files after it straight away, so their time to first
+ * byte overlaps the transfer. Opened files wait paused: what they hold is their stream buffer and the
+ * socket's, not the whole file.
+ */
 class Opener {
   private readonly pending = new Map<number, Promise<Readable>>();
 
-  constructor(private readonly files: StoredFile[]) {}
+  constructor(
+    private readonly files: StoredFile[],
+    private readonly ahead: number,
+  ) {}
 
   take(position: number): Promise<Readable> {
     const current = this.pending.get(position) ?? this.open(position);
     this.pending.delete(position);
-    if (position + 1 < this.files.length) this.pending.set(position + 1, this.open(position + 1));
+    const last = Math.min(this.files.length - 1, position + this.ahead);
+    for (let next = position + 1; next <= last; next++) {
+      if (!this.pending.has(next)) this.pending.set(next, this.open(next));
+    }
     return current;
   }
 
-  /** Closes a file opened ahead but never taken (the export stopped early). */
+  /** Closes files opened ahead but never taken (the export stopped early). */
   discard(): void {
     for (const stream of this.pending.values()) stream.then((s) => s.destroy()).catch(() => undefined);
     this.pending.clear();
