@@ -3,7 +3,7 @@ import { crc32 } from 'node:zlib';
 import { SessionRecord } from '../domain/session.model';
 import { mapWithLimit } from '../common/concurrency';
 import { downloadKey, isSceneFileName } from '../storage/image-keys';
-import { IMAGE_STORAGE, ImageStorage } from '../storage/image-storage';
+import { IMAGE_STORAGE, ImageNotFoundError, ImageStorage } from '../storage/image-storage';
 import { ZipWriter } from './zip-writer';
 
 export interface ZipImage {
@@ -47,6 +47,8 @@ export class ZipExportService {
       // The CRC recorded when the image was written, unless the record predates it or the size differs.
       const recorded = typeof download.crc32 === 'number' && download.bytes === info.size;
       const crc = recorded ? (download.crc32 as number) : await this.crcOf(key);
+      // Gone between the lookup and the read (an expiry sweep): skipped like any missing image.
+      if (crc === null) return null;
       return { index, file, key, size: info.size, crc };
     });
     return found.filter((image): image is ZipImage => image !== null);
@@ -96,9 +98,14 @@ export class ZipExportService {
     });
   }
 
-  private async crcOf(key: string): Promise<number> {
+  private async crcOf(key: string): Promise<number | null> {
     let crc = 0;
-    for await (const chunk of await this.storage.read(key)) crc = crc32(chunk as Buffer, crc);
+    try {
+      for await (const chunk of await this.storage.read(key)) crc = crc32(chunk as Buffer, crc);
+    } catch (err) {
+      if (err instanceof ImageNotFoundError) return null;
+      throw err;
+    }
     return crc >>> 0;
   }
 }

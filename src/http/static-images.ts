@@ -62,7 +62,8 @@ async function serveImage(storage: ImageStorage, req: Request, res: Response): P
   }
   let body;
   try {
-    body = await storage.read(key, range ?? undefined);
+    // Never more than Content-Length announced, even if the image was replaced since the lookup.
+    body = await storage.read(key, range ?? { start: 0, end: info.size - 1 });
   } catch (err) {
     // Removed between the lookup and the read (an expiry sweep): still a missing image.
     if (err instanceof ImageNotFoundError) throw new StaticRefusal(404);

@@ -22,6 +22,10 @@ const NOT_PROVOKED: Record<string, string> = {
   '* 431': "Prism's own HTTP server refuses oversized headers before they could reach the service",
   '* 500': 'no request provokes an unexpected error',
   'generateStory 409': 'needs an identical request still creating its session after 5 s',
+  'getDownloadedImage 503':
+    'needs the image storage down; test/e2e/object-storage.e2e.spec.ts provokes it with a bucket taken away',
+  'getRenderedImage 503':
+    'needs the image storage down; test/e2e/object-storage.e2e.spec.ts provokes it with a bucket taken away',
 };
 
 type Scene = { image_url: string; download: { status: string; file_url: string } | null };

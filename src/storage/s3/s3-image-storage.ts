@@ -54,7 +54,16 @@ export class S3ImageStorage implements ImageStorage {
       credentials: config.credentials,
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
-      requestHandler: { connectionTimeout: 5_000, requestTimeout: 60_000 },
+      requestHandler: {
+        connectionTimeout: 5_000,
+        // Until the response headers: a bucket that accepts the connection and then stalls fails the call.
+        requestTimeout: 30_000,
+        throwOnRequestTimeout: true,
+        // Between bytes of a body, read-ahead exports included (they wait while earlier images go out).
+        socketTimeout: 120_000,
+        // Exports hold a few GETs each: the SDK's default pool of 50 would starve /static and the probes.
+        httpAgent: { keepAlive: true, maxSockets: 256 },
+      },
     });
   }
 
