@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { crc32 } from 'node:zlib';
 import { download, sceneFile, writeImages, writeSession } from './export';
 import { MeasureContext, MeasureResult } from './lib/context';
+import { cpuMsOf } from './lib/cpu';
 import { figure } from './lib/figures';
 import { withStage } from './lib/stage';
 import { median, round, sleep } from './lib/stats';
@@ -50,10 +51,23 @@ export async function exportS3(ctx: MeasureContext): Promise<MeasureResult> {
 
         const localRuns: { ms: number; bytes: number }[] = [];
         const bucketRuns: { ms: number; bytes: number }[] = [];
+        // CPU time per export of each process involved: where the bucket's extra time goes.
+        const cpu = { localApi: 0, bucketApi: 0, s3rver: 0, bench: 0 };
         for (let i = 0; i < rounds; i++) {
+          const before = cpuMsOf(local.proc.pid);
           localRuns.push(await download(local.url, id));
+          cpu.localApi += cpuMsOf(local.proc.pid) - before;
+          const mid = { api: cpuMsOf(bucket.proc.pid), s3rver: cpuMsOf(s3.pid), bench: process.cpuUsage() };
           bucketRuns.push(await download(bucket.url, id));
+          cpu.bucketApi += cpuMsOf(bucket.proc.pid) - mid.api;
+          cpu.s3rver += cpuMsOf(s3.pid) - mid.s3rver;
+          const used = process.cpuUsage(mid.bench);
+          cpu.bench += (used.user + used.system) / 1000;
         }
+        const perExport = Object.fromEntries(
+          Object.entries(cpu).map(([name, ms]) => [name, round(ms / rounds)]),
+        );
+        ctx.log(`export-s3: CPU ms per export ${JSON.stringify(perExport)}`);
         if (bucketRuns.some((run) => run.bytes !== localRuns[0].bytes))
           throw new Error('The two exports differ in size');
         const localMs = median(localRuns.map((r) => r.ms));
@@ -72,7 +86,14 @@ export async function exportS3(ctx: MeasureContext): Promise<MeasureResult> {
               target: { of: 'ratio', op: '<=', value: 1.5 },
             }),
           ],
-          details: { scenes: SCENES, imageBytes: image.length, rounds, localRuns, bucketRuns },
+          details: {
+            scenes: SCENES,
+            imageBytes: image.length,
+            rounds,
+            localRuns,
+            bucketRuns,
+            cpuMsPerExport: perExport,
+          },
         };
       },
     );
@@ -108,6 +129,7 @@ new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: ${JSON.stri
   return {
     endpoint,
     client,
+    pid: child.pid ?? -1,
     put: async (key: string, body: Buffer) => {
       await client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: body }));
     },
