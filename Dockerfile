@@ -1,7 +1,7 @@
 # syntax=docker/dockerfile:1
 
 # ---- Build: compile TypeScript to dist/ ----
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci
@@ -10,7 +10,7 @@ COPY src ./src
 RUN npx tsc -p tsconfig.build.json
 
 # ---- Runtime: production dependencies and the compiled service ----
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 # The offline renderer draws scene text from SVG through sharp (librsvg + fontconfig), which needs a font and
 # a fontconfig configuration: fonts-dejavu-core is the font (the SVG asks for "DejaVu Sans"), fontconfig-config
 # provides /etc/fonts/fonts.conf.

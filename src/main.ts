@@ -3,6 +3,7 @@ import { ConsoleLogger, Logger } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppConfig, ConfigError, loadConfig } from './config/app-config';
 import { checkBindable } from './config/check-bindable';
+import { unsupportedRuntime } from './config/runtime-check';
 
 // Colour codes only for a terminal: in a file, a pipe or a log collector they are noise.
 const logger = new ConsoleLogger({ colors: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR });
@@ -65,6 +66,12 @@ function fail(err: unknown): never {
     process.exit(2);
   }
   console.error(`Startup failed: ${err instanceof Error ? err.message : String(err)}`.split('\n')[0]);
+  process.exit(1);
+}
+
+const runtimeProblem = unsupportedRuntime();
+if (runtimeProblem) {
+  console.error(runtimeProblem);
   process.exit(1);
 }
 

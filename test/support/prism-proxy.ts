@@ -1,4 +1,6 @@
 import { ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 
 const PRISM = path.join(__dirname, '..', '..', 'node_modules', '.bin', 'prism');
@@ -19,13 +21,24 @@ export interface PrismProxy {
 
 /**
  * Stoplight Prism as a validating proxy (`prism proxy <document> <service>`), as a client author would run
- * it: every request and answer is checked against the document at `documentUrl`. Without `--errors` it
+ * it: every request and answer is checked against the document at `documentUrl` (a URL or a file). Without `--errors` it
  * passes everything through and lists what does not conform in an `sl-violations` header, so requests
  * that are meant to be invalid still reach the service and their error answers are checked too.
  */
 export async function startPrismProxy(documentUrl: string, upstream: string): Promise<PrismProxy> {
-  const args = ['proxy', documentUrl, upstream, '--host', '127.0.0.1', '--port', '0', '--cors', 'false'];
+  // Prism is handed the served document as a file: on Node 24 its own download fails ("Expected signal to
+  // be an instance of AbortSignal": it passes a polyfilled AbortSignal to Node's fetch, which checks).
+  const folder = mkdtempSync(path.join(tmpdir(), 'sig-prism-'));
+  let documentFile = documentUrl;
+  if (/^https?:\/\//.test(documentUrl)) {
+    const served = await fetch(documentUrl);
+    if (!served.ok) throw new Error(`${documentUrl} answered ${served.status}`);
+    documentFile = path.join(folder, 'openapi.json');
+    writeFileSync(documentFile, await served.text());
+  }
+  const args = ['proxy', documentFile, upstream, '--host', '127.0.0.1', '--port', '0', '--cors', 'false'];
   const child = spawn(PRISM, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  child.once('exit', () => rmSync(folder, { recursive: true, force: true }));
   let output = '';
   const listening = new Promise<string>((resolve, reject) => {
     const onOutput = (chunk: Buffer) => {
