@@ -83,7 +83,10 @@ export class JobQueue {
   }
 
   async isReady(): Promise<boolean> {
-    const clients = await Promise.all([this.generation.client, this.download.client]);
+    const clients = await Promise.all([
+      this.generation.getBackend().client,
+      this.download.getBackend().client,
+    ]);
     return clients.every((client) => client.status === 'ready');
   }
 

@@ -95,7 +95,7 @@ describe('an Idempotency-Key whose request could not be queued', () => {
   it('answers 503 at once and frees the key for a retry once the queue is back', async () => {
     const key = randomUUID();
     // The producer connection of the queues: Redis is away for it alone while sessions are still written.
-    const queueConnection = (await t.app.get<Queue>(getQueueToken(QueueName.Generation))
+    const queueConnection = (await t.app.get<Queue>(getQueueToken(QueueName.Generation)).getBackend()
       .client) as unknown as Redis;
     queueConnection.disconnect();
     let failed: JsonResponse<Created>;

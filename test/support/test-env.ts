@@ -65,7 +65,7 @@ export async function storedValues(prefix: string): Promise<string[]> {
       const type = await redis.type(key);
       if (type === 'hash') values.push(JSON.stringify(await redis.hgetall(key)));
       else if (type === 'string') values.push((await redis.get(key)) ?? '');
-      else if (type === 'zset') values.push(JSON.stringify(await redis.zrange(key, 0, -1)));
+      else if (type === 'zset') values.push(JSON.stringify(await redis.zrange(key, 0, '-1')));
       else if (type === 'list') values.push(JSON.stringify(await redis.lrange(key, 0, -1)));
       else if (type === 'set') values.push(JSON.stringify(await redis.smembers(key)));
       else if (type === 'stream') values.push(JSON.stringify(await redis.xrange(key, '-', '+')));
