@@ -4,7 +4,10 @@ import * as path from 'node:path';
 
 const ENTRY = path.join(__dirname, '..', '..', 'dist', 'main.js');
 
-/** One compiled service process (`node dist/main.js`) with its output kept for failure messages. */
+/**
+ * One compiled service process (`node dist/main.js`) with its output kept for failure messages. It runs on
+ * the same Node.js as the tests, or on the binary SERVICE_NODE names (to compare runtimes in the bench).
+ */
 export class ServiceProcess {
   readonly child: ChildProcess;
   output = '';
@@ -14,7 +17,7 @@ export class ServiceProcess {
     readonly name: string,
     env: Record<string, string>,
   ) {
-    this.child = spawn(process.execPath, [ENTRY], {
+    this.child = spawn(process.env.SERVICE_NODE ?? process.execPath, [ENTRY], {
       env: { PATH: process.env.PATH ?? '', NODE_ENV: 'test', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
