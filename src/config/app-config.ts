@@ -98,6 +98,8 @@ type Env = Record<string, string | undefined>;
 export function redactUrl(value: string): string {
   let url: URL;
   try {
+    // Without "//" a host:port (a common slip) would parse as scheme "host:" and print as "host://port".
+    if (!value.includes('//')) throw new Error('not a URL with an authority');
     url = new URL(value);
   } catch {
     // Unparsable text with an @ may hold a password with / # ? in it: then nothing of it is shown.

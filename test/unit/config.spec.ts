@@ -355,6 +355,14 @@ describe('loadConfig', () => {
     expect(error.message).not.toMatch(/Zx9|abc\+def|p#ss|pa\?ss/);
   });
 
+  it.each([
+    ['REDIS_URL', 'localhost:6379'],
+    ['S3_ENDPOINT', 'minio:9000'],
+  ])('prints a %s given without a scheme as it was given', (variable, value) => {
+    const error = refusal({ STORAGE_DRIVER: 's3', S3_BUCKET: 'images', [variable]: value });
+    expect(error.message).toContain(`got "${value}"`);
+  });
+
   it('ignores variables it does not know', () => {
     expect(loadConfig({ PATH: '/usr/bin', NODE_ENV: 'production', PORT: '9000' }).port).toBe(9000);
   });
