@@ -14,7 +14,7 @@ export interface ZipImage {
   crc: number;
 }
 
-/** Object lookups at once when an export starts: a bucket answers each in one round trip. */
+/** CRCs recomputed at once for records that predate them. */
 const LOOKUP_CONCURRENCY = 8;
 /** Images requested from a bucket ahead of the one being sent (measured: `BENCH_ONLY=export-s3 npm run bench`). */
 const S3_READ_AHEAD = 4;
@@ -35,21 +35,23 @@ export class ZipExportService {
       const download = session.downloads[index];
       return download?.status === 'done' && !!download.file && isSceneFileName(download.file);
     });
+    // One listing of the session's images (one request to a bucket) instead of a lookup per image.
+    const sizes = wanted.length > 0 ? await this.storage.sizes(session.id) : new Map<string, number>();
     const found = await mapWithLimit(wanted, LOOKUP_CONCURRENCY, async (index) => {
       const download = session.downloads[index];
       const file = download.file as string;
       const key = downloadKey(session.id, file);
-      const info = await this.storage.info(key);
-      if (!info) {
+      const size = sizes.get(key);
+      if (size === undefined) {
         this.logger.warn(`Image ${file} of ${session.id} is missing from the image storage`);
         return null;
       }
       // The CRC recorded when the image was written, unless the record predates it or the size differs.
-      const recorded = typeof download.crc32 === 'number' && download.bytes === info.size;
+      const recorded = typeof download.crc32 === 'number' && download.bytes === size;
       const crc = recorded ? (download.crc32 as number) : await this.crcOf(key);
-      // Gone between the lookup and the read (an expiry sweep): skipped like any missing image.
+      // Gone between the listing and the read (an expiry sweep): skipped like any missing image.
       if (crc === null) return null;
-      return { index, file, key, size: info.size, crc };
+      return { index, file, key, size, crc };
     });
     return found.filter((image): image is ZipImage => image !== null);
   }

@@ -33,6 +33,8 @@ export interface ImageStorage {
   info(key: string): Promise<StoredImageInfo | null>;
   /** The image's bytes, or a range of them; rejects with ImageNotFoundError when there is no such image. */
   read(key: string, range?: ByteRange): Promise<Readable>;
+  /** Every image of a session, key → size in bytes: one listing, however many images. */
+  sizes(sessionId: string): Promise<Map<string, number>>;
   /** Removes every image of a session; returns how many were removed. */
   removeSession(sessionId: string): Promise<number>;
   /** Resolves when the storage can be used; rejects with StorageUnavailableError saying why, in one line. */

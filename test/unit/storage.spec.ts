@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
@@ -182,6 +182,25 @@ describe('LocalImageStorage', () => {
     );
     expect(error).toBeInstanceOf(ImageNotFoundError);
     expect((error as ImageNotFoundError).key).toBe(key);
+  });
+
+  it("lists a session's images with their sizes, and nothing else", async () => {
+    await storage.write(downloadKey(SESSION, 'scene_01.png'), randomBytes(10), 'image/png');
+    await storage.write(downloadKey(SESSION, 'scene_02.jpg'), randomBytes(25), 'image/jpeg');
+    await storage.write(renderKey(SESSION, 0, 'png'), randomBytes(7), 'image/png');
+    await storage.write(downloadKey(OTHER_SESSION, 'scene_01.png'), randomBytes(3), 'image/png');
+    // A leftover that is no image key (a temporary file) is not listed.
+    writeFileSync(path.join(dir, SESSION, 'scene_03.png.abc.tmp'), 'partial');
+
+    expect(await storage.sizes(SESSION)).toEqual(
+      new Map([
+        [downloadKey(SESSION, 'scene_01.png'), 10],
+        [downloadKey(SESSION, 'scene_02.jpg'), 25],
+        [renderKey(SESSION, 0, 'png'), 7],
+      ]),
+    );
+    expect(await storage.sizes('5d2c9e1a-0000-4a6d-9c8e-2f1a0b3c4d5e')).toEqual(new Map());
+    expect(await storage.sizes('..')).toEqual(new Map());
   });
 
   it('removes every image of a session and says how many', async () => {

@@ -79,6 +79,25 @@ export class LocalImageStorage implements ImageStorage {
     return handle.createReadStream({ ...range, highWaterMark: READ_CHUNK_BYTES });
   }
 
+  async sizes(sessionId: string): Promise<Map<string, number>> {
+    const sizes = new Map<string, number>();
+    if (!isSessionFolder(sessionId)) return sizes;
+    let entries;
+    try {
+      entries = await readdir(path.join(this.root, sessionId), { recursive: true, withFileTypes: true });
+    } catch (err) {
+      if (isMissing(err)) return sizes;
+      throw err;
+    }
+    for (const entry of entries) {
+      const key = path.relative(this.root, path.join(entry.parentPath, entry.name)).split(path.sep).join('/');
+      if (!entry.isFile() || !isImageKey(key)) continue;
+      const found = await stat(path.join(this.root, key)).catch(() => null);
+      if (found) sizes.set(key, found.size);
+    }
+    return sizes;
+  }
+
   async removeSession(sessionId: string): Promise<number> {
     if (!isSessionFolder(sessionId)) return 0;
     const folder = path.join(this.root, sessionId);

@@ -135,8 +135,26 @@ export class S3ImageStorage implements ImageStorage {
     }
   }
 
+  async sizes(sessionId: string): Promise<Map<string, number>> {
+    const sizes = new Map<string, number>();
+    for (const object of await this.listSession(sessionId)) {
+      const key = object.key.slice(this.config.prefix.length);
+      if (isImageKey(key)) sizes.set(key, object.size);
+    }
+    return sizes;
+  }
+
   async removeSession(sessionId: string): Promise<number> {
-    const keys: string[] = [];
+    const objects = await this.listSession(sessionId);
+    await forEachWithLimit(objects, DELETE_CONCURRENCY, async ({ key }) => {
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: key }));
+    });
+    return objects.length;
+  }
+
+  /** Every object under `<prefix><sessionId>/`, by full object key, a page of up to 1,000 per request. */
+  private async listSession(sessionId: string): Promise<{ key: string; size: number }[]> {
+    const objects: { key: string; size: number }[] = [];
     let token: string | undefined;
     do {
       const page = await this.client.send(
@@ -146,13 +164,12 @@ export class S3ImageStorage implements ImageStorage {
           ContinuationToken: token,
         }),
       );
-      for (const object of page.Contents ?? []) if (object.Key) keys.push(object.Key);
+      for (const object of page.Contents ?? []) {
+        if (object.Key) objects.push({ key: object.Key, size: object.Size ?? 0 });
+      }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
-    await forEachWithLimit(keys, DELETE_CONCURRENCY, async (Key) => {
-      await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key }));
-    });
-    return keys.length;
+    return objects;
   }
 
   async check(): Promise<void> {
