@@ -4,7 +4,7 @@ import { ApiErrorResponses } from '../http/api-error.decorator';
 import { APP_CONFIG, AppConfig, redactUrl } from '../config/app-config';
 import { selectProviders } from '../providers/provider-selection';
 import { SessionStore } from '../sessions/session.store';
-import { IMAGE_STORAGE, ImageStorage } from '../storage/image-storage';
+import { IMAGE_STORAGE, ImageStorage, isUsable } from '../storage/image-storage';
 import { DebugModeGuard } from './debug.guard';
 import { DebugConfigView, DebugSessionsView } from './debug-views';
 
@@ -52,10 +52,7 @@ export class DebugController {
   @ApiErrorResponses(DEBUG_ERRORS)
   async getDebugConfig(): Promise<DebugConfigView> {
     const selection = selectProviders(this.config);
-    const usable = await this.storage.check().then(
-      () => true,
-      () => false,
-    );
+    const usable = await isUsable(this.storage);
     return {
       api_keys: {
         openrouter: configured(this.config.openrouter.apiKey),

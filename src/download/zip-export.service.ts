@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { crc32 } from 'node:zlib';
 import { SessionRecord } from '../domain/session.model';
 import { mapWithLimit } from '../common/concurrency';
 import { downloadKey, isSceneFileName } from '../storage/image-keys';
 import { IMAGE_STORAGE, ImageNotFoundError, ImageStorage } from '../storage/image-storage';
+import { measured } from '../storage/measured';
 import { ZipWriter } from './zip-writer';
 
 export interface ZipImage {
@@ -16,8 +16,6 @@ export interface ZipImage {
 
 /** CRCs recomputed at once for records that predate them. */
 const LOOKUP_CONCURRENCY = 8;
-/** Images requested from a bucket ahead of the one being sent (measured: `BENCH_ONLY=export-s3 npm run bench`). */
-const S3_READ_AHEAD = 4;
 
 /**
  * Builds the project ZIP: images are stored as they are (already compressed) and streamed from the image
@@ -71,8 +69,7 @@ export class ZipExportService {
         { name: 'story.txt', text: story },
       ],
       Number.isNaN(modifiedAt.getTime()) ? new Date() : modifiedAt,
-      // A bucket answers each GET after a round trip: a few requests in flight keep the transfer going.
-      this.storage.driver === 's3' ? S3_READ_AHEAD : 1,
+      this.storage.readAhead,
     );
   }
 
@@ -101,13 +98,13 @@ export class ZipExportService {
   }
 
   private async crcOf(key: string): Promise<number | null> {
-    let crc = 0;
     try {
-      for await (const chunk of await this.storage.read(key)) crc = crc32(chunk as Buffer, crc);
+      const { chunks, result } = measured(await this.storage.read(key));
+      for await (const chunk of chunks) void chunk;
+      return result().crc32;
     } catch (err) {
       if (err instanceof ImageNotFoundError) return null;
       throw err;
     }
-    return crc >>> 0;
   }
 }

@@ -17,7 +17,7 @@ import { ProviderStatusService } from '../providers/provider-status.service';
 import { JobQueue } from '../queue/job-queue.service';
 import { RedisService } from '../redis/redis.service';
 import { SessionStore } from '../sessions/session.store';
-import { IMAGE_STORAGE, ImageStorage } from '../storage/image-storage';
+import { IMAGE_STORAGE, ImageStorage, isUsable } from '../storage/image-storage';
 import { APP_VERSION } from '../config/version';
 
 // Terminus would document its own 503 body, but a failed probe answers with the error envelope here.
@@ -88,13 +88,6 @@ export class HealthController {
     @Inject(IMAGE_STORAGE) private readonly storage: ImageStorage,
   ) {}
 
-  private storageUsable(): Promise<boolean> {
-    return this.storage.check().then(
-      () => true,
-      () => false,
-    );
-  }
-
   @Get()
   @ApiOperation({ summary: 'Service health, provider status and live session count' })
   @ApiOkResponse({ type: HealthView, description: 'Healthy' })
@@ -107,7 +100,7 @@ export class HealthController {
   async getHealth(@Res({ passthrough: true }) res: Response): Promise<HealthView & Record<string, unknown>> {
     const [redisUp, storageUp, services] = await Promise.all([
       this.redis.isReachable(),
-      this.storageUsable(),
+      isUsable(this.storage),
       this.providers.statuses(),
     ]);
     const activeSessions = redisUp ? await this.sessions.countActive().catch(() => null) : null;
@@ -163,7 +156,7 @@ export class HealthController {
         },
         async () => {
           const check = this.indicators.check('storage');
-          return (await this.storageUsable()) ? check.up() : check.down('unreachable');
+          return (await isUsable(this.storage)) ? check.up() : check.down('unreachable');
         },
       ]);
     } catch {

@@ -1,3 +1,5 @@
+import { ImageKind, MIME_TYPES } from '../providers/http/image-sniff';
+
 /**
  * Object keys (and so file names, URLs under /static and ZIP entry names) are generated here, never taken
  * from input: `<session_id>/renders/scene_NN.<ext>` for a render this service made itself, and
@@ -28,13 +30,6 @@ export function downloadKey(sessionId: string, file: string): string {
   return `${sessionId}/${file}`;
 }
 
-export const CONTENT_TYPES: Record<string, string> = {
-  png: 'image/png',
-  jpg: 'image/jpeg',
-  webp: 'image/webp',
-  gif: 'image/gif',
-};
-
 export function contentTypeOfKey(key: string): string {
-  return CONTENT_TYPES[key.slice(key.lastIndexOf('.') + 1)] ?? 'application/octet-stream';
+  return MIME_TYPES[key.slice(key.lastIndexOf('.') + 1) as ImageKind] ?? 'application/octet-stream';
 }

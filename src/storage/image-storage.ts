@@ -25,6 +25,8 @@ export interface ByteRange {
  */
 export interface ImageStorage {
   readonly driver: 'local' | 's3';
+  /** Images an export opens ahead of the one it sends: more where each read starts with a round trip. */
+  readonly readAhead: number;
   /** Where the images live, for logs and /debug: a folder or bucket, never a credential. */
   readonly location: string;
   /** Stores a whole image, or streams one in; readers never see a partial object, and a failed write leaves none. */
@@ -35,14 +37,22 @@ export interface ImageStorage {
   read(key: string, range?: ByteRange): Promise<Readable>;
   /** Every image of a session, key → size in bytes: one listing, however many images. */
   sizes(sessionId: string): Promise<Map<string, number>>;
-  /** Removes every image of a session; returns how many were removed. */
-  removeSession(sessionId: string): Promise<number>;
+  /** Removes every image of a session. */
+  removeSession(sessionId: string): Promise<void>;
   /** Resolves when the storage can be used; rejects with StorageUnavailableError saying why, in one line. */
   check(): Promise<void>;
   close(): Promise<void>;
 }
 
 export const IMAGE_STORAGE = Symbol('IMAGE_STORAGE');
+
+/** check() as a yes or no, for health views. */
+export function isUsable(storage: ImageStorage): Promise<boolean> {
+  return storage.check().then(
+    () => true,
+    () => false,
+  );
+}
 
 export class ImageNotFoundError extends Error {
   constructor(readonly key: string) {

@@ -1,4 +1,4 @@
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import * as http from 'node:http';
@@ -71,15 +71,12 @@ export class TestS3 {
     return this;
   }
 
-  /**
-   * The service's variables for this bucket, with its own key prefix; `direct` skips the front (the
-   * benchmarks use it, so the front's work in the measuring process is not counted).
-   */
-  vars(prefix: string, options: { direct?: boolean } = {}): Record<string, string> {
+  /** The service's variables for this bucket, with its own key prefix. */
+  vars(prefix: string): Record<string, string> {
     return {
       STORAGE_DRIVER: 's3',
       S3_BUCKET: this.bucket,
-      S3_ENDPOINT: options.direct ? `http://127.0.0.1:${this.backendPort}` : this.endpoint,
+      S3_ENDPOINT: this.endpoint,
       S3_ACCESS_KEY_ID: S3_ACCESS_KEY,
       S3_SECRET_ACCESS_KEY: S3_SECRET_KEY,
       S3_PREFIX: prefix,
@@ -98,10 +95,6 @@ export class TestS3 {
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
     } while (token);
     return keys.sort();
-  }
-
-  async put(key: string, body: Buffer): Promise<void> {
-    await this.client().send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: body }));
   }
 
   async object(key: string): Promise<Buffer> {

@@ -7,7 +7,7 @@ import {
   withSharedErrors,
 } from './conventions';
 
-/** Formats the renderers and the download job write (src/download/scene-files.ts names them). */
+/** Formats the renderers and the download job write (src/storage/image-keys.ts names them). */
 const IMAGE_TYPES = ['image/png', 'image/jpeg', 'image/webp', 'image/gif'];
 const BINARY = { schema: { type: 'string', format: 'binary' } };
 const ENVELOPE = { 'application/json': { schema: { $ref: '#/components/schemas/ErrorEnvelope' } } };

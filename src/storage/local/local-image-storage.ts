@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { constants, createWriteStream } from 'node:fs';
-import { access, mkdir, open, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { access, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
+import { isSessionId } from '../../sessions/session-id';
 import { contentTypeOfKey, isImageKey } from '../image-keys';
 import {
   ByteRange,
@@ -13,10 +14,9 @@ import {
   StoredImageInfo,
   StorageUnavailableError,
 } from '../image-storage';
-import { measure, measured } from '../measured';
+import { measured } from '../measured';
 
 const READ_CHUNK_BYTES = 256 * 1024;
-const isSessionFolder = (name: string) => /^[0-9a-f-]{36}$/.test(name);
 
 /**
  * Images as files under IMAGE_DIR (`<IMAGE_DIR>/<key>`): zero set-up, one machine. A write goes to a
@@ -24,6 +24,7 @@ const isSessionFolder = (name: string) => /^[0-9a-f-]{36}$/.test(name);
  */
 export class LocalImageStorage implements ImageStorage {
   readonly driver = 'local';
+  readonly readAhead = 1;
   readonly location: string;
 
   constructor(private readonly root: string) {
@@ -35,11 +36,6 @@ export class LocalImageStorage implements ImageStorage {
     await mkdir(path.dirname(target), { recursive: true });
     const temp = `${target}.${randomBytes(6).toString('hex')}.tmp`;
     try {
-      if (Buffer.isBuffer(data)) {
-        await writeFile(temp, data, { flag: 'wx' });
-        await rename(temp, target);
-        return measure(data);
-      }
       const { chunks, result } = measured(data);
       await pipeline(Readable.from(chunks), createWriteStream(temp, { flags: 'wx' }));
       await rename(temp, target);
@@ -81,7 +77,7 @@ export class LocalImageStorage implements ImageStorage {
 
   async sizes(sessionId: string): Promise<Map<string, number>> {
     const sizes = new Map<string, number>();
-    if (!isSessionFolder(sessionId)) return sizes;
+    if (!isSessionId(sessionId)) return sizes;
     let entries;
     try {
       entries = await readdir(path.join(this.root, sessionId), { recursive: true, withFileTypes: true });
@@ -98,18 +94,17 @@ export class LocalImageStorage implements ImageStorage {
     return sizes;
   }
 
-  async removeSession(sessionId: string): Promise<number> {
-    if (!isSessionFolder(sessionId)) return 0;
-    const folder = path.join(this.root, sessionId);
-    const files = await countFiles(folder);
-    await rm(folder, { recursive: true, force: true });
-    return files;
+  async removeSession(sessionId: string): Promise<void> {
+    if (isSessionId(sessionId)) await rm(path.join(this.root, sessionId), { recursive: true, force: true });
   }
 
   async check(): Promise<void> {
     try {
-      await mkdir(this.root, { recursive: true });
-      await access(this.root, constants.W_OK);
+      // Probes call this often: the folder is created only when it is missing (start-up, or removed since).
+      await access(this.root, constants.W_OK).catch(async () => {
+        await mkdir(this.root, { recursive: true });
+        await access(this.root, constants.W_OK);
+      });
     } catch (err) {
       throw new StorageUnavailableError(
         `${this.root} cannot be created or written: ${(err as Error).message}`.split('\n')[0],
@@ -129,13 +124,4 @@ export class LocalImageStorage implements ImageStorage {
 function isMissing(err: unknown): boolean {
   const code = (err as NodeJS.ErrnoException).code;
   return code === 'ENOENT' || code === 'ENOTDIR';
-}
-
-async function countFiles(folder: string): Promise<number> {
-  try {
-    const entries = await readdir(folder, { recursive: true, withFileTypes: true });
-    return entries.filter((entry) => entry.isFile()).length;
-  } catch {
-    return 0;
-  }
 }
