@@ -1,9 +1,21 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync, ValidationError } from 'class-validator';
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import { EnvironmentVariables, Shown } from './env.schema';
+import { EnvironmentVariables, Shown, splitKeyEntry } from './env.schema';
 
 export type Role = 'api' | 'worker' | 'all';
+export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+
+/**
+ * One entry of API_KEYS. `tenant` is what a session records as its owner: the entry's name when it has one
+ * (so the key's value can be replaced and the sessions stay reachable), else a hash of the key; never the
+ * key itself.
+ */
+export interface ApiKey {
+  key: string;
+  tenant: string;
+}
 export type ProviderMode = 'auto' | 'offline' | 'live';
 export type TrustProxy = boolean | number | string[];
 
@@ -62,10 +74,33 @@ export interface AppConfig {
   trustProxy: TrustProxy;
   debugMode: boolean;
   publicBaseUrl: string | undefined;
-  apiKeys: string[];
+  apiKeys: ApiKey[];
+  /** Serve without API keys although live provider keys are set (ALLOW_ANONYMOUS): the operator chose it. */
+  allowAnonymous: boolean;
+  /** HMAC key of signed image URLs; undefined without API_KEYS (URLs stay unsigned). */
+  urlSigningKey: Buffer | undefined;
+  imageUrlTtlSeconds: number;
+  /** Sessions one tenant may have processing at once; 0 = unlimited. */
+  maxActiveSessionsPerKey: number;
+  providerOutage: ProviderOutageConfig;
+  logFormat: 'text' | 'json';
+  logLevel: LogLevel;
+  metricsEnabled: boolean;
+  queueDashboard: boolean;
   rateLimitPerMinute: number;
   idempotencyTtlSeconds: number;
   shutdownTimeoutMs: number;
+}
+
+export interface ProviderOutageConfig {
+  /** How long sessions wait for an unreachable or failing provider before they fail. */
+  toleranceMs: number;
+  /** Consecutive retryable failures of a provider that open its circuit breaker. */
+  breakerThreshold: number;
+  /** While the breaker is open, at most one probe request per this interval, cluster-wide. */
+  probeIntervalMs: number;
+  /** How often the API re-checks the live providers behind the live-mode 503 and /health. */
+  checkIntervalMs: number;
 }
 
 export interface S3Config {
@@ -136,6 +171,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
   });
   const [error] = validateSync(vars, { stopAtFirstError: true });
   if (error) throw refusal(error, env[error.property]);
+  const apiKeys = vars.API_KEYS.map(apiKeyOf);
+  refuseAnonymousSpending(vars, apiKeys);
 
   return {
     port: vars.PORT,
@@ -188,11 +225,55 @@ export function loadConfig(env: Env = process.env): AppConfig {
     trustProxy: vars.TRUST_PROXY,
     debugMode: vars.DEBUG_MODE,
     publicBaseUrl: vars.PUBLIC_BASE_URL,
-    apiKeys: vars.API_KEYS,
+    apiKeys,
+    allowAnonymous: vars.ALLOW_ANONYMOUS,
+    urlSigningKey: urlSigningKey(vars.URL_SIGNING_SECRET, apiKeys),
+    imageUrlTtlSeconds: vars.IMAGE_URL_TTL_SECONDS,
+    maxActiveSessionsPerKey: vars.MAX_ACTIVE_SESSIONS_PER_KEY,
+    providerOutage: {
+      toleranceMs: vars.PROVIDER_OUTAGE_TOLERANCE_SECONDS * 1000,
+      breakerThreshold: vars.PROVIDER_BREAKER_THRESHOLD,
+      probeIntervalMs: vars.PROVIDER_PROBE_INTERVAL_MS,
+      checkIntervalMs: vars.PROVIDER_CHECK_INTERVAL_MS,
+    },
+    logFormat: vars.LOG_FORMAT,
+    logLevel: vars.LOG_LEVEL,
+    metricsEnabled: vars.METRICS_ENABLED,
+    queueDashboard: vars.QUEUE_DASHBOARD,
     rateLimitPerMinute: vars.RATE_LIMIT_PER_MINUTE,
     idempotencyTtlSeconds: vars.IDEMPOTENCY_TTL_SECONDS,
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
   };
+}
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest();
+
+function apiKeyOf(entry: string): ApiKey {
+  const { name, key } = splitKeyEntry(entry);
+  return { key, tenant: name !== undefined ? `name:${name}` : `key:${sha256(key).toString('hex').slice(0, 32)}` };
+}
+
+/**
+ * Anyone who reaches an API without keys spends the provider credit: with live provider keys set, that has
+ * to be asked for (ALLOW_ANONYMOUS=true). Workers serve no API, so they need no keys.
+ */
+function refuseAnonymousSpending(vars: EnvironmentVariables, apiKeys: ApiKey[]): void {
+  const liveKeys = vars.AI_PROVIDERS !== 'offline' && (vars.OPENROUTER_API_KEY || vars.RUNWARE_API_KEY);
+  if (vars.ROLE === 'worker' || apiKeys.length > 0 || !liveKeys || vars.ALLOW_ANONYMOUS) return;
+  throw new ConfigError(
+    'API_KEYS',
+    'is required while live provider keys are set, or anyone who reaches the port spends their credit; set API_KEYS, or ALLOW_ANONYMOUS=true to serve without keys on purpose',
+  );
+}
+
+/**
+ * URL_SIGNING_SECRET when set; else derived from the API keys, which every API process of a deployment
+ * shares (so URLs signed by one verify on another). Without keys, URLs stay unsigned.
+ */
+function urlSigningKey(secret: string | undefined, apiKeys: ApiKey[]): Buffer | undefined {
+  if (secret) return sha256(`url-signing\n${secret}`);
+  if (apiKeys.length === 0) return undefined;
+  return sha256(`url-signing\n${apiKeys.map((k) => k.key).sort().join('\n')}`);
 }
 
 function storageConfig(vars: EnvironmentVariables): StorageConfig {

@@ -15,7 +15,7 @@ import {
   ValidationOptions,
 } from 'class-validator';
 import { isIP } from 'node:net';
-import type { ProviderMode, Role, TrustProxy } from './app-config';
+import type { LogLevel, ProviderMode, Role, TrustProxy } from './app-config';
 
 /** How a refused value may be printed: as given, as a URL without credentials or query, or never (a secret). */
 export type Shown = 'value' | 'url' | 'never';
@@ -148,16 +148,39 @@ function Secret(required: (env: EnvironmentVariables) => boolean, reason: string
   );
 }
 
-const isPrintableKey = (key: string) => /^[\x21-\x7e]+$/.test(key);
+/** Shorter keys can be guessed or brute-forced through the rate limit; 16 random characters cannot. */
+export const MIN_API_KEY_LENGTH = 16;
+
+/** `name:key`, where the name (which sessions record, so a key's value can be replaced) is a plain word. */
+const NAMED_KEY = /^([A-Za-z0-9][A-Za-z0-9_.-]{0,63}):(.*)$/;
+
+/** An API_KEYS entry split into its optional name and the key itself. */
+export function splitKeyEntry(entry: string): { name: string | undefined; key: string } {
+  const named = NAMED_KEY.exec(entry);
+  return named ? { name: named[1], key: named[2] } : { name: undefined, key: entry };
+}
+
+const isKeyEntry = (entry: string) => {
+  const { key } = splitKeyEntry(entry);
+  return key.length >= MIN_API_KEY_LENGTH && /^[\x21-\x7e]+$/.test(key);
+};
 
 /** Set but holding no key (" , ", or only blanks) would silently turn authentication off: it stays text, refused. */
 function KeyList() {
   return Variable({
-    allowed:
-      'must list keys of printable ASCII characters without spaces, separated by commas; leave it unset for no authentication',
+    allowed: `must list keys of at least ${MIN_API_KEY_LENGTH} printable ASCII characters without spaces, each optionally named (name:key), separated by commas; leave it unset for no authentication`,
     read: (value) => (typeof value === 'string' && value !== '' ? value : undefined),
     parse: (text) => (list(text).length > 0 ? list(text) : text),
-    rules: (o) => [Check('isKeyList', isListOf(isPrintableKey), o)],
+    rules: (o) => [Check('isKeyList', isListOf(isKeyEntry), o)],
+    shown: 'never',
+  });
+}
+
+/** A signing secret: never printed, long enough that it cannot be guessed. */
+function SigningSecret() {
+  return Variable({
+    allowed: 'must be at least 32 characters (e.g. `openssl rand -hex 32`)',
+    rules: (o) => [Check('isSigningSecret', (value) => String(value).length >= 32, o)],
     shown: 'never',
   });
 }
@@ -347,6 +370,12 @@ export class EnvironmentVariables {
   @IntegerBetween(500, 600_000) JOB_STALLED_CHECK_MS = 15_000;
   @IntegerBetween(100, 600_000) SHUTDOWN_TIMEOUT_MS = 25_000;
 
+  // ---- Provider outages ----
+  @IntegerBetween(0, 24 * 3600) PROVIDER_OUTAGE_TOLERANCE_SECONDS = 300;
+  @IntegerBetween(1, 1000) PROVIDER_BREAKER_THRESHOLD = 5;
+  @IntegerBetween(100, 600_000) PROVIDER_PROBE_INTERVAL_MS = 5_000;
+  @IntegerBetween(1_000, 3_600_000) PROVIDER_CHECK_INTERVAL_MS = 30_000;
+
   // ---- Sessions ----
   @NumberBetween(0.001, 24 * 365) SESSION_TTL_HOURS = 24;
   @NumberBetween(1, 24 * 60) SESSION_STALL_MINUTES = 30;
@@ -355,8 +384,18 @@ export class EnvironmentVariables {
 
   // ---- Security ----
   @KeyList() API_KEYS: string[] = [];
+  @Flag() ALLOW_ANONYMOUS = false;
+  @SigningSecret() URL_SIGNING_SECRET?: string;
+  @IntegerBetween(60, 7 * 24 * 3600) IMAGE_URL_TTL_SECONDS = 3600;
+  @IntegerBetween(0, 100_000) MAX_ACTIVE_SESSIONS_PER_KEY = 10;
   @IntegerBetween(0, 1_000_000) RATE_LIMIT_PER_MINUTE = 600;
   @TrustProxyForm() TRUST_PROXY: TrustProxy = ['loopback'];
   @OriginList() CORS_ORIGINS: string[] = [];
   @Flag() DEBUG_MODE = false;
+
+  // ---- Operations ----
+  @OneOf(['text', 'json']) LOG_FORMAT: 'text' | 'json' = 'text';
+  @OneOf(['error', 'warn', 'info', 'debug']) LOG_LEVEL: LogLevel = 'info';
+  @Flag() METRICS_ENABLED = true;
+  @Flag() QUEUE_DASHBOARD = false;
 }

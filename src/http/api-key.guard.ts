@@ -29,7 +29,7 @@ const MISSING_KEY = 'A valid API key is required (X-API-Key header or Authorizat
 
 /** The same check for /static, which Express serves before Nest's guards run; it answers the 401 itself. */
 export function staticApiKeyCheck(config: AppConfig) {
-  const keys = config.apiKeys.map(digest);
+  const keys = config.apiKeys.map((entry) => digest(entry.key));
   return (req: Request, res: Response, next: NextFunction) => {
     if (keys.length === 0 || matchesAny(keys, presentedApiKey(req))) return next();
     res.status(401).json(errorEnvelope(401, MISSING_KEY));
@@ -49,7 +49,7 @@ export class ApiKeyGuard implements CanActivate {
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly reflector: Reflector,
   ) {
-    this.keys = config.apiKeys.map(digest);
+    this.keys = config.apiKeys.map((entry) => digest(entry.key));
   }
 
   canActivate(context: ExecutionContext): boolean {

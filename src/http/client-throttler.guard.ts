@@ -25,7 +25,7 @@ export class ClientThrottlerGuard extends ThrottlerGuard {
     @Inject(APP_CONFIG) config: AppConfig,
   ) {
     super(options, storage, reflector);
-    this.validKeys = new Set(config.apiKeys.map(digest));
+    this.validKeys = new Set(config.apiKeys.map((entry) => digest(entry.key)));
     this.keyPrefix = `${config.redisPrefix}:throttle:`;
   }
 

@@ -7,7 +7,7 @@ const KEY = 'client-key-0123456789abcdef';
 describe('API key authentication and rate limiting', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ API_KEYS: `${KEY},second-key-xyz,third-key-rate`, RATE_LIMIT_PER_MINUTE: '5' });
+    t = await startTestApp({ API_KEYS: `${KEY},second-key-xyz-0123,third-key-rate-0123`, RATE_LIMIT_PER_MINUTE: '5' });
   });
   afterAll(() => t.close());
 
@@ -33,7 +33,7 @@ describe('API key authentication and rate limiting', () => {
     });
     expect(viaHeader.status).toBe(200);
     const viaBearer = await request(`${t.url}/status/${viaHeader.body.session_id as string}`, {
-      headers: { authorization: 'Bearer second-key-xyz' },
+      headers: { authorization: 'Bearer second-key-xyz-0123' },
     });
     expect(viaBearer.status).toBe(200);
   });
@@ -50,7 +50,7 @@ describe('API key authentication and rate limiting', () => {
     let retryAfter: string | null = null;
     for (let i = 0; i < 7; i++) {
       const res = await request(`${t.url}/status/7b0c8e9e-1f8a-4a59-9d7c-1f4a2b3c4d5e`, {
-        headers: { 'x-api-key': 'third-key-rate' },
+        headers: { 'x-api-key': 'third-key-rate-0123' },
       });
       statuses.push(res.status);
       if (res.status === 429) {

@@ -1,7 +1,10 @@
 import { FakeOpenRouter } from './fake-openrouter';
 import { FakeRunware } from './fake-runware';
 
-/** The service environment for live mode against the fake providers, with the keys they expect. */
+/**
+ * The service environment for live mode against the fake providers, with the keys they expect. Tests that
+ * do not set API_KEYS serve anonymously on purpose (the fakes' credit is free).
+ */
 export function liveProviderVars(
   openrouter: FakeOpenRouter,
   runware: FakeRunware,
@@ -14,5 +17,6 @@ export function liveProviderVars(
     RUNWARE_URL: runware.wsUrl,
     RUNWARE_API_KEY: keys.runware,
     IMAGE_DOWNLOAD_ALLOWED_HOSTS: runware.imageHost,
+    ALLOW_ANONYMOUS: 'true',
   };
 }

@@ -44,7 +44,7 @@ describe('loadConfig', () => {
   });
 
   it('uses a live provider wherever its key is set in auto mode', () => {
-    expect(selectProviders(loadConfig({ RUNWARE_API_KEY: 'k' }))).toEqual({
+    expect(selectProviders(loadConfig({ RUNWARE_API_KEY: 'k', ALLOW_ANONYMOUS: 'true' }))).toEqual({
       planner: 'offline',
       renderer: 'runware',
     });
@@ -55,12 +55,84 @@ describe('loadConfig', () => {
   });
 
   it('keeps the usable keys of API_KEYS and lets an unset or empty one mean no authentication', () => {
-    expect(loadConfig({ API_KEYS: ' first-key-0123456789 , ,second-key-0123456789,' }).apiKeys).toEqual([
-      'first-key-0123456789',
-      'second-key-0123456789',
-    ]);
+    const keys = loadConfig({ API_KEYS: ' first-key-0123456789 , ,second-key-0123456789,' }).apiKeys;
+    expect(keys.map((entry) => entry.key)).toEqual(['first-key-0123456789', 'second-key-0123456789']);
     expect(loadConfig({}).apiKeys).toEqual([]);
     expect(loadConfig({ API_KEYS: '' }).apiKeys).toEqual([]);
+  });
+
+  it('records a named key by its name, so a new value under the same name is the same tenant', () => {
+    const keys = loadConfig({
+      API_KEYS: 'alice:old-value-0123456789,alice:new-value-0123456789,unnamed-key-0123456789',
+    }).apiKeys;
+    expect(keys.map((entry) => entry.key)).toEqual([
+      'old-value-0123456789',
+      'new-value-0123456789',
+      'unnamed-key-0123456789',
+    ]);
+    expect(keys[0].tenant).toBe('name:alice');
+    expect(keys[1].tenant).toBe('name:alice');
+    // An unnamed key is recorded as a hash, never as the key.
+    expect(keys[2].tenant).toMatch(/^key:[0-9a-f]{32}$/);
+    expect(keys[2].tenant).not.toContain('unnamed-key');
+  });
+
+  it.each([
+    ['a key shorter than 16 characters', 'short-key-12345'],
+    ['a named key whose key part is short', 'alice:short-key-12345'],
+  ])('refuses %s at start-up, without printing it', (_case, value) => {
+    const error = refusal({ API_KEYS: `good-key-0123456789,${value}` });
+    expect(error.variable).toBe('API_KEYS');
+    expect(error.message).toContain('at least 16');
+    expect(error.message).not.toContain('short-key');
+  });
+
+  describe('anonymous spending', () => {
+    const liveKey = { RUNWARE_API_KEY: 'rw-secret-value' };
+
+    it('refuses an API with live provider keys and no API_KEYS, in one line that shows no key', () => {
+      const envs: Record<string, string>[] = [
+        liveKey,
+        { ...liveKey, ROLE: 'api' },
+        { OPENROUTER_API_KEY: 'sk-or-secret' },
+      ];
+      for (const env of envs) {
+        const error = refusal(env);
+        expect(error.variable).toBe('API_KEYS');
+        expect(error.message).toContain('ALLOW_ANONYMOUS=true');
+        expect(error.message).not.toMatch(/rw-secret|sk-or-secret|\n/);
+      }
+    });
+
+    it('starts when keys are set, when asked to stay anonymous, offline, or as a worker', () => {
+      expect(() => loadConfig({ ...liveKey, API_KEYS: 'client-key-0123456789' })).not.toThrow();
+      expect(() => loadConfig({ ...liveKey, ALLOW_ANONYMOUS: 'true' })).not.toThrow();
+      expect(() => loadConfig({ ...liveKey, AI_PROVIDERS: 'offline' })).not.toThrow();
+      expect(() => loadConfig({ ...liveKey, ROLE: 'worker' })).not.toThrow();
+      expect(() => loadConfig({})).not.toThrow();
+    });
+  });
+
+  describe('URL signing key', () => {
+    it('is none without API_KEYS, derived from the keys without a secret, and from the secret with one', () => {
+      expect(loadConfig({}).urlSigningKey).toBeUndefined();
+      const derived = loadConfig({ API_KEYS: 'a-key-0123456789abcdef,b-key-0123456789abcdef' }).urlSigningKey;
+      // Every API process with the same keys, in any order, signs alike.
+      expect(loadConfig({ API_KEYS: 'b-key-0123456789abcdef,a-key-0123456789abcdef' }).urlSigningKey).toEqual(
+        derived,
+      );
+      const secret = 'x'.repeat(32);
+      const fromSecret = loadConfig({ API_KEYS: 'a-key-0123456789abcdef', URL_SIGNING_SECRET: secret });
+      expect(fromSecret.urlSigningKey).toHaveLength(32);
+      expect(fromSecret.urlSigningKey).not.toEqual(derived);
+      expect(fromSecret.urlSigningKey?.toString()).not.toContain(secret);
+    });
+
+    it('refuses a short secret without printing it', () => {
+      const error = refusal({ URL_SIGNING_SECRET: 'too-short-secret' });
+      expect(error.variable).toBe('URL_SIGNING_SECRET');
+      expect(error.message).not.toContain('too-short-secret');
+    });
   });
 
   it('accepts every allowlist form the download worker understands', () => {
@@ -141,6 +213,20 @@ describe('loadConfig', () => {
       debugMode: false,
       publicBaseUrl: undefined,
       apiKeys: [],
+      allowAnonymous: false,
+      urlSigningKey: undefined,
+      imageUrlTtlSeconds: 3600,
+      maxActiveSessionsPerKey: 10,
+      providerOutage: {
+        toleranceMs: 300_000,
+        breakerThreshold: 5,
+        probeIntervalMs: 5_000,
+        checkIntervalMs: 30_000,
+      },
+      logFormat: 'text',
+      logLevel: 'info',
+      metricsEnabled: true,
+      queueDashboard: false,
       rateLimitPerMinute: 600,
       idempotencyTtlSeconds: 86_400,
       shutdownTimeoutMs: 25_000,
@@ -236,7 +322,12 @@ describe('loadConfig', () => {
     const error = refusal({ AI_PROVIDERS: 'live', OPENROUTER_API_KEY: 'sk-or-secret' });
     expect(error.message).toBe('Invalid configuration: RUNWARE_API_KEY is required when AI_PROVIDERS=live');
     expect(
-      loadConfig({ AI_PROVIDERS: 'live', OPENROUTER_API_KEY: 'o', RUNWARE_API_KEY: 'r' }).providers,
+      loadConfig({
+        AI_PROVIDERS: 'live',
+        OPENROUTER_API_KEY: 'o',
+        RUNWARE_API_KEY: 'r',
+        ALLOW_ANONYMOUS: 'on',
+      }).providers,
     ).toBe('live');
   });
 
