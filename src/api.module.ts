@@ -3,6 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { ApprovalModule } from './approval/approval.module';
+import { AuthModule } from './auth/auth.module';
 import { APP_CONFIG, AppConfig } from './config/app-config';
 import { DebugModule } from './debug/debug.module';
 import { DownloadModule } from './download/download.module';
@@ -11,12 +12,13 @@ import { HealthModule } from './health/health.module';
 import { ApiKeyGuard } from './http/api-key.guard';
 import { ClientThrottlerGuard } from './http/client-throttler.guard';
 import { HttpDrainService } from './http/http-drain.service';
+import { ImagesModule } from './images/images.module';
 import { RedisService } from './redis/redis.service';
 import { StatusModule } from './sessions/status.module';
 
 /**
  * The API role: every endpoint of the public API, with rate limiting before authentication (so
- * unauthenticated floods are limited too) and graceful draining. Static images: http/http-app.ts.
+ * unauthenticated floods are limited too) and graceful draining.
  */
 @Module({
   imports: [
@@ -26,6 +28,8 @@ import { StatusModule } from './sessions/status.module';
     DownloadModule,
     HealthModule,
     DebugModule,
+    ImagesModule,
+    AuthModule,
     ThrottlerModule.forRootAsync({
       inject: [APP_CONFIG, RedisService],
       useFactory: (config: AppConfig, redis: RedisService) => ({

@@ -1,4 +1,5 @@
 import { BadRequestException, ConflictException, Injectable, NotFoundException } from '@nestjs/common';
+import { Tenant } from '../auth/tenant';
 import { JobQueue } from '../queue/job-queue.service';
 import { approvalProblem } from '../sessions/session-lifecycle';
 import { SessionStore } from '../sessions/session.store';
@@ -11,9 +12,12 @@ export class ApprovalService {
     private readonly queue: JobQueue,
   ) {}
 
-  async approve({ session_id, approved_scenes }: ApproveRequestDto): Promise<ApproveResponseDto> {
+  async approve(
+    { session_id, approved_scenes }: ApproveRequestDto,
+    tenant: Tenant,
+  ): Promise<ApproveResponseDto> {
     const sessionId = session_id.toLowerCase();
-    const session = await this.sessions.get(sessionId);
+    const session = await this.sessions.getFor(sessionId, tenant);
     if (!session) throw new NotFoundException('Session not found or expired');
     const problem = approvalProblem(session, approved_scenes);
     if (problem?.kind === 'bad_indices') throw new BadRequestException(problem.message);

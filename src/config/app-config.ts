@@ -250,7 +250,10 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest();
 
 function apiKeyOf(entry: string): ApiKey {
   const { name, key } = splitKeyEntry(entry);
-  return { key, tenant: name !== undefined ? `name:${name}` : `key:${sha256(key).toString('hex').slice(0, 32)}` };
+  return {
+    key,
+    tenant: name !== undefined ? `name:${name}` : `key:${sha256(key).toString('hex').slice(0, 32)}`,
+  };
 }
 
 /**
@@ -273,7 +276,12 @@ function refuseAnonymousSpending(vars: EnvironmentVariables, apiKeys: ApiKey[]):
 function urlSigningKey(secret: string | undefined, apiKeys: ApiKey[]): Buffer | undefined {
   if (secret) return sha256(`url-signing\n${secret}`);
   if (apiKeys.length === 0) return undefined;
-  return sha256(`url-signing\n${apiKeys.map((k) => k.key).sort().join('\n')}`);
+  return sha256(
+    `url-signing\n${apiKeys
+      .map((k) => k.key)
+      .sort()
+      .join('\n')}`,
+  );
 }
 
 function storageConfig(vars: EnvironmentVariables): StorageConfig {

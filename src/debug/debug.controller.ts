@@ -3,6 +3,7 @@ import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { ApiErrorResponses } from '../http/api-error.decorator';
 import { APP_CONFIG, AppConfig, redactUrl } from '../config/app-config';
 import { selectProviders } from '../providers/provider-selection';
+import { CurrentTenant, Tenant } from '../auth/tenant';
 import { SessionStore } from '../sessions/session.store';
 import { IMAGE_STORAGE, ImageStorage, isUsable } from '../storage/image-storage';
 import { DebugModeGuard } from './debug.guard';
@@ -24,11 +25,15 @@ export class DebugController {
 
   @Get('sessions')
   @ApiOperation({ summary: 'Live sessions (only when DEBUG_MODE=true)' })
-  @ApiOkResponse({ type: DebugSessionsView, description: 'Up to 200 live sessions' })
+  @ApiOkResponse({
+    type: DebugSessionsView,
+    description: "The caller's sessions among the 200 newest live ones",
+  })
   @ApiErrorResponses(DEBUG_ERRORS)
-  async listDebugSessions(): Promise<DebugSessionsView> {
+  async listDebugSessions(@CurrentTenant() tenant: Tenant): Promise<DebugSessionsView> {
     const ids = await this.sessions.listActive(200);
-    const sessions = await Promise.all(ids.map((id) => this.sessions.get(id)));
+    // Only the caller's own sessions, as everywhere else.
+    const sessions = await Promise.all(ids.map((id) => this.sessions.getFor(id, tenant)));
     const live = sessions.filter((s) => s !== null);
     return {
       active_sessions: await this.sessions.countActive(),

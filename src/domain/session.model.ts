@@ -68,6 +68,11 @@ export interface CastMember {
 
 export interface SessionRecord {
   id: string;
+  /**
+   * The tenant that created it (an API key's name, or a hash of the key); null when the deployment had no
+   * API_KEYS. Never the key itself.
+   */
+  owner: string | null;
   /** Write counter: bumped by every change. */
   version: number;
   status: SessionStatus;

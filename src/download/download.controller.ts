@@ -14,6 +14,7 @@ import {
 import { NoFilesInterceptor } from '@nestjs/platform-express';
 import { ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { CurrentTenant, Tenant } from '../auth/tenant';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ApiErrorResponses, RETRY_AFTER_HEADER } from '../http/api-error.decorator';
 import { publicBaseUrl } from '../http/public-base-url';
@@ -61,7 +62,7 @@ export class DownloadController {
   })
   @ApiErrorResponses({
     400: 'Missing or malformed session_id, or unknown fields',
-    404: 'Unknown or expired session',
+    404: "Unknown or expired session, or another API key's",
     409: {
       description:
         'Nothing approved yet, approved images still downloading (with Retry-After), or none of them ' +
@@ -72,11 +73,12 @@ export class DownloadController {
   })
   async downloadZip(
     @Body() body: DownloadRequestDto,
+    @CurrentTenant() tenant: Tenant,
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
     const sessionId = body.session_id.toLowerCase();
-    const session = await this.sessions.get(sessionId);
+    const session = await this.sessions.getFor(sessionId, tenant);
     if (!session) throw new NotFoundException('Session not found or expired');
     if (session.download_status === 'not_started') {
       throw new ConflictException('Nothing approved yet: approve scenes with POST /approve first');

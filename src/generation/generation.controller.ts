@@ -1,8 +1,7 @@
-import { Body, Controller, Headers, HttpCode, Post, Req } from '@nestjs/common';
-import type { Request } from 'express';
-import { presentedApiKey } from '../http/api-key.guard';
+import { Body, Controller, Headers, HttpCode, Post } from '@nestjs/common';
 import { ApiHeader, ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { ApiErrorResponses } from '../http/api-error.decorator';
+import { CurrentTenant, Tenant } from '../auth/tenant';
+import { ApiErrorResponses, RETRY_AFTER_HEADER } from '../http/api-error.decorator';
 import { RequireJson } from '../http/require-json.guard';
 import { MAX_STORY_CHARS } from '../http/story-text.validator';
 import { GenerateRequestDto, GenerateResponseDto, MAX_SCENES } from './generate-request.dto';
@@ -26,6 +25,12 @@ export class GenerationController {
     409: 'A request with this Idempotency-Key is still being processed after 5 s; retry shortly',
     415: 'Body is not JSON',
     422: 'Idempotency-Key reused with a different body',
+    429: {
+      description:
+        'Rate limit exceeded, or this API key already has MAX_ACTIVE_SESSIONS_PER_KEY sessions processing; ' +
+        'nothing was queued. Retry after Retry-After seconds',
+      headers: RETRY_AFTER_HEADER,
+    },
     503: 'AI_PROVIDERS=live and a live provider failed its last check, or Redis is unreachable',
   })
   @ApiHeader({
@@ -38,12 +43,8 @@ export class GenerationController {
   generateStory(
     @Body() body: GenerateRequestDto,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
-    @Req() req: Request,
+    @CurrentTenant() tenant: Tenant,
   ): Promise<GenerateResponseDto> {
-    // Keys are per client: the API key presented (hashed into the Redis key, never stored).
-    return this.generation.start(
-      body,
-      idempotencyKey !== undefined ? { key: idempotencyKey, client: presentedApiKey(req) ?? '' } : undefined,
-    );
+    return this.generation.start(body, tenant, idempotencyKey);
   }
 }

@@ -4,12 +4,13 @@ import { QueueModule } from '../queue/queue.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { GenerationController } from './generation.controller';
 import { GenerationService } from './generation.service';
+import { ActiveSessionQuota } from './active-session-quota';
 import { IdempotencyStore } from './idempotency.store';
 
 /** POST /generate (API side). The worker side is GenerationWorkerModule. */
 @Module({
   imports: [SessionsModule, QueueModule, ProvidersModule],
   controllers: [GenerationController],
-  providers: [GenerationService, IdempotencyStore],
+  providers: [GenerationService, IdempotencyStore, ActiveSessionQuota],
 })
 export class GenerationModule {}

@@ -1,13 +1,27 @@
-import { ConflictException, Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
+import {
+  ConflictException,
+  HttpStatus,
+  Inject,
+  Injectable,
+  Logger,
+  ServiceUnavailableException,
+} from '@nestjs/common';
 import { randomInt, randomUUID } from 'node:crypto';
+import { Tenant } from '../auth/tenant';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { RetryLaterException } from '../http/retry-later.exception';
 import { ProviderStatusService } from '../providers/provider-status.service';
 import { JobQueue } from '../queue/job-queue.service';
 import { SessionStore } from '../sessions/session.store';
 import { GenerateRequestDto, GenerateResponseDto } from './generate-request.dto';
+import { ActiveSessionQuota } from './active-session-quota';
 import { IdempotencyStore } from './idempotency.store';
 
 /** How long a repeated request waits for its concurrent twin to create the session. */
 const IDEMPOTENT_TWIN_WAIT_MS = 5_000;
+
+/** A session takes tens of seconds; a client at its quota may well find a slot free by then. */
+const QUOTA_RETRY_AFTER_SECONDS = 15;
 
 @Injectable()
 export class GenerationService {
@@ -18,31 +32,54 @@ export class GenerationService {
     private readonly queue: JobQueue,
     private readonly providers: ProviderStatusService,
     private readonly idempotency: IdempotencyStore,
+    private readonly quota: ActiveSessionQuota,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
+  /**
+   * Creates the session of `tenant` and queues its planning. An Idempotency-Key is scoped to the tenant, so
+   * two clients never collide and a renamed key's retries still find their session.
+   */
   async start(
     request: GenerateRequestDto,
-    idempotency?: { key: string; client: string },
+    tenant: Tenant,
+    idempotencyKey?: string,
   ): Promise<GenerateResponseDto> {
     const unavailable = this.providers.requiredButUnavailable();
     if (unavailable.length > 0) {
       throw new ServiceUnavailableException(`Live providers are not available: ${unavailable.join(', ')}`);
     }
     const id = randomUUID();
+    const idempotency =
+      idempotencyKey !== undefined ? { key: idempotencyKey, client: tenant ?? '' } : undefined;
+    const releaseKey = () =>
+      idempotency
+        ? this.idempotency.release(idempotency.key, idempotency.client, id).catch(() => undefined)
+        : undefined;
     if (idempotency) {
       const earlier = await this.earlierSession(request, idempotency, id);
       if (earlier) return { session_id: earlier, status: 'processing', message: 'Generation started' };
     }
+    // After the idempotency check: a repeat of a request that already has its session is not a new one.
+    if (!(await this.quota.reserve(tenant, id))) {
+      await releaseKey();
+      throw new RetryLaterException(
+        HttpStatus.TOO_MANY_REQUESTS,
+        `This API key already has ${this.config.maxActiveSessionsPerKey} sessions processing ` +
+          '(MAX_ACTIVE_SESSIONS_PER_KEY); retry when one of them is done',
+        QUOTA_RETRY_AFTER_SECONDS,
+      );
+    }
     try {
-      await this.createAndQueue(id, request);
+      await this.createAndQueue(id, request, tenant);
     } catch (err) {
-      if (idempotency)
-        await this.idempotency.release(idempotency.key, idempotency.client, id).catch(() => undefined);
+      await releaseKey();
+      await this.quota.release(tenant, id).catch(() => undefined);
       throw err;
     }
     // The session exists and is queued: a failed extension only lets the key lapse early, no reason to fail.
     if (idempotency)
-      await this.idempotency.confirm(idempotency.key, idempotency.client).catch(() => undefined);
+      await this.idempotency.confirm(idempotency.key, idempotency.client, id).catch(() => undefined);
     return { session_id: id, status: 'processing', message: 'Generation started' };
   }
 
@@ -64,7 +101,13 @@ export class GenerationService {
     const deadline = Date.now() + IDEMPOTENT_TWIN_WAIT_MS;
     for (;;) {
       const earlier = await this.idempotency.claim(idempotency.key, idempotency.client, body, id);
-      if (!earlier || (await this.sessions.exists(earlier))) return earlier;
+      if (!earlier) return null;
+      if (await this.sessions.exists(earlier.sessionId)) return earlier.sessionId;
+      if (earlier.confirmed) {
+        // Its session existed and has expired: the key is free again, for a new session.
+        await this.idempotency.release(idempotency.key, idempotency.client, earlier.sessionId);
+        continue;
+      }
       if (Date.now() > deadline) {
         throw new ConflictException(
           'A request with this Idempotency-Key is still being processed; retry shortly',
@@ -74,9 +117,10 @@ export class GenerationService {
     }
   }
 
-  private async createAndQueue(id: string, request: GenerateRequestDto): Promise<void> {
+  private async createAndQueue(id: string, request: GenerateRequestDto, owner: Tenant): Promise<void> {
     await this.sessions.create({
       id,
+      owner,
       media_type: request.media_type,
       requested_scenes: request.num_scenes,
       story: request.story_text,

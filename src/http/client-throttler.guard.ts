@@ -2,20 +2,17 @@ import { ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { ThrottlerGuard, ThrottlerModuleOptions, ThrottlerStorage } from '@nestjs/throttler';
 import type { Request } from 'express';
-import { createHash } from 'node:crypto';
+import { KeyRing, presentedApiKey } from '../auth/api-keys';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { presentedApiKey } from './api-key.guard';
-
-const digest = (value: string) => createHash('sha256').update(value).digest('hex');
 
 /**
- * Rate limits per API key when a valid one is presented, else per client address. Invalid keys count
+ * Rate limits per tenant when a valid API key is presented (keys sharing a name share a budget), else per
+ * client address (signed image URLs too). Invalid keys count
  * against the address, so rotating made-up keys does not buy a fresh budget. Runs before authentication,
  * so unauthenticated floods are limited too.
  */
 @Injectable()
 export class ClientThrottlerGuard extends ThrottlerGuard {
-  private readonly validKeys: Set<string>;
   private readonly keyPrefix: string;
 
   constructor(
@@ -23,9 +20,9 @@ export class ClientThrottlerGuard extends ThrottlerGuard {
     storage: ThrottlerStorage,
     reflector: Reflector,
     @Inject(APP_CONFIG) config: AppConfig,
+    private readonly keys: KeyRing,
   ) {
     super(options, storage, reflector);
-    this.validKeys = new Set(config.apiKeys.map((entry) => digest(entry.key)));
     this.keyPrefix = `${config.redisPrefix}:throttle:`;
   }
 
@@ -43,10 +40,9 @@ export class ClientThrottlerGuard extends ThrottlerGuard {
 
   protected override getTracker(req: Record<string, unknown>): Promise<string> {
     const request = req as unknown as Request;
-    const key = presentedApiKey(request);
-    const keyDigest = key ? digest(key) : undefined;
-    // The key itself never becomes a storage key: only its digest.
-    if (keyDigest && this.validKeys.has(keyDigest)) return Promise.resolve(`key:${keyDigest.slice(0, 32)}`);
+    // The key itself never becomes a storage key: its tenant is a name or a hash.
+    const tenant = this.keys.tenantOf(presentedApiKey(request));
+    if (tenant !== undefined) return Promise.resolve(`tenant:${tenant}`);
     return Promise.resolve(`ip:${request.ip ?? 'unknown'}`);
   }
 }

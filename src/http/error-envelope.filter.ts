@@ -1,5 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
+import { RetryLaterException } from './retry-later.exception';
 
 /** The body of every error response: `{error, status_code, timestamp}`. */
 export function errorEnvelope(status: number, error: string | string[]) {
@@ -64,7 +65,9 @@ export class ErrorEnvelopeFilter implements ExceptionFilter {
       res.destroy();
       return;
     }
-    sendEnvelope(res, status, error);
+    const headers: Record<string, string> =
+      exception instanceof RetryLaterException ? { 'Retry-After': String(exception.retryAfterSeconds) } : {};
+    sendEnvelope(res, status, error, headers);
   }
 
   private describe(exception: unknown): { status: number; error: string | string[] } {

@@ -4,12 +4,10 @@ import { type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import helmet from 'helmet';
 import { AppConfig } from '../config/app-config';
-import { staticApiKeyCheck } from './api-key.guard';
+import { observeRequests } from '../observability/request-observer';
 import { bodyParser } from './body-parsing';
-import { IMAGE_STORAGE, ImageStorage } from '../storage/image-storage';
 import { errorEnvelope, ErrorEnvelopeFilter } from './error-envelope.filter';
 import { serveOpenApiDocument } from './openapi/document';
-import { staticErrors, staticImages } from './static-images';
 
 function flatten(errors: ValidationError[], parent = ''): string[] {
   return errors.flatMap((error) => {
@@ -29,6 +27,7 @@ export function configureHttpApp(app: NestExpressApplication, config: AppConfig)
   answerParserErrorsWithEnvelope(app.getHttpServer() as Server);
   // Only trusted proxies may set the client address (rate limits) and scheme (absolute URLs).
   app.set('trust proxy', config.trustProxy);
+  app.use(observeRequests(config));
   app.use(
     helmet({
       // Swagger UI at /docs needs inline scripts and styles.
@@ -50,15 +49,12 @@ export function configureHttpApp(app: NestExpressApplication, config: AppConfig)
       // Credentials are never combined with a wildcard origin.
       credentials: !anyOrigin,
       methods: ['GET', 'POST', 'OPTIONS'],
-      allowedHeaders: ['Content-Type', 'Authorization', 'X-API-Key', 'Idempotency-Key'],
-      exposedHeaders: ['Content-Disposition', 'Retry-After'],
+      allowedHeaders: ['Content-Type', 'Authorization', 'X-API-Key', 'Idempotency-Key', 'X-Request-Id'],
+      exposedHeaders: ['Content-Disposition', 'Retry-After', 'X-Request-Id'],
       maxAge: 600,
     });
   }
   app.use(bodyParser());
-  // Images are served by middleware, ahead of the guards, so they get their own key check.
-  const storage = app.get<ImageStorage>(IMAGE_STORAGE, { strict: false });
-  app.use('/static', staticApiKeyCheck(config), staticImages(storage), staticErrors);
   app.useGlobalFilters(new ErrorEnvelopeFilter());
   app.useGlobalPipes(
     new ValidationPipe({

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { SceneRecord } from '../domain/session.model';
+import { countSessionEnd } from '../observability/metrics';
 import { outcomeOfRender } from './session-lifecycle';
 import { SessionStore } from './session.store';
 
@@ -35,7 +36,10 @@ export class SessionFinalizer {
       },
       unfinished.map(({ index, status, error }) => ({ index, status, error })),
     );
-    if (written) this.logger.log(`Session ${sessionId} ${outcome.status}`);
+    if (written) {
+      this.logger.log(`Session ${sessionId} ${outcome.status}`);
+      countSessionEnd(outcome.status === 'completed' ? 'completed' : 'failed');
+    }
     return written;
   }
 }

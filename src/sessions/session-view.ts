@@ -23,7 +23,9 @@ export class SceneDownloadView {
   @ApiProperty({
     type: String,
     nullable: true,
-    description: 'URL of the downloaded file, served under /static; null when the download failed',
+    description:
+      'URL of the downloaded file, served under /static (signed when API_KEYS is set: a plain GET loads ' +
+      'it until its `expires`); null when the download failed',
   })
   file_url!: string | null;
   @ApiProperty({ type: String, nullable: true }) error!: string | null;
@@ -40,7 +42,9 @@ export class SceneView {
   @ApiProperty({
     type: String,
     nullable: true,
-    description: "The rendered image (a provider URL, or this service's /static URL); null until rendered",
+    description:
+      "The rendered image: a provider URL, or this service's /static URL (signed when API_KEYS is set); " +
+      'null until rendered',
   })
   image_url!: string | null;
   @ApiProperty({ type: 'integer', nullable: true, description: "The session's seed, once rendered" })
@@ -101,8 +105,16 @@ export class StatusView {
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) downloaded_at!: string | null;
 }
 
-/** The public shape of a session. `baseUrl` makes this service's own relative URLs absolute. */
-export function toStatusView(session: SessionRecord, baseUrl: string): StatusView {
+/** Turns a path of this service's images into the URL clients get: signed, when API_KEYS is set. */
+export type ImageUrlSigner = (path: string) => string;
+
+const unsigned: ImageUrlSigner = (path) => path;
+
+/**
+ * The public shape of a session. `baseUrl` makes this service's own relative URLs absolute, and `sign`
+ * signs them (provider URLs are left alone).
+ */
+export function toStatusView(session: SessionRecord, baseUrl: string, sign = unsigned): StatusView {
   const approved = new Set(session.approved);
   return {
     session_id: session.id,
@@ -112,7 +124,9 @@ export function toStatusView(session: SessionRecord, baseUrl: string): StatusVie
     media_type: session.media_type,
     num_scenes: session.planned ? session.scenes.length : session.requested_scenes,
     requested_scenes: session.requested_scenes,
-    scenes: session.scenes.map((scene) => sceneView(session, scene, approved.has(scene.index), baseUrl)),
+    scenes: session.scenes.map((scene) =>
+      sceneView(session, scene, approved.has(scene.index), (path) => `${baseUrl}${sign(path)}`),
+    ),
     planner: session.planner,
     approved_scenes: session.approved,
     download_status: session.download_status,
@@ -130,7 +144,7 @@ function sceneView(
   session: SessionRecord,
   scene: SceneRecord,
   approved: boolean,
-  baseUrl: string,
+  ownUrl: (path: string) => string,
 ): SceneView {
   const download = session.downloads[scene.index];
   return {
@@ -140,7 +154,8 @@ function sceneView(
     description: scene.description,
     image_prompt: scene.image_prompt,
     status: scene.status,
-    image_url: absolute(scene.image_url, baseUrl),
+    // Offline renders are this service's own (`/static/…`); provider URLs are the provider's.
+    image_url: scene.image_url?.startsWith('/') ? ownUrl(scene.image_url) : scene.image_url,
     seed: scene.seed,
     error: scene.error,
     provider: scene.provider,
@@ -150,13 +165,9 @@ function sceneView(
     download: download
       ? {
           status: download.status,
-          file_url: download.file ? `${baseUrl}/static/${session.id}/${download.file}` : null,
+          file_url: download.file ? ownUrl(`/static/${session.id}/${download.file}`) : null,
           error: download.error,
         }
       : null,
   };
-}
-
-function absolute(url: string | null, baseUrl: string): string | null {
-  return url && url.startsWith('/') ? `${baseUrl}${url}` : url;
 }

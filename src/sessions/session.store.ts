@@ -1,5 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
+import { Tenant, visibleTo } from '../auth/tenant';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { countSessionEnd } from '../observability/metrics';
 import { RedisService } from '../redis/redis.service';
 import {
   CastMember,
@@ -109,6 +111,14 @@ redis.call('hset', KEYS[1], 'finalized', '1', unpack(ARGV))
 redis.call('hincrby', KEYS[1], 'version', 1)
 return 1`;
 
+// Fails a session only while it is processing: a repeated or late failure neither overwrites an outcome
+// nor counts the session's end twice.
+const FAIL_ONCE = `
+if redis.call('hget', KEYS[1], 'status') ~= 'processing' then return 0 end
+redis.call('hset', KEYS[1], unpack(ARGV))
+redis.call('hincrby', KEYS[1], 'version', 1)
+return 1`;
+
 // Approval is a check-and-set: two concurrent approvals must not both start a download.
 const APPROVE = `
 if redis.call('exists', KEYS[1]) == 0 then return 'missing' end
@@ -129,6 +139,7 @@ export class SessionStore {
   private readonly markRendering;
   private readonly saveRenderScript;
   private readonly finalizeScript;
+  private readonly failScript;
   private readonly savePlanScript;
 
   constructor(
@@ -140,6 +151,7 @@ export class SessionStore {
     this.markRendering = redis.defineScript('sessionMarkRendering', MARK_RENDERING, 1);
     this.saveRenderScript = redis.defineScript('sessionSaveRender', SAVE_RENDER, 1);
     this.finalizeScript = redis.defineScript('sessionFinalizeOnce', FINALIZE_ONCE, 1);
+    this.failScript = redis.defineScript('sessionFailOnce', FAIL_ONCE, 1);
     this.savePlanScript = redis.defineScript('sessionSavePlan', SAVE_PLAN, 1);
   }
 
@@ -161,6 +173,7 @@ export class SessionStore {
 
   async create(init: {
     id: string;
+    owner: Tenant;
     media_type: MediaType;
     requested_scenes: number;
     story: string;
@@ -172,6 +185,7 @@ export class SessionStore {
       .multi()
       .hset(key, {
         id: init.id,
+        owner: init.owner ?? '',
         status: 'processing',
         phase: 'queued',
         media_type: init.media_type,
@@ -199,13 +213,41 @@ export class SessionStore {
     return hash.id ? parseSession(hash) : null;
   }
 
+  /** The session, if `tenant` may see it: another tenant's session is as missing as an unknown one. */
+  async getFor(id: string, tenant: Tenant): Promise<SessionRecord | null> {
+    const session = await this.get(id);
+    return session && visibleTo(session.owner, tenant) ? session : null;
+  }
+
+  /** Whether the session exists and `tenant` may see it; one small read. */
+  async visibleTo(id: string, tenant: Tenant): Promise<boolean> {
+    const [version, owner] = await this.redis.commands.hmget(this.key(id), 'version', 'owner');
+    return version !== null && visibleTo(owner, tenant);
+  }
+
   async getStory(id: string): Promise<string | null> {
     return this.redis.commands.get(this.storyKey(id));
   }
 
-  /** A counter bumped by every write: equal versions mean identical sessions. Null when it does not exist. */
-  async version(id: string): Promise<string | null> {
-    return this.redis.commands.hget(this.key(id), 'version');
+  /**
+   * A counter bumped by every write: equal versions mean identical sessions. Null when it does not exist
+   * or `tenant` may not see it; one round trip either way, as status polling calls it most.
+   */
+  async versionFor(id: string, tenant: Tenant): Promise<string | null> {
+    const [version, owner] = await this.redis.commands.hmget(this.key(id), 'version', 'owner');
+    return version !== null && visibleTo(owner, tenant) ? version : null;
+  }
+
+  /** The status of each session (null for one that is gone), in one round trip. */
+  async statuses(ids: string[]): Promise<(string | null)[]> {
+    if (ids.length === 0) return [];
+    const pipeline = this.redis.commands.pipeline();
+    for (const id of ids) pipeline.hget(this.key(id), 'status');
+    const results = (await pipeline.exec()) ?? [];
+    return results.map(([err, value]) => {
+      if (err) throw err;
+      return value as string | null;
+    });
   }
 
   /**
@@ -296,9 +338,15 @@ export class SessionStore {
     return args;
   }
 
-  /** The one way a session is marked failed: status and phase together, with the error users see. */
+  /**
+   * The one way a session is marked failed: status and phase together, with the error users see. Only a
+   * processing session fails; returns whether this call failed it.
+   */
   async fail(id: string, error: string): Promise<boolean> {
-    return this.update(id, { status: 'failed', phase: 'failed', error });
+    const args = this.fieldArgs({ status: 'failed', phase: 'failed', error }, [], []);
+    const failed = (await this.failScript(this.key(id), ...args)) === 1;
+    if (failed) countSessionEnd('failed');
+    return failed;
   }
 
   async saveDownload(id: string, index: number, download: SceneDownload): Promise<boolean> {
@@ -347,6 +395,44 @@ export class SessionStore {
   async forgetExpired(ids: string[]): Promise<void> {
     if (ids.length > 0) await this.redis.commands.zrem(this.indexKey, ...ids);
   }
+
+  // Adds (ARGV[2] = '1', only while processing) or removes one warning; writes only when the list changes.
+  private static readonly TOGGLE_WARNING = `
+if redis.call('exists', KEYS[1]) == 0 then return 0 end
+local list = cjson.decode(redis.call('hget', KEYS[1], 'warnings') or '[]')
+local found = nil
+for i, warning in ipairs(list) do if warning == ARGV[1] then found = i end end
+if ARGV[2] == '1' then
+  if found or redis.call('hget', KEYS[1], 'status') ~= 'processing' then return 0 end
+  table.insert(list, ARGV[1])
+elseif found then
+  table.remove(list, found)
+else
+  return 0
+end
+-- cjson encodes an empty table as an object
+redis.call('hset', KEYS[1], 'warnings', #list > 0 and cjson.encode(list) or '[]', 'updated_at', ARGV[3])
+redis.call('hincrby', KEYS[1], 'version', 1)
+return 1`;
+
+  /**
+   * Shows (`present`) or withdraws a warning about a passing condition, such as a provider outage the
+   * session is waiting out; a warning is shown once, and only while the session is processing. Returns
+   * whether the list changed. Plain EVAL: a script defined after start-up would be missing from an
+   * auto-pipeline already open in that tick (ioredis copies scripts when it creates one); it runs only while
+   * a provider fails.
+   */
+  async toggleWarning(id: string, warning: string, present: boolean): Promise<boolean> {
+    const changed = await this.redis.commands.eval(
+      SessionStore.TOGGLE_WARNING,
+      1,
+      this.key(id),
+      warning,
+      present ? '1' : '0',
+      new Date().toISOString(),
+    );
+    return changed === 1;
+  }
 }
 
 function serialize(name: string, value: unknown): string {
@@ -376,6 +462,7 @@ function parseSession(hash: Record<string, string>): SessionRecord {
   const orNull = (value: string | undefined) => (value ? value : null);
   return {
     id: hash.id,
+    owner: orNull(hash.owner),
     version: Number(hash.version ?? 0),
     status: hash.status as SessionStatus,
     phase: hash.phase as SessionPhase,

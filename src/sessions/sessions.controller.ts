@@ -2,6 +2,9 @@ import { Controller, Get, Inject, NotFoundException, Param, Req, Res } from '@ne
 import { ApiHeader, ApiOkResponse, ApiOperation, ApiParam, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { createHash } from 'node:crypto';
+import { URL_SIGNER } from '../auth/auth.module';
+import { CurrentTenant, Tenant } from '../auth/tenant';
+import { UrlSigner } from '../auth/url-signer';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ApiErrorResponses } from '../http/api-error.decorator';
 import { publicBaseUrl } from '../http/public-base-url';
@@ -22,6 +25,7 @@ export class SessionsController {
     private readonly sessions: SessionStore,
     private readonly cache: StatusCache,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(URL_SIGNER) private readonly signer: UrlSigner | null,
   ) {}
 
   @Get('status/:session_id')
@@ -44,17 +48,24 @@ export class SessionsController {
     description: 'Unchanged since the ETag sent in If-None-Match',
     headers: STATUS_HEADERS,
   })
-  @ApiErrorResponses({ 400: 'session_id is not a UUID', 404: 'Unknown or expired session' })
+  @ApiErrorResponses({
+    400: 'session_id is not a UUID',
+    404: "Unknown or expired session, or another API key's",
+  })
   async getStatus(
     @Param('session_id', SessionIdPipe) sessionId: string,
+    @CurrentTenant() tenant: Tenant,
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    const version = await this.sessions.version(sessionId);
+    const version = await this.sessions.versionFor(sessionId, tenant);
     if (!version) throw new NotFoundException('Session not found or expired');
+    // Signed image URLs change once per signing step (UrlSigner): the cached body and the ETag with them.
+    const expires = this.signer?.currentExpiry();
     const baseUrl = publicBaseUrl(req, this.config);
+    const variant = expires === undefined ? baseUrl : `${baseUrl}#${expires}`;
     // The ETag names the session's write counter, so polling clients get a 304 until something changes.
-    const origin = originTag(baseUrl);
+    const origin = originTag(variant);
     const etagOf = (v: string) => `W/"${v}-${origin}"`;
     res.setHeader('Cache-Control', 'no-cache');
     if (req.get('if-none-match') === etagOf(version)) {
@@ -62,15 +73,17 @@ export class SessionsController {
       res.status(304).end();
       return;
     }
-    let body = this.cache.get(sessionId, version, baseUrl);
+    let body = this.cache.get(sessionId, version, variant);
     let servedVersion = version;
     if (body === undefined) {
-      const session = await this.sessions.get(sessionId);
+      const session = await this.sessions.getFor(sessionId, tenant);
       if (!session) throw new NotFoundException('Session not found or expired');
-      body = Buffer.from(JSON.stringify(toStatusView(session, baseUrl)));
+      const signer = this.signer;
+      const sign = signer ? (path: string) => signer.sign(path, expires) : undefined;
+      body = Buffer.from(JSON.stringify(toStatusView(session, baseUrl, sign)));
       // The full read may already be newer than the version checked above: label it with its own.
       servedVersion = String(session.version);
-      this.cache.set(sessionId, servedVersion, baseUrl, body);
+      this.cache.set(sessionId, servedVersion, variant, body);
     }
     res.setHeader('ETag', etagOf(servedVersion));
     res.status(200).setHeader('Content-Type', 'application/json; charset=utf-8');
@@ -82,13 +95,16 @@ export class SessionsController {
 const ORIGIN_TAGS = new Map<string, string>();
 const MAX_ORIGIN_TAGS = 64;
 
-/** A short hash of the public base URL, so an ETag never matches a body built with other absolute URLs. */
-function originTag(baseUrl: string): string {
-  let tag = ORIGIN_TAGS.get(baseUrl);
+/**
+ * A short hash of the public base URL (and the signing step), so an ETag never matches a body built with
+ * other absolute URLs.
+ */
+function originTag(variant: string): string {
+  let tag = ORIGIN_TAGS.get(variant);
   if (tag === undefined) {
-    tag = createHash('sha1').update(baseUrl).digest('base64url').slice(0, 8);
+    tag = createHash('sha1').update(variant).digest('base64url').slice(0, 8);
     if (ORIGIN_TAGS.size >= MAX_ORIGIN_TAGS) ORIGIN_TAGS.clear();
-    ORIGIN_TAGS.set(baseUrl, tag);
+    ORIGIN_TAGS.set(variant, tag);
   }
   return tag;
 }

@@ -37,7 +37,7 @@ describe('bad input gets its 4xx and the error envelope saying why', () => {
     ctx.processingId = randomUUID();
     ctx.failedId = randomUUID();
     for (const id of [ctx.processingId, ctx.failedId]) {
-      await store.create({ id, media_type: 'cinematic', requested_scenes: 2, story, seed: 7 });
+      await store.create({ id, owner: null, media_type: 'cinematic', requested_scenes: 2, story, seed: 7 });
     }
     await store.update(ctx.failedId, {
       status: 'failed',

@@ -29,7 +29,14 @@ describe('stalled-session watchdog', () => {
     const store = t.app.get(SessionStore);
     const [stalled, fresh, downloading, queued, rendered] = [1, 2, 3, 4, 5].map(() => randomUUID());
     for (const id of [stalled, fresh, downloading, queued, rendered]) {
-      await store.create({ id, media_type: 'cartoon', requested_scenes: 2, story: 'A. B.', seed: 3 });
+      await store.create({
+        id,
+        owner: null,
+        media_type: 'cartoon',
+        requested_scenes: 2,
+        story: 'A. B.',
+        seed: 3,
+      });
     }
     const longAgo = new Date(Date.now() - 6 * 60_000).toISOString();
     await redis.hset(`${t.env.prefix}:session:${stalled}`, 'updated_at', longAgo);

@@ -1,6 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { ActiveSessionQuota } from '../../src/generation/active-session-quota';
 import { RedisService } from '../../src/redis/redis.service';
+import { SessionStore } from '../../src/sessions/session.store';
 import { Answer, ContractClient, OpenApiDocument } from '../support/contract-client';
 import { envelopeProblem, request } from '../support/http-client';
 import { PrismProxy, responseViolations, startPrismProxy } from '../support/prism-proxy';
@@ -55,7 +57,7 @@ describe('every answer conforms to the served OpenAPI document (Prism proxy)', (
 
   beforeAll(async () => {
     [t, limited] = await Promise.all([
-      startTestApp({ API_KEYS: KEY, DEBUG_MODE: 'true' }),
+      startTestApp({ API_KEYS: KEY, DEBUG_MODE: 'true', MAX_ACTIVE_SESSIONS_PER_KEY: '1' }),
       startTestApp({ RATE_LIMIT_PER_MINUTE: '2' }),
     ]);
     proxies = await Promise.all([t, limited].map((app) => startPrismProxy(`${app.url}/docs/json`, app.url)));
@@ -152,6 +154,16 @@ describe('every answer conforms to the served OpenAPI document (Prism proxy)', (
       expectEnvelopeOf(beyond, 416);
       expectEnvelopeOf(await api.sendInvalid(file), 401);
     }
+    // The URLs GET /status gives are signed: a plain GET (an <img> tag) loads them; a changed one is refused.
+    const signed = new URL(scenes[0].image_url);
+    const plain = await api.send(`${signed.pathname}${signed.search}`);
+    expect(plain.status).toBe(200);
+    expect(plain.headers.get('cache-control')).toMatch(/^private/);
+    const tampered = `${signed.pathname}${signed.search.replace(/signature=./, 'signature=A')}`;
+    expectEnvelopeOf(await api.send(tampered), 403);
+    const signedFile = new URL(downloadedStatus.scenes[0].download?.file_url ?? '');
+    const forged = `${signedFile.pathname}?expires=${signedFile.searchParams.get('expires')}&signature=forged`;
+    expectEnvelopeOf(await api.send(forged), 403);
     expectEnvelopeOf(await api.send(`/static/${sessionId}/scene_09.png`, { headers: AUTH }), 404);
     expectEnvelopeOf(await api.send(`/static/${sessionId}/renders/scene_09.png`, { headers: AUTH }), 404);
   });
@@ -197,6 +209,33 @@ describe('every answer conforms to the served OpenAPI document (Prism proxy)', (
     expect((await api.send('/health/ready')).status).toBe(200);
     expect((await api.send('/debug/sessions', { headers: AUTH })).status).toBe(200);
     expect((await api.send('/debug/config', { headers: AUTH })).status).toBe(200);
+  });
+
+  it('answers 429 with Retry-After once the key has MAX_ACTIVE_SESSIONS_PER_KEY sessions processing', async () => {
+    // A session no worker will pick up (created without a job) holds the key's one slot.
+    const stuck = '0b6f4a4e-52a4-4bb1-9f4f-3f0e3a9c2d11';
+    const tenant = t.config.apiKeys[0].tenant;
+    const sessions = t.app.get(SessionStore);
+    await sessions.create({
+      id: stuck,
+      owner: tenant,
+      media_type: 'cartoon',
+      requested_scenes: 1,
+      story: STORY,
+      seed: 1,
+    });
+    expect(await t.app.get(ActiveSessionQuota).reserve(tenant, stuck)).toBe(true);
+    try {
+      const refused = await api.send('/generate', {
+        method: 'POST',
+        headers: JSON_AUTH,
+        body: json({ story_text: STORY }),
+      });
+      expectEnvelopeOf(refused, 429);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    } finally {
+      await sessions.fail(stuck, 'test over');
+    }
   });
 
   it('answers 503 as documented while Redis is unreachable', async () => {

@@ -95,11 +95,13 @@ describe('the OpenAPI document', () => {
     expect(servedKeyed.servers.map((server) => server.url)).toEqual([BASE_URL]);
   });
 
-  it('asks for an API key on every operation but the health probes; with no API_KEYS, for none', () => {
+  it('asks for an API key on every operation but the health probes (or a signed URL for images); with no API_KEYS, for none', () => {
     const keyRequired = [{ 'api-key': [] }, { bearer: [] }];
+    const isImage = (name: string) => name.startsWith('GET /static/');
     for (const operation of operations(servedKeyed)) {
+      const expected = isImage(operation.name) ? [...keyRequired, { 'signed-url': [] }] : keyRequired;
       expect({ [operation.name]: operation.security }).toEqual({
-        [operation.name]: isPublic(operation.name) ? [] : keyRequired,
+        [operation.name]: isPublic(operation.name) ? [] : expected,
       });
       expect({ [operation.name]: '401' in operation.responses }).toEqual({
         [operation.name]: !isPublic(operation.name),

@@ -7,7 +7,10 @@ const KEY = 'client-key-0123456789abcdef';
 describe('API key authentication and rate limiting', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ API_KEYS: `${KEY},second-key-xyz-0123,third-key-rate-0123`, RATE_LIMIT_PER_MINUTE: '5' });
+    t = await startTestApp({
+      API_KEYS: `${KEY},second-key-xyz-0123,third-key-rate-0123`,
+      RATE_LIMIT_PER_MINUTE: '5',
+    });
   });
   afterAll(() => t.close());
 
@@ -33,9 +36,14 @@ describe('API key authentication and rate limiting', () => {
     });
     expect(viaHeader.status).toBe(200);
     const viaBearer = await request(`${t.url}/status/${viaHeader.body.session_id as string}`, {
-      headers: { authorization: 'Bearer second-key-xyz-0123' },
+      headers: { authorization: `Bearer ${KEY}` },
     });
     expect(viaBearer.status).toBe(200);
+    // Another valid key does not see it (tenants: tenancy.e2e.spec.ts).
+    const otherKey = await request(`${t.url}/status/${viaHeader.body.session_id as string}`, {
+      headers: { authorization: 'Bearer second-key-xyz-0123' },
+    });
+    expectEnvelope(otherKey, 404);
   });
 
   it('leaves health probes and docs open', async () => {

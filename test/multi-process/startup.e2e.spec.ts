@@ -35,6 +35,17 @@ describe('bad configuration stops start-up with one line naming the variable, ex
 
   const cases: [string, () => Record<string, string>, string][] = [
     ['an API_KEYS with no usable key', () => ({ API_KEYS: ' , ' }), 'API_KEYS'],
+    ['an API key shorter than 16 characters', () => ({ API_KEYS: 'short-key-12345' }), 'API_KEYS'],
+    [
+      'live provider keys without API_KEYS or ALLOW_ANONYMOUS',
+      () => ({ AI_PROVIDERS: 'auto', RUNWARE_API_KEY: 'rw-secret-0123456789' }),
+      'API_KEYS',
+    ],
+    [
+      'a URL_SIGNING_SECRET too short to be safe',
+      () => ({ URL_SIGNING_SECRET: 'short-secret' }),
+      'URL_SIGNING_SECRET',
+    ],
     [
       'an allowlist entry that is a URL',
       () => ({ IMAGE_DOWNLOAD_ALLOWED_HOSTS: 'http://x/y' }),
@@ -61,6 +72,8 @@ describe('bad configuration stops start-up with one line naming the variable, ex
     const lines = service.output.split('\n').filter((line) => line.trim() !== '');
     expect(lines).toEqual([expect.stringMatching(new RegExp(`^Invalid configuration: ${variable} `))]);
     expect(service.output).not.toMatch(/successfully started|\n\s+at /);
+    // Secrets are never printed, even in a refusal.
+    expect(service.output).not.toMatch(/rw-secret|short-key|short-secret/);
   });
 });
 

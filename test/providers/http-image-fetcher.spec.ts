@@ -330,13 +330,22 @@ describe('isPrivateAddress', () => {
     '2002:c0a8:101::1',
     '[::1]',
     'not-an-address',
+    // Translation prefixes are refused whole, whatever IPv4 address they carry: a gateway decides where
+    // they lead.
+    '64:ff9b::808:808', // NAT64 of a public address
+    '64:ff9b:1::a00:1', // local-use NAT64
+    '2002:808:808::1', // 6to4 of a public address
+    '::8.8.8.8', // IPv4-compatible (::/96)
+    '::',
+    'fec0::1', // site-local
+    'fefe::1',
   ])('treats %s as private', (address) => expect(isPrivateAddress(address)).toBe(true));
   it.each([
     '8.8.8.8',
     '104.18.2.3',
     '2606:4700::1111',
     '::ffff:8.8.8.8',
-    '64:ff9b::808:808',
-    '2002:808:808::1',
+    '2001:4860:4860::8888',
+    '::1:0:0:1',
   ])('treats %s as public', (address) => expect(isPrivateAddress(address)).toBe(false));
 });

@@ -4,6 +4,7 @@ import { SessionRecord } from '../../src/domain/session.model';
 export function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
   return {
     id: 's',
+    owner: null,
     version: 1,
     status: 'processing',
     phase: 'queued',

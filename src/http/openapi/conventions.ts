@@ -32,6 +32,19 @@ export const API_KEY_SCHEMES = {
   },
 };
 
+/**
+ * The session images' third way in: the signature of a URL the API handed out. (Its `expires` partner is
+ * a plain query parameter; OpenAPI has no scheme for a pair.)
+ */
+export const SIGNED_URL_SCHEME = {
+  'signed-url': {
+    type: 'apiKey' as const,
+    in: 'query',
+    name: 'signature',
+    description: 'The signature of an image URL from GET /status (with its `expires`): no key needed',
+  },
+};
+
 /** Either scheme will do; a deployment without API_KEYS also takes no key at all (`{}`). */
 export function apiKeySecurity(facts: DeploymentFacts): SecurityRequirementObject[] {
   const schemes = Object.keys(API_KEY_SCHEMES).map((name) => ({ [name]: [] }));
@@ -87,7 +100,7 @@ export function applyConventions(document: OpenAPIObject, facts: DeploymentFacts
       : { url: '/', description: 'The origin this document was fetched from' },
   ];
   const components = (document.components ??= {});
-  components.securitySchemes = API_KEY_SCHEMES;
+  components.securitySchemes = { ...API_KEY_SCHEMES, ...SIGNED_URL_SCHEME };
   components.responses ??= {};
   for (const { name, ...response } of Object.values(SHARED_ERRORS)) {
     components.responses[name] = { ...response, content: { 'application/json': { schema: ENVELOPE } } };

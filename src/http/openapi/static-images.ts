@@ -22,6 +22,22 @@ const PARAMETERS: ParameterObject[] = [
     example: 'scene_01.png',
   },
   {
+    name: 'expires',
+    in: 'query',
+    required: false,
+    description: 'Part of a signed URL (API_KEYS set): when it stops working, in Unix seconds',
+    schema: { type: 'integer' },
+  },
+  {
+    name: 'signature',
+    in: 'query',
+    required: false,
+    description:
+      'Part of a signed URL: an HMAC of the path and `expires`. With it, no API key is needed, so an ' +
+      '`<img>` tag can load the image',
+    schema: { type: 'string' },
+  },
+  {
     name: 'Range',
     in: 'header',
     required: false,
@@ -38,10 +54,10 @@ const PARAMETERS: ParameterObject[] = [
 ];
 
 /**
- * The session images, read from the image storage (a folder or a bucket). Express middleware serves them
- * ahead of Nest's router (src/http/static-images.ts), so Nest cannot document them: this is their
- * description. They need an API key like the API, but are not rate limited and never touch Redis, so they
- * give no 429; an image storage outage is a 503.
+ * The session images, read from the image storage (a folder or a bucket) by images/static-images.controller.ts,
+ * with answers (ranges, validators) Nest's decorators cannot express: this is their description. With
+ * API_KEYS set they take the owner's key or a signed URL (the URLs GET /status gives are signed); they are
+ * rate limited like the rest. An image storage outage is a 503.
  */
 function imageOperation(operationId: string, summary: string, facts: DeploymentFacts): OperationObject {
   const content = Object.fromEntries(IMAGE_TYPES.map((type) => [type, BINARY]));
@@ -50,11 +66,15 @@ function imageOperation(operationId: string, summary: string, facts: DeploymentF
     summary,
     tags: ['images'],
     parameters: PARAMETERS,
-    security: apiKeySecurity(facts),
+    // Signed URLs exist only where keys do; without keys every request is let in anyway.
+    security: facts.apiKeysRequired
+      ? [...apiKeySecurity(facts), { 'signed-url': [] }]
+      : apiKeySecurity(facts),
     responses: withSharedErrors(
       {
         200: {
-          description: 'The image (cacheable for an hour)',
+          description:
+            'The image, cacheable for an hour (`private` when API_KEYS is set: only the client may keep it)',
           headers: { ETag: { schema: { type: 'string' } }, 'Accept-Ranges': { schema: { type: 'string' } } },
           content,
         },
@@ -64,8 +84,13 @@ function imageOperation(operationId: string, summary: string, facts: DeploymentF
           content,
         },
         304: { description: 'Unchanged since the ETag sent in If-None-Match' },
-        401: sharedError(401),
-        404: { description: 'No such file', content: ENVELOPE },
+        401: {
+          description: 'API_KEYS is set, and neither a valid key nor a signature was presented',
+          content: ENVELOPE,
+        },
+        403: { description: 'The signature is invalid, or the signed URL has expired', content: ENVELOPE },
+        404: { description: "No such file, or another API key's session", content: ENVELOPE },
+        429: sharedError(429),
         412: { description: 'An If-Match or If-Unmodified-Since precondition failed', content: ENVELOPE },
         416: {
           description: 'Range not satisfiable; Content-Range gives the file size (`bytes */<size>`)',

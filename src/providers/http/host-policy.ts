@@ -81,9 +81,12 @@ for (const [network, prefix] of [
   PRIVATE.addSubnet(network, prefix, 'ipv4');
 }
 for (const [network, prefix] of [
-  ['::', 128],
-  ['::1', 128],
+  ['::', 96], // unspecified, loopback, and IPv4-compatible (deprecated) addresses
+  ['64:ff9b::', 96], // NAT64: a gateway would reach whichever IPv4 address it carries
+  ['64:ff9b:1::', 48], // local-use NAT64
+  ['2002::', 16], // 6to4: the same, through a relay
   ['fc00::', 7], // unique local
+  ['fec0::', 10], // site-local (deprecated, still routed by some networks)
   ['fe80::', 10], // link-local
   ['ff00::', 8], // multicast
   ['2001:db8::', 32], // documentation
@@ -92,28 +95,25 @@ for (const [network, prefix] of [
 }
 
 /**
- * True for loopback, private, link-local, multicast and reserved addresses, including IPv4 addresses
- * carried inside IPv6 (mapped, compatible, NAT64 and 6to4), which a gateway on the path would reach.
+ * True for loopback, private, link-local, multicast and reserved addresses. IPv6 prefixes that carry an
+ * IPv4 address to a translator (IPv4-compatible, NAT64, 6to4) are refused whole: a gateway on the path
+ * decides where they lead. An IPv4-mapped address is the IPv4 address it maps, and is judged as one.
  */
 export function isPrivateAddress(address: string): boolean {
   const bare = address.replace(/^\[|\]$/g, '');
   const family = isIP(bare);
   if (family === 4) return PRIVATE.check(bare, 'ipv4');
   if (family !== 6) return true; // not an IP address at all: never treat as safe
-  const embedded = embeddedIPv4(bare);
-  if (embedded !== null) return PRIVATE.check(embedded, 'ipv4');
-  return PRIVATE.check(bare, 'ipv6');
+  if (PRIVATE.check(bare, 'ipv6')) return true;
+  const mapped = mappedIPv4(bare);
+  return mapped !== null && PRIVATE.check(mapped, 'ipv4');
 }
 
-/** The IPv4 address an IPv6 address carries: ::ffff:a.b.c.d, ::a.b.c.d, 64:ff9b::/96, 2002::/16. */
-function embeddedIPv4(ipv6: string): string | null {
+/** The IPv4 address of an IPv4-mapped IPv6 address (::ffff:a.b.c.d), else null. */
+function mappedIPv4(ipv6: string): string | null {
   const words = ipv6Words(ipv6);
-  const isZero = (from: number, to: number) => words.slice(from, to).every((w) => w === 0);
   const v4 = (high: number, low: number) => `${high >> 8}.${high & 255}.${low >> 8}.${low & 255}`;
-  if (isZero(0, 5) && words[5] === 0xffff) return v4(words[6], words[7]); // mapped
-  if (isZero(0, 6) && words[6] !== 0) return v4(words[6], words[7]); // compatible (deprecated)
-  if (words[0] === 0x64 && words[1] === 0xff9b && isZero(2, 6)) return v4(words[6], words[7]); // NAT64
-  if (words[0] === 0x2002) return v4(words[1], words[2]); // 6to4
+  if (words.slice(0, 5).every((w) => w === 0) && words[5] === 0xffff) return v4(words[6], words[7]);
   return null;
 }
 

@@ -1,15 +1,14 @@
 import { Logger } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
 import { pipeline } from 'node:stream/promises';
-import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { isImageKey } from '../storage/image-keys';
+import type { Request, Response } from 'express';
 import { ByteRange, ImageNotFoundError, ImageStorage, StoredImageInfo } from '../storage/image-storage';
-import { sendEnvelope } from './error-envelope.filter';
+import { sendEnvelope } from '../http/error-envelope.filter';
 
 const logger = new Logger('Static');
 
-/** A refusal with its HTTP status (and headers to keep), answered with the envelope by staticErrors. */
-class StaticRefusal extends Error {
+/** A refusal with its HTTP status (and headers to keep), answered with the envelope by answerImageError. */
+export class StaticRefusal extends Error {
   constructor(
     readonly status: number,
     readonly headers: Record<string, string> = {},
@@ -19,22 +18,19 @@ class StaticRefusal extends Error {
 }
 
 /**
- * The session images under /static/<key>, read through the image storage whatever the driver, so URLs are
- * the same with a local folder or a bucket. What Express's static server did is kept: ETag and
- * Last-Modified validators (304), If-Match and If-Unmodified-Since (412), one byte range (206, or 416 with
- * the size), If-Range, an hour of caching. Only GET and HEAD reach the images; other methods go on to the
- * router's 404.
+ * One stored image as an HTTP answer, read through the image storage whatever the driver, so URLs are the
+ * same with a local folder or a bucket. What Express's static server did is kept: ETag and Last-Modified
+ * validators (304), If-Match and If-Unmodified-Since (412), one byte range (206, or 416 with the size),
+ * If-Range, an hour of caching (`cacheControl` says for whom).
  */
-export function staticImages(storage: ImageStorage): RequestHandler {
-  return (req, res, next) => {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return next();
-    serveImage(storage, req, res).catch(next);
-  };
-}
-
-async function serveImage(storage: ImageStorage, req: Request, res: Response): Promise<void> {
-  const key = req.path.replace(/^\//, '');
-  const info = isImageKey(key) ? await storage.info(key) : null;
+export async function serveImage(
+  storage: ImageStorage,
+  key: string,
+  cacheControl: string,
+  req: Request,
+  res: Response,
+): Promise<void> {
+  const info = await storage.info(key);
   if (!info) throw new StaticRefusal(404);
   if (preconditionFails(req, info)) throw new StaticRefusal(412);
 
@@ -42,7 +38,7 @@ async function serveImage(storage: ImageStorage, req: Request, res: Response): P
   res.setHeader('ETag', info.etag);
   res.setHeader('Last-Modified', info.lastModified.toUTCString());
   res.setHeader('Accept-Ranges', 'bytes');
-  res.setHeader('Cache-Control', 'public, max-age=3600');
+  res.setHeader('Cache-Control', cacheControl);
   if (req.fresh) {
     res.status(304).end();
     return;
@@ -108,10 +104,11 @@ function preconditionFails(req: Request, info: StoredImageInfo): boolean {
 }
 
 /** Refusals and failures with the error envelope; a storage outage is a 503, never a 500. */
-export function staticErrors(err: unknown, _req: Request, res: Response, next: NextFunction): void {
-  if (res.headersSent) return next(err);
-  for (const header of ['Content-Type', 'ETag', 'Last-Modified', 'Accept-Ranges', 'Cache-Control'])
-    res.removeHeader(header);
+export function answerImageError(err: unknown, res: Response): void {
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
   if (err instanceof StaticRefusal) {
     const message = err.status === 404 ? 'File not found' : (STATUS_CODES[err.status] ?? 'Bad request');
     sendEnvelope(res, err.status, message, err.headers);
