@@ -23,6 +23,16 @@ export enum JobName {
 
 export interface SessionJob {
   sessionId: string;
+  /** Written by the job itself while a provider fails it (src/generation/provider-outages.ts). */
+  outage?: OutageTrack;
+}
+
+/** Times (Redis clock, ms) of a job's brush with a failing provider. */
+export interface OutageTrack {
+  /** First retryable failure since the provider last answered this job. */
+  failingSince?: number;
+  /** When it started waiting for the provider: the outage tolerance counts from here. */
+  waitingSince?: number;
 }
 
 /**

@@ -5,10 +5,11 @@ import { processorProvider } from '../queue/processor-provider';
 import { QueueModule } from '../queue/queue.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { GenerationProcessor } from './generation.processor';
+import { ProviderOutages } from './provider-outages';
 
 /** Worker role: planning, rendering and finalising sessions. */
 @Module({
   imports: [SessionsModule, QueueModule, ProvidersModule],
-  providers: [processorProvider(GenerationProcessor, QueueName.Generation)],
+  providers: [processorProvider(GenerationProcessor, QueueName.Generation), ProviderOutages],
 })
 export class GenerationWorkerModule {}

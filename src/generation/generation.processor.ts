@@ -13,6 +13,7 @@ import { JobName, JobOf, JobProcessor, QueueName, SceneRenderRequest, SessionJob
 import { SessionFinalizer } from '../sessions/session-finalizer';
 import { newScene, SceneRecord, SessionRecord } from '../domain/session.model';
 import { SessionStore } from '../sessions/session.store';
+import { ProviderOutages } from './provider-outages';
 
 const WORKER_ID = `${hostname()}:${process.pid}`;
 
@@ -40,6 +41,7 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
     @Inject(SCENE_PLANNER) private readonly planner: ScenePlanner,
     @Inject(IMAGE_RENDERER) private readonly renderer: ImageRenderer,
     private readonly finalizer: SessionFinalizer,
+    private readonly outages: ProviderOutages,
   ) {
     super();
   }
@@ -109,7 +111,9 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
         mediaType: session.media_type,
         numScenes: session.requested_scenes,
       });
-    } catch (err) {
+    } catch (failure) {
+      // Throws DelayedError instead when the job is to wait for the planner to recover.
+      const err = await this.outages.waitOrFail(job, failure, this.planner.name);
       if (isFinalFailure(err, job))
         await this.sessions.fail(sessionId, `Scene planning failed: ${userMessage(err)}`);
       throw err;
@@ -153,6 +157,8 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
       const planned = await this.sessions.get(sessionId);
       if (planned) await this.queueUnfinishedRenders(planned);
     }
+    // After the plan is saved: it carries the warnings read before this run, which may include this one.
+    await this.outages.recovered(job, this.planner.name);
   }
 
   /**
@@ -192,6 +198,7 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
     let left: number;
     try {
       const image = await this.renderer.render(request).finally(() => clearTimeout(mark));
+      await this.outages.recovered(job, this.renderer.name);
       left = await this.sessions.saveRender(sessionId, sceneIndex, {
         status: 'done',
         attempts: attempt,
@@ -204,7 +211,16 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
         rendered_at: new Date().toISOString(),
         rendered_by: WORKER_ID,
       });
-    } catch (err) {
+    } catch (failure) {
+      // Throws DelayedError instead when the job is to wait for the renderer to recover; the scene stays pending.
+      const err = await this.outages.waitOrFail(job, failure, this.renderer.name, (message) =>
+        this.sessions.saveRender(sessionId, sceneIndex, {
+          status: 'pending',
+          attempts: attempt,
+          provider: this.renderer.name,
+          error: message,
+        }),
+      );
       const final = isFinalFailure(err, job);
       if (!(err instanceof ProviderError))
         this.logger.warn(`Scene ${sceneIndex} of ${sessionId}: ${String(err)}`);

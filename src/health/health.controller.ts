@@ -23,11 +23,13 @@ import { APP_VERSION } from '../config/version';
 // Terminus would document its own 503 body, but a failed probe answers with the error envelope here.
 const PROBE_OPTIONS = { noCache: true, swaggerDocumentation: false };
 
-const PROVIDER_STATES = ['available', 'offline', 'not_configured', 'unavailable'];
+const PROVIDER_STATES = ['available', 'degraded', 'offline', 'not_configured', 'unavailable'];
+const PROVIDER_STATE_HELP =
+  'degraded: the provider passes its check, but its circuit breaker is open because its requests keep failing; sessions wait for it (PROVIDER_OUTAGE_TOLERANCE_SECONDS)';
 
 class HealthServices {
-  @ApiProperty({ enum: PROVIDER_STATES }) openrouter!: string;
-  @ApiProperty({ enum: PROVIDER_STATES }) runware!: string;
+  @ApiProperty({ enum: PROVIDER_STATES, description: PROVIDER_STATE_HELP }) openrouter!: string;
+  @ApiProperty({ enum: PROVIDER_STATES, description: PROVIDER_STATE_HELP }) runware!: string;
   @ApiProperty({ enum: ['available', 'unavailable'] }) redis!: string;
   @ApiProperty({
     enum: ['available', 'unavailable'],

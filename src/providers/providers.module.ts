@@ -4,6 +4,8 @@ import { IMAGE_FETCHER } from './image-fetcher';
 import { RemoteImageFetcher, SourceImageFetcher } from './image-fetcher.service';
 import { IMAGE_RENDERER, ImageRenderer } from './image-renderer';
 import { OfflineScenePlanner } from './offline/offline-scene-planner';
+import { GuardedImageRenderer, GuardedScenePlanner } from './outage/guarded-providers';
+import { ProviderBreaker } from './outage/provider-breaker';
 import { selectProviders } from './provider-selection';
 import { ProviderStatusService } from './provider-status.service';
 import { SCENE_PLANNER, ScenePlanner } from './scene-planner';
@@ -28,6 +30,12 @@ async function imageRenderer(config: AppConfig, storage: ImageStorage): Promise<
   return new OfflineImageRenderer(storage);
 }
 
+// Every call is counted and, for a live provider, goes through its circuit breaker (outage/).
+const guardedPlanner = async (config: AppConfig, breaker: ProviderBreaker) =>
+  new GuardedScenePlanner(await scenePlanner(config), breaker);
+const guardedRenderer = async (config: AppConfig, storage: ImageStorage, breaker: ProviderBreaker) =>
+  new GuardedImageRenderer(await imageRenderer(config, storage), breaker);
+
 /** The HTTP fetcher is needed only by download jobs of live renders, so it is loaded on first use. */
 function httpFetcher(config: AppConfig): RemoteImageFetcher {
   let fetcher: Promise<RemoteImageFetcher> | undefined;
@@ -49,8 +57,13 @@ function httpFetcher(config: AppConfig): RemoteImageFetcher {
   imports: [StorageModule],
   providers: [
     ProviderStatusService,
-    { provide: SCENE_PLANNER, inject: [APP_CONFIG], useFactory: scenePlanner },
-    { provide: IMAGE_RENDERER, inject: [APP_CONFIG, IMAGE_STORAGE], useFactory: imageRenderer },
+    ProviderBreaker,
+    { provide: SCENE_PLANNER, inject: [APP_CONFIG, ProviderBreaker], useFactory: guardedPlanner },
+    {
+      provide: IMAGE_RENDERER,
+      inject: [APP_CONFIG, IMAGE_STORAGE, ProviderBreaker],
+      useFactory: guardedRenderer,
+    },
     {
       provide: IMAGE_FETCHER,
       inject: [APP_CONFIG, IMAGE_STORAGE],
@@ -58,7 +71,7 @@ function httpFetcher(config: AppConfig): RemoteImageFetcher {
         new SourceImageFetcher(new StoredImageReader(storage), httpFetcher(config)),
     },
   ],
-  exports: [SCENE_PLANNER, IMAGE_RENDERER, IMAGE_FETCHER, ProviderStatusService],
+  exports: [SCENE_PLANNER, IMAGE_RENDERER, IMAGE_FETCHER, ProviderStatusService, ProviderBreaker],
 })
 export class ProvidersModule implements OnApplicationShutdown {
   constructor(@Inject(IMAGE_RENDERER) private readonly renderer: ImageRenderer) {}

@@ -2,7 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable } from '@nestjs/common';
 import { JobsOptions, Queue } from 'bullmq';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { JobDataOf, JobName, QueueName, SceneRenderRequest } from '../domain/jobs';
+import { JobDataOf, JobName, QueueName, SceneRenderRequest, SessionJob } from '../domain/jobs';
 import { PROVIDER_BACKOFF } from './retry-backoff';
 
 const PENDING = new Set(['waiting', 'waiting-children', 'delayed', 'prioritized', 'active']);
@@ -80,6 +80,25 @@ export class JobQueue {
       this.download.getJobState(`download-${sessionId}`),
     ]);
     return states.some((state) => PENDING.has(state));
+  }
+
+  /**
+   * Runs now the delayed generation jobs named `name` whose data passes `test`, among the first `limit`
+   * delayed ones (e.g. jobs waiting for a provider that has just recovered; the rest wake on time). Returns
+   * how many it moved; a job that started meanwhile is left alone.
+   */
+  async promoteDelayed(name: JobName, test: (data: SessionJob) => boolean, limit = 1000): Promise<number> {
+    const delayed = await this.generation.getDelayed(0, limit - 1);
+    const chosen = delayed.filter((job) => job.name === name && test(job.data as SessionJob));
+    const moved = await Promise.all(
+      chosen.map((job) =>
+        job.promote().then(
+          () => 1,
+          () => 0,
+        ),
+      ),
+    );
+    return moved.reduce<number>((sum, n) => sum + n, 0);
   }
 
   async isReady(): Promise<boolean> {

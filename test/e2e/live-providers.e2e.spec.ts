@@ -72,6 +72,9 @@ describe('live providers through the real SDKs against protocol-faithful fakes',
         RUNWARE_TIMEOUT_MS: '3000',
         JOB_ATTEMPTS: '3',
         JOB_BACKOFF_MS: '50',
+        // A provider failing every request fails the session after JOB_ATTEMPTS tries, as these tests
+        // expect: no outage is waited out (provider-outage.e2e.spec.ts covers that).
+        PROVIDER_OUTAGE_TOLERANCE_SECONDS: '0',
         DEBUG_MODE: 'true',
       },
       undefined,

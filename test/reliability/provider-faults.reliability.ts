@@ -77,7 +77,13 @@ describe('providers failing', () => {
       const cluster = await Cluster.start({
         apis: 1,
         workers: 2,
-        vars: { JOB_ATTEMPTS: '3', JOB_BACKOFF_MS: '100', RUNWARE_CONNECT_TIMEOUT_MS: '1000' },
+        vars: {
+          JOB_ATTEMPTS: '3',
+          JOB_BACKOFF_MS: '100',
+          RUNWARE_CONNECT_TIMEOUT_MS: '1000',
+          // Sessions fail after their attempts instead of waiting the outage out (provider-outage.reliability.ts).
+          PROVIDER_OUTAGE_TOLERANCE_SECONDS: '0',
+        },
       });
       try {
         if (provider === 'OpenRouter') await cluster.openrouter.close();

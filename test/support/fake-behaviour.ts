@@ -5,6 +5,8 @@
 export interface BehaviourControl<B> {
   /** The behaviour for the next request: the next queued one merged over the standing one. */
   next(): B;
+  /** The standing behaviour, without taking a queued one. */
+  standing(): B;
   set(behaviour: Partial<B>): void;
   enqueue(...behaviours: Partial<B>[]): void;
   reset(): void;
@@ -15,6 +17,7 @@ export function behaviourControl<B extends object>(initial: B): BehaviourControl
   const queue: Partial<B>[] = [];
   return {
     next: () => ({ ...standing, ...queue.shift() }),
+    standing: () => ({ ...standing }),
     set: (behaviour) => {
       standing = { ...standing, ...behaviour };
     },

@@ -39,6 +39,13 @@ export interface FakeOpenRouterBehaviour {
   content?: string;
   /** Random faults per request, for reliability tests. */
   faults?: { errorRate?: number; hangRate?: number; errorStatus?: number };
+  /**
+   * An outage of the whole gateway: until this time (epoch ms) every request but GET /models, the key
+   * check included, answers `outageStatus` (default 503). Chat completions so answered are counted in
+   * `injected.outage`.
+   */
+  outageUntil?: number;
+  outageStatus?: number;
 }
 
 export interface RecordedRequest {
@@ -65,7 +72,7 @@ export interface FakeOpenRouter {
   url: string;
   port: number;
   requests: RecordedRequest[];
-  /** Random faults injected so far, by kind ("hang", "status 500", …). */
+  /** Random faults injected so far, by kind ("hang", "status 500", …), and completions refused by an outage. */
   injected: Record<string, number>;
   /** Changes the standing behaviour (merged into the current one). */
   set(behaviour: Partial<FakeOpenRouterBehaviour>): void;
@@ -118,6 +125,12 @@ export async function startFakeOpenRouter(options: FakeOpenRouterOptions = {}): 
       // recorded as the raw string
     }
     requests.push({ method: req.method ?? 'GET', path, headers, authorized, body, at: Date.now() });
+
+    const { outageUntil, outageStatus = 503 } = behaviours.standing();
+    if (outageUntil !== undefined && Date.now() < outageUntil && path !== '/api/v1/models') {
+      if (path === '/api/v1/chat/completions') injected.outage = (injected.outage ?? 0) + 1;
+      return sendError(res, outageStatus, STATUS_MESSAGES[outageStatus] ?? 'Service unavailable');
+    }
 
     if (req.method === 'GET' && path === '/api/v1/models') {
       return sendJson(res, 200, { data: [{ id: 'fake/planner', name: 'Fake planner' }] });

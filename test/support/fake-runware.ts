@@ -32,6 +32,11 @@ export interface FakeRunwareBehaviour {
   faults?: { errorRate?: number; dropRate?: number; disconnectRate?: number };
   /** host:port the task's image URLs point at, instead of `imageHost` (another server, or a name for it). */
   imageHost?: string;
+  /**
+   * An outage: until this time (epoch ms) every valid imageInference task fails with a retryable provider
+   * error (authentication still works), counted in `stats.injected.outage`.
+   */
+  outageUntil?: number;
 }
 
 export interface FakeRunwareOptions {
@@ -54,8 +59,8 @@ export interface FakeRunwareStats {
   /** Tasks received, by taskType (authentication, ping, imageInference…). */
   tasks: Record<string, number>;
   /** Every imageInference task, with the connection (1-based, in accept order) that sent it. */
-  imageTasks: { taskUUID: string; connection: number; positivePrompt: unknown; seed: unknown }[];
-  /** Random faults injected so far, by kind (drop, disconnect, providerError). */
+  imageTasks: { taskUUID: string; connection: number; positivePrompt: unknown; seed: unknown; at: number }[];
+  /** Random faults injected so far, by kind (drop, disconnect, providerError), and tasks failed by an outage. */
   injected: Record<string, number>;
 }
 
@@ -156,7 +161,13 @@ export async function startFakeRunware(options: FakeRunwareOptions = {}): Promis
         taskUUID,
       });
     }
-    stats.imageTasks.push({ taskUUID, connection, positivePrompt: task.positivePrompt, seed: task.seed });
+    stats.imageTasks.push({
+      taskUUID,
+      connection,
+      positivePrompt: task.positivePrompt,
+      seed: task.seed,
+      at: Date.now(),
+    });
     imageInference(socket, task, taskUUID, behaviours.next());
   }
 
@@ -186,6 +197,17 @@ export async function startFakeRunware(options: FakeRunwareOptions = {}): Promis
         taskType,
         taskUUID,
       });
+    }
+    if (behaviour.outageUntil !== undefined && Date.now() < behaviour.outageUntil) {
+      stats.injected.outage = (stats.injected.outage ?? 0) + 1;
+      return later(behaviour.latencyMs, () =>
+        sendError(socket, {
+          code: 'timeoutProvider',
+          message: 'The image provider is unavailable. Please try again later.',
+          taskType,
+          taskUUID,
+        }),
+      );
     }
     if (behaviour.error)
       return later(behaviour.latencyMs, () => sendError(socket, { ...behaviour.error, taskType, taskUUID }));
