@@ -18,7 +18,8 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends fonts-dejavu-core fontconfig-config \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
-ENV NODE_ENV=production IMAGE_DIR=/data/images
+# One JSON object per log line for log collectors (LOG_FORMAT=text for a terminal).
+ENV NODE_ENV=production IMAGE_DIR=/data/images LOG_FORMAT=json
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/dist ./dist

@@ -12,7 +12,7 @@ import { round } from './lib/stats';
 const CONNECTIONS = 50;
 const ROUNDS = 3;
 
-interface Load {
+export interface Load {
   requestsPerSecond: number;
   p50Ms: number;
   p99Ms: number;
@@ -24,7 +24,7 @@ interface Load {
 }
 
 /** autocannon, run programmatically, against one URL; CPU of `pid` is read around it. */
-async function load(url: string, seconds: number, pid: number): Promise<Load> {
+export async function load(url: string, seconds: number, pid: number): Promise<Load> {
   const cpuBefore = cpuMsOf(pid);
   const result = await autocannon({ url, connections: CONNECTIONS, duration: seconds });
   const cpu = cpuMsOf(pid) - cpuBefore;

@@ -23,6 +23,8 @@ export async function roleModules(config: AppConfig): Promise<Type[]> {
   if (config.role !== 'worker') modules.push((await import('./api.module')).ApiModule);
   else if (config.workerHealthPort !== undefined)
     modules.push((await import('./health/health.module')).HealthModule);
+  if (config.role !== 'worker' && config.queueDashboard)
+    modules.push((await import('./observability/queue-dashboard.module')).QueueDashboardModule);
   if (config.role !== 'api') modules.push((await import('./worker.module')).WorkerModule);
   return modules;
 }

@@ -1,15 +1,12 @@
 import 'reflect-metadata';
-import { ConsoleLogger, Logger } from '@nestjs/common';
+import { Logger, LoggerService } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AppConfig, ConfigError, loadConfig } from './config/app-config';
 import { checkBindable } from './config/check-bindable';
 import { unsupportedRuntime } from './config/runtime-check';
+import { createLogger } from './observability/logger';
 
-// Colour codes only for a terminal: in a file, a pipe or a log collector they are noise.
-const logger = new ConsoleLogger({ colors: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR });
-Logger.overrideLogger(logger);
-
-async function bootstrap(config: AppConfig): Promise<void> {
+async function bootstrap(config: AppConfig, logger: LoggerService): Promise<void> {
   const log = new Logger('Bootstrap');
   // Before Nest starts: a HOST or PORT that cannot be bound fails in one line, before any "started" line.
   if (config.role !== 'worker') await checkBindable(config.host, config.port, 'PORT');
@@ -34,9 +31,10 @@ async function bootstrap(config: AppConfig): Promise<void> {
   if (config.role === 'worker') {
     // Only the health endpoints, for orchestrators' probes of worker pods.
     const app = await NestFactory.create(root, { bodyParser: false, logger });
-    // Its only controller is HealthModule's (AppModule loads no API module for a worker); any other path
-    // is the router's 404, with the envelope.
+    // Its only controllers are HealthModule's, probes and /metrics (AppModule loads no API module for a
+    // worker); any other path is the router's 404, with the envelope.
     app.useGlobalFilters(new ErrorEnvelopeFilter());
+    app.use((await import('./observability/request-observer')).observeRequests(config));
     app.enableShutdownHooks();
     await app.listen(config.workerHealthPort as number, config.host);
     log.log(`Worker started (health probes on port ${config.workerHealthPort})`);
@@ -81,4 +79,7 @@ try {
 } catch (err) {
   fail(err);
 }
-bootstrap(config).catch(fail);
+// LOG_FORMAT and LOG_LEVEL apply from here; a configuration error above is one plain line on stderr.
+const logger = createLogger(config);
+Logger.overrideLogger(logger);
+bootstrap(config, logger).catch(fail);

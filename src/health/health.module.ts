@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { MetricsModule } from '../observability/metrics.module';
 import { ProvidersModule } from '../providers/providers.module';
 import { QueueModule } from '../queue/queue.module';
 import { SessionsModule } from '../sessions/sessions.module';
@@ -14,6 +15,8 @@ import { HealthController } from './health.controller';
     QueueModule,
     ProvidersModule,
     StorageModule,
+    // /metrics goes wherever the probes go: API processes and workers' health port.
+    MetricsModule,
   ],
   controllers: [HealthController],
 })

@@ -252,7 +252,7 @@ export interface components {
         SceneDownloadView: {
             /** @enum {string} */
             status: "done" | "failed";
-            /** @description URL of the downloaded file, served under /static; null when the download failed */
+            /** @description URL of the downloaded file, served under /static (signed when API_KEYS is set: a plain GET loads it until its `expires`); null when the download failed */
             file_url: string | null;
             error: string | null;
         };
@@ -266,7 +266,7 @@ export interface components {
             description: string;
             image_prompt: string;
             status: components["schemas"]["SceneStatus"];
-            /** @description The rendered image (a provider URL, or this service's /static URL); null until rendered */
+            /** @description The rendered image: a provider URL, or this service's /static URL (signed when API_KEYS is set); null until rendered */
             image_url: string | null;
             /** @description The session's seed, once rendered */
             seed: number | null;
@@ -338,10 +338,16 @@ export interface components {
             status: "up" | "down";
         };
         HealthServices: {
-            /** @enum {string} */
-            openrouter: "available" | "offline" | "not_configured" | "unavailable";
-            /** @enum {string} */
-            runware: "available" | "offline" | "not_configured" | "unavailable";
+            /**
+             * @description degraded: the provider passes its check, but its circuit breaker is open because its requests keep failing; sessions wait for it (PROVIDER_OUTAGE_TOLERANCE_SECONDS)
+             * @enum {string}
+             */
+            openrouter: "available" | "degraded" | "offline" | "not_configured" | "unavailable";
+            /**
+             * @description degraded: the provider passes its check, but its circuit breaker is open because its requests keep failing; sessions wait for it (PROVIDER_OUTAGE_TOLERANCE_SECONDS)
+             * @enum {string}
+             */
+            runware: "available" | "degraded" | "offline" | "not_configured" | "unavailable";
             /** @enum {string} */
             redis: "available" | "unavailable";
             /**
@@ -625,7 +631,17 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            429: components["responses"]["TooManyRequests"];
+            /** @description Rate limit exceeded, or this API key already has MAX_ACTIVE_SESSIONS_PER_KEY sessions processing; nothing was queued. Retry after Retry-After seconds */
+            429: {
+                headers: {
+                    /** @description Seconds to wait before trying again */
+                    "Retry-After"?: number;
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
             500: components["responses"]["InternalServerError"];
             /** @description AI_PROVIDERS=live and a live provider failed its last check, or Redis is unreachable */
@@ -685,7 +701,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description Unknown or expired session */
+            /** @description Unknown or expired session, or another API key's */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -734,7 +750,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description Unknown or expired session */
+            /** @description Unknown or expired session, or another API key's */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -806,7 +822,7 @@ export interface operations {
                 };
             };
             401: components["responses"]["Unauthorized"];
-            /** @description Unknown or expired session */
+            /** @description Unknown or expired session, or another API key's */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -944,7 +960,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Up to 200 live sessions */
+            /** @description The caller's sessions among the 200 newest live ones */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -1011,7 +1027,12 @@ export interface operations {
     };
     getDownloadedImage: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Part of a signed URL (API_KEYS set): when it stops working, in Unix seconds */
+                expires?: number;
+                /** @description Part of a signed URL: an HMAC of the path and `expires`. With it, no API key is needed, so an `<img>` tag can load the image */
+                signature?: string;
+            };
             header?: {
                 /** @description One byte range, e.g. `bytes=0-1023` */
                 Range?: string;
@@ -1027,7 +1048,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The image (cacheable for an hour) */
+            /** @description The image, cacheable for an hour (`private` when API_KEYS is set: only the client may keep it) */
             200: {
                 headers: {
                     ETag?: string;
@@ -1062,8 +1083,25 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
-            /** @description No such file */
+            /** @description API_KEYS is set, and neither a valid key nor a signature was presented */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The signature is invalid, or the signed URL has expired */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such file, or another API key's session */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1093,6 +1131,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
             500: components["responses"]["InternalServerError"];
             /** @description The image storage is unreachable; retry after Retry-After seconds */
@@ -1109,7 +1148,12 @@ export interface operations {
     };
     getRenderedImage: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Part of a signed URL (API_KEYS set): when it stops working, in Unix seconds */
+                expires?: number;
+                /** @description Part of a signed URL: an HMAC of the path and `expires`. With it, no API key is needed, so an `<img>` tag can load the image */
+                signature?: string;
+            };
             header?: {
                 /** @description One byte range, e.g. `bytes=0-1023` */
                 Range?: string;
@@ -1125,7 +1169,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description The image (cacheable for an hour) */
+            /** @description The image, cacheable for an hour (`private` when API_KEYS is set: only the client may keep it) */
             200: {
                 headers: {
                     ETag?: string;
@@ -1160,8 +1204,25 @@ export interface operations {
                 content?: never;
             };
             400: components["responses"]["BadRequest"];
-            401: components["responses"]["Unauthorized"];
-            /** @description No such file */
+            /** @description API_KEYS is set, and neither a valid key nor a signature was presented */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The signature is invalid, or the signed URL has expired */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description No such file, or another API key's session */
             404: {
                 headers: {
                     [name: string]: unknown;
@@ -1191,6 +1252,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
+            429: components["responses"]["TooManyRequests"];
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
             500: components["responses"]["InternalServerError"];
             /** @description The image storage is unreachable; retry after Retry-After seconds */
