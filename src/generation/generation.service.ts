@@ -130,9 +130,7 @@ export class GenerationService {
     try {
       await this.queue.planStory(id);
     } catch (err) {
-      await this.sessions
-        .update(id, { status: 'failed', phase: 'failed', error: 'Could not queue the session; please retry' })
-        .catch(() => undefined);
+      await this.sessions.fail(id, 'Could not queue the session; please retry').catch(() => undefined);
       throw err;
     }
     this.logger.log(`Session ${id} queued (${request.num_scenes} scenes, ${request.media_type})`);
