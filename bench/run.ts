@@ -2,7 +2,7 @@
  * `npm run bench`: measures the compiled service (dist/) against its limits, each figure as a ratio to a
  * baseline measured in the same run (or as a count), because the machines are shared and noisy.
  *
- * BENCH_ONLY=fanout,capacity,per-scene,status,export,export-s3,memory,observability runs a subset; BENCH_QUICK=1 a reduced version.
+ * BENCH_ONLY=fanout,capacity,per-scene,status,export,export-s3,memory,observability,sse runs a subset; BENCH_QUICK=1 a reduced version.
  * Writes a table to stdout and everything to bench/results/latest.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -20,6 +20,7 @@ import { closeAllStages } from './lib/stage';
 import { memory } from './memory';
 import { observability } from './observability';
 import { perScene } from './per-scene';
+import { sseStreams } from './sse';
 import { statusReads } from './status-reads';
 
 const MEASUREMENTS: [string, Measurement][] = [
@@ -31,6 +32,7 @@ const MEASUREMENTS: [string, Measurement][] = [
   ['export-s3', exportS3],
   ['memory', memory],
   ['observability', observability],
+  ['sse', sseStreams],
 ];
 
 /** Hard stop for the whole bench: a hung measurement must not keep children and keys around. */

@@ -7,6 +7,7 @@ import { AuthModule } from './auth/auth.module';
 import { APP_CONFIG, AppConfig } from './config/app-config';
 import { DebugModule } from './debug/debug.module';
 import { DownloadModule } from './download/download.module';
+import { EventsModule } from './events/events.module';
 import { GenerationModule } from './generation/generation.module';
 import { HealthModule } from './health/health.module';
 import { ApiKeyGuard } from './http/api-key.guard';
@@ -14,6 +15,7 @@ import { ClientThrottlerGuard } from './http/client-throttler.guard';
 import { HttpDrainService } from './http/http-drain.service';
 import { ImagesModule } from './images/images.module';
 import { RedisService } from './redis/redis.service';
+import { ScenesModule } from './scenes/scenes.module';
 import { StatusModule } from './sessions/status.module';
 
 /**
@@ -24,7 +26,9 @@ import { StatusModule } from './sessions/status.module';
   imports: [
     GenerationModule,
     StatusModule,
+    EventsModule,
     ApprovalModule,
+    ScenesModule,
     DownloadModule,
     HealthModule,
     DebugModule,

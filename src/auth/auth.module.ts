@@ -29,7 +29,17 @@ export class AuthModule implements OnApplicationBootstrap {
 
   /** An open API is a choice the operator should see once, not discover later. */
   onApplicationBootstrap(): void {
-    if (this.config.apiKeys.length > 0) return;
+    const keys = this.config.apiKeys;
+    if (keys.length > 0) {
+      // Names only, never keys: an entry read as `name:key` that was meant as one key shows up here.
+      const names = [
+        ...new Set(keys.filter((k) => k.tenant.startsWith('name:')).map((k) => k.tenant.slice(5))),
+      ];
+      new Logger('Auth').log(
+        `${keys.length} API key(s); named: ${names.length > 0 ? names.join(', ') : 'none'}`,
+      );
+      return;
+    }
     const { planner, renderer } = selectProviders(this.config);
     const live = planner !== 'offline' || renderer !== 'offline';
     new Logger('Auth').warn(

@@ -25,10 +25,14 @@ export const CurrentTenant = createParamDecorator((_data: unknown, context: Exec
   requestTenant(context.switchToHttp().getRequest<Request>()),
 );
 
+/** The owner of a session created while the deployment had no API_KEYS: every caller could read it. */
+export const OPEN_OWNER = '*';
+
 /**
- * Whether a session is visible to a tenant. A session without an owner was created while the deployment
- * had no API_KEYS, when every caller could read it; it stays readable by every valid key.
+ * Whether a session is visible to a tenant. An open session (OPEN_OWNER) stays readable by every valid key
+ * once keys are set. A session with no owner at all was created before sessions had owners, when any key
+ * could read any session: under keys it is nobody's, rather than everybody's.
  */
 export function visibleTo(owner: string | null, tenant: Tenant): boolean {
-  return tenant === null || !owner || owner === tenant;
+  return tenant === null || owner === OPEN_OWNER || owner === tenant;
 }

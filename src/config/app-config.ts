@@ -67,6 +67,8 @@ export interface AppConfig {
   sessionTtlHours: number;
   /** A session (or its download) unchanged this long is failed by the watchdog. */
   sessionStallMinutes: number;
+  /** Versions a scene may have (its first render included); regenerating past it is a 409. */
+  maxVersionsPerScene: number;
   /** How often housekeeping runs, once per tick for the whole cluster (expired-file sweep, stalled-session watchdog). */
   housekeepingIntervalMs: number;
   corsOrigins: string[];
@@ -87,6 +89,10 @@ export interface AppConfig {
   logLevel: LogLevel;
   metricsEnabled: boolean;
   queueDashboard: boolean;
+  /** The tenants (operators) the queue dashboard opens to. */
+  queueDashboardTenants: string[];
+  /** How often an idle live-progress stream gets a heartbeat comment. */
+  sseHeartbeatMs: number;
   rateLimitPerMinute: number;
   idempotencyTtlSeconds: number;
   shutdownTimeoutMs: number;
@@ -173,6 +179,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
   if (error) throw refusal(error, env[error.property]);
   const apiKeys = vars.API_KEYS.map(apiKeyOf);
   refuseAnonymousSpending(vars, apiKeys);
+  refuseOpenDashboard(vars, apiKeys);
 
   return {
     port: vars.PORT,
@@ -220,6 +227,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     stalledCheckMs: vars.JOB_STALLED_CHECK_MS,
     sessionTtlHours: vars.SESSION_TTL_HOURS,
     sessionStallMinutes: vars.SESSION_STALL_MINUTES,
+    maxVersionsPerScene: vars.MAX_VERSIONS_PER_SCENE,
     housekeepingIntervalMs: vars.HOUSEKEEPING_INTERVAL_MS,
     corsOrigins: vars.CORS_ORIGINS,
     trustProxy: vars.TRUST_PROXY,
@@ -240,6 +248,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     logLevel: vars.LOG_LEVEL,
     metricsEnabled: vars.METRICS_ENABLED,
     queueDashboard: vars.QUEUE_DASHBOARD,
+    queueDashboardTenants: vars.QUEUE_DASHBOARD_KEYS.map((name) => `name:${name}`),
+    sseHeartbeatMs: vars.SSE_HEARTBEAT_MS,
     rateLimitPerMinute: vars.RATE_LIMIT_PER_MINUTE,
     idempotencyTtlSeconds: vars.IDEMPOTENCY_TTL_SECONDS,
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,
@@ -270,12 +280,28 @@ function refuseAnonymousSpending(vars: EnvironmentVariables, apiKeys: ApiKey[]):
 }
 
 /**
+ * The queue dashboard shows every tenant's jobs and can add, retry and remove them: it opens only to
+ * operator keys, named in QUEUE_DASHBOARD_KEYS, never to anyone who reaches the port or to every client.
+ */
+function refuseOpenDashboard(vars: EnvironmentVariables, apiKeys: ApiKey[]): void {
+  if (!vars.QUEUE_DASHBOARD || vars.ROLE === 'worker') return;
+  const named = new Set(apiKeys.map((key) => key.tenant));
+  const operators = vars.QUEUE_DASHBOARD_KEYS;
+  if (operators.length === 0 || operators.some((name) => !named.has(`name:${name}`))) {
+    throw new ConfigError(
+      'QUEUE_DASHBOARD_KEYS',
+      'must name the operator keys of API_KEYS (name:key entries) that may open the queue dashboard when QUEUE_DASHBOARD=true',
+    );
+  }
+}
+
+/**
  * URL_SIGNING_SECRET when set; else derived from the API keys, which every API process of a deployment
  * shares (so URLs signed by one verify on another). Without keys, URLs stay unsigned.
  */
 function urlSigningKey(secret: string | undefined, apiKeys: ApiKey[]): Buffer | undefined {
-  if (secret) return sha256(`url-signing\n${secret}`);
   if (apiKeys.length === 0) return undefined;
+  if (secret) return sha256(`url-signing\n${secret}`);
   return sha256(
     `url-signing\n${apiKeys
       .map((k) => k.key)

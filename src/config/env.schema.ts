@@ -176,6 +176,21 @@ function KeyList() {
   });
 }
 
+/** Names of API_KEYS entries (the `name` of `name:key`). */
+function KeyNames() {
+  return Variable({
+    allowed: 'must be a comma-separated list of key names (the name part of API_KEYS entries name:key)',
+    parse: list,
+    rules: (o) => [
+      Check(
+        'isKeyNames',
+        isListOf((name) => /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name)),
+        o,
+      ),
+    ],
+  });
+}
+
 /** A signing secret: never printed, long enough that it cannot be guessed. */
 function SigningSecret() {
   return Variable({
@@ -381,6 +396,7 @@ export class EnvironmentVariables {
   @NumberBetween(1, 24 * 60) SESSION_STALL_MINUTES = 30;
   @IntegerBetween(100, 3_600_000) HOUSEKEEPING_INTERVAL_MS = 60_000;
   @IntegerBetween(1, 30 * 24 * 3600) IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
+  @IntegerBetween(1, 100) MAX_VERSIONS_PER_SCENE = 10;
 
   // ---- Security ----
   @KeyList() API_KEYS: string[] = [];
@@ -398,4 +414,6 @@ export class EnvironmentVariables {
   @OneOf(['error', 'warn', 'info', 'debug']) LOG_LEVEL: LogLevel = 'info';
   @Flag() METRICS_ENABLED = true;
   @Flag() QUEUE_DASHBOARD = false;
+  @KeyNames() QUEUE_DASHBOARD_KEYS: string[] = [];
+  @IntegerBetween(100, 600_000) SSE_HEARTBEAT_MS = 15_000;
 }

@@ -36,7 +36,8 @@ export class DebugController {
     const sessions = await Promise.all(ids.map((id) => this.sessions.getFor(id, tenant)));
     const live = sessions.filter((s) => s !== null);
     return {
-      active_sessions: await this.sessions.countActive(),
+      // The caller's own: a deployment-wide count would tell one tenant how busy the others are.
+      active_sessions: live.length,
       sessions: live.map((s) => ({
         session_id: s.id,
         status: s.status,

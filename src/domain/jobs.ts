@@ -46,6 +46,10 @@ export interface SceneRenderRequest extends SessionJob {
   negativePrompt: string | null;
   mediaType: MediaType;
   seed: number;
+  /** The scene version this render makes: absent or 1 for the first render, higher for a regeneration. */
+  version?: number;
+  /** When a regeneration was asked for: recorded as its version's `created_at`. */
+  requestedAt?: string;
 }
 
 /** Each job's data, by name: producers and handlers are typed from this one map. */

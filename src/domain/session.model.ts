@@ -32,6 +32,14 @@ export interface SceneRecord {
   rendered_at: string | null;
   /** host:pid of the worker process that rendered it (for operators; not in the public view). */
   rendered_by: string | null;
+  /** The current version (1 for the first render; absent on records written before versions existed). */
+  version?: number;
+  /** The prompt the current version was (or is being) rendered with; `image_prompt` is the editable one. */
+  prompt?: string;
+  /** When the current version was asked for (a regeneration); absent for the first render. */
+  requested_at?: string;
+  /** Versions other than the current one, kept until the session expires (src/scenes/scene-versions.ts). */
+  history?: SceneRender[];
 }
 
 /** The part of a scene its render job changes, stored apart from the planned part. */
@@ -48,6 +56,9 @@ export type SceneRender = Partial<
     | 'source'
     | 'rendered_at'
     | 'rendered_by'
+    | 'version'
+    | 'prompt'
+    | 'requested_at'
   >
 >;
 
@@ -69,8 +80,8 @@ export interface CastMember {
 export interface SessionRecord {
   id: string;
   /**
-   * The tenant that created it (an API key's name, or a hash of the key); null when the deployment had no
-   * API_KEYS. Never the key itself.
+   * The tenant that created it (an API key's name, or a hash of the key); `*` when the deployment had no
+   * API_KEYS; null for sessions from before owners were recorded. Never the key itself.
    */
   owner: string | null;
   /** Write counter: bumped by every change. */

@@ -1,6 +1,7 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger } from '@nestjs/common';
 import { Job } from 'bullmq';
+import { withJobContext } from '../observability/log-context';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { IMAGE_FETCHER, ImageFetcher } from '../providers/image-fetcher';
 import { ProviderError, userMessage } from '../providers/provider-error';
@@ -38,7 +39,12 @@ export class DownloadProcessor extends WorkerHost implements JobProcessor {
 
   /** A download that failed for good, however it failed: the session must not stay "started". */
   @OnWorkerEvent('failed')
-  async onFailed(job: JobOf<JobName.DownloadImages> | undefined): Promise<void> {
+  onFailed(job: JobOf<JobName.DownloadImages> | undefined): Promise<void> {
+    // BullMQ emits this outside the job's run: its log lines get the job's ids here.
+    return withJobContext(job ?? {}, () => this.recordFailure(job));
+  }
+
+  private async recordFailure(job: JobOf<JobName.DownloadImages> | undefined): Promise<void> {
     try {
       if (!job || !(await failedForGood(job))) return;
       const { sessionId } = job.data;

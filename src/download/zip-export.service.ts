@@ -81,10 +81,13 @@ export class ZipExportService {
       return {
         index,
         scene_number: index + 1,
+        // The scene's current version: the one approval downloaded.
+        version: scene.version ?? 1,
         file: `images/${file}`,
         title: scene.title,
         description: scene.description,
-        prompt: scene.image_prompt,
+        // What the image was rendered with (an edit made since, without regenerating, is not in it).
+        prompt: scene.prompt ?? scene.image_prompt,
         negative_prompt: scene.negative_prompt,
         characters: scene.characters,
         seed: scene.seed,

@@ -1,6 +1,7 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger } from '@nestjs/common';
 import { Job } from 'bullmq';
+import { withJobContext } from '../observability/log-context';
 import { hostname } from 'node:os';
 import { IMAGE_RENDERER, ImageRenderer } from '../providers/image-renderer';
 import { MEDIA_PRESETS } from '../providers/media-presets';
@@ -11,7 +12,7 @@ import { attemptOf, failedForGood, isFinalFailure, runHandler, unknownJob } from
 import { JobQueue } from '../queue/job-queue.service';
 import { JobName, JobOf, JobProcessor, QueueName, SceneRenderRequest, SessionJob } from '../domain/jobs';
 import { SessionFinalizer } from '../sessions/session-finalizer';
-import { newScene, SceneRecord, SessionRecord } from '../domain/session.model';
+import { newScene, SceneRecord, SceneRender, SessionRecord } from '../domain/session.model';
 import { SessionStore } from '../sessions/session.store';
 import { ProviderOutages } from './provider-outages';
 
@@ -67,12 +68,18 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
    * render's scene must count as ended so the session is finalised.
    */
   @OnWorkerEvent('failed')
-  async onFailed(job: GenerationJob | undefined): Promise<void> {
+  onFailed(job: GenerationJob | undefined): Promise<void> {
+    // BullMQ emits this outside the job's run: its log lines get the job's ids here.
+    return withJobContext(job ?? {}, () => this.recordFailure(job));
+  }
+
+  private async recordFailure(job: GenerationJob | undefined): Promise<void> {
     try {
       if (!job || !(await failedForGood(job))) return;
       const { sessionId } = job.data;
       if (job.name === JobName.RenderScene) {
         const left = await this.sessions.saveRender(sessionId, job.data.sceneIndex, {
+          ...versionOf(job.data),
           status: 'failed',
           attempts: job.attemptsMade,
           provider: this.renderer.name,
@@ -185,7 +192,8 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
     // A job's first run has nothing to skip, and a fast render needs no "rendering" mark: the mark is
     // written only once the render has taken a while. A re-run checks first what an earlier run ended.
     const rerun = job.attemptsStarted > 1;
-    if (rerun && !(await this.sessions.startRender(sessionId, sceneIndex, attempt))) {
+    const version = versionOf(request);
+    if (rerun && !(await this.sessions.startRender(sessionId, sceneIndex, attempt, version))) {
       // Already rendered by an earlier run of this job, which may have stopped before finalising.
       if ((await this.sessions.rendersLeft(sessionId)) === 0) await this.finalizer.finalize(sessionId);
       return;
@@ -193,13 +201,14 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
     const mark = rerun
       ? undefined
       : setTimeout(() => {
-          this.sessions.startRender(sessionId, sceneIndex, attempt).catch(() => undefined);
+          this.sessions.startRender(sessionId, sceneIndex, attempt, version).catch(() => undefined);
         }, RENDERING_MARK_DELAY_MS);
     let left: number;
     try {
       const image = await this.renderer.render(request).finally(() => clearTimeout(mark));
       await this.outages.recovered(job, this.renderer.name);
       left = await this.sessions.saveRender(sessionId, sceneIndex, {
+        ...version,
         status: 'done',
         attempts: attempt,
         image_url: image.imageUrl,
@@ -215,6 +224,7 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
       // Throws DelayedError instead when the job is to wait for the renderer to recover; the scene stays pending.
       const err = await this.outages.waitOrFail(job, failure, this.renderer.name, (message) =>
         this.sessions.saveRender(sessionId, sceneIndex, {
+          ...version,
           status: 'pending',
           attempts: attempt,
           provider: this.renderer.name,
@@ -225,6 +235,7 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
       if (!(err instanceof ProviderError))
         this.logger.warn(`Scene ${sceneIndex} of ${sessionId}: ${String(err)}`);
       const remaining = await this.sessions.saveRender(sessionId, sceneIndex, {
+        ...version,
         status: final ? 'failed' : 'pending',
         attempts: attempt,
         provider: this.renderer.name,
@@ -237,6 +248,18 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
   }
 }
 
+/**
+ * The version fields every write of a render carries: each write replaces the scene's render record whole,
+ * and a regeneration's must keep saying which version it is (src/scenes/).
+ */
+function versionOf(request: SceneRenderRequest): SceneRender {
+  return {
+    version: request.version ?? 1,
+    prompt: request.prompt,
+    ...(request.requestedAt ? { requested_at: request.requestedAt } : {}),
+  };
+}
+
 const renderRequest =
   (session: SessionRecord) =>
   (scene: SceneRecord): SceneRenderRequest => ({
@@ -247,4 +270,5 @@ const renderRequest =
     negativePrompt: scene.negative_prompt,
     mediaType: session.media_type,
     seed: session.seed,
+    version: scene.version,
   });

@@ -61,7 +61,11 @@ export class GenerationService {
       if (earlier) return { session_id: earlier, status: 'processing', message: 'Generation started' };
     }
     // After the idempotency check: a repeat of a request that already has its session is not a new one.
-    if (!(await this.quota.reserve(tenant, id))) {
+    const reserved = await this.quota.reserve(tenant, id).catch(async (err: unknown) => {
+      await releaseKey();
+      throw err;
+    });
+    if (!reserved) {
       await releaseKey();
       throw new RetryLaterException(
         HttpStatus.TOO_MANY_REQUESTS,

@@ -5,6 +5,7 @@ import { JobName, SessionJob } from '../domain/jobs';
 import { decideOnFailure, maxJitterMs } from '../providers/outage/outage-decision';
 import { GuardedProvider, PROVIDER_LABELS, ProviderBreaker } from '../providers/outage/provider-breaker';
 import { shownDuration } from '../providers/provider-error';
+import { withoutLogContext } from '../observability/log-context';
 import { JobQueue } from '../queue/job-queue.service';
 import { SessionStore } from '../sessions/session.store';
 
@@ -79,10 +80,15 @@ export class ProviderOutages implements OnModuleDestroy {
     return err;
   }
 
-  /** The provider answered a job that had been waiting for it: the session's warning is withdrawn. */
+  /**
+   * The provider answered a job that had been waiting for it: the session's warning is withdrawn. Best
+   * effort: a Redis hiccup here must not turn a paid-for render into a failure.
+   */
   async recovered(job: Job<SessionJob>, provider: string): Promise<void> {
     if (!this.breaker.guards(provider) || job.data.outage?.waitingSince === undefined) return;
-    await this.sessions.toggleWarning(job.data.sessionId, this.warning(provider), false);
+    await this.sessions
+      .toggleWarning(job.data.sessionId, this.warning(provider), false)
+      .catch((err: unknown) => this.logger.warn(`Could not withdraw the outage warning: ${String(err)}`));
   }
 
   /**
@@ -91,6 +97,11 @@ export class ProviderOutages implements OnModuleDestroy {
    * to the delayed set while the probe runs, within the wake jitter, and a quick probe beats some of them.
    */
   private wakeWaiting(provider: GuardedProvider): void {
+    // Called inside the probing job: its session and job ids must not label these lines.
+    withoutLogContext(() => this.scheduleResume(provider));
+  }
+
+  private scheduleResume(provider: GuardedProvider): void {
     void this.resume(provider);
     const again = setTimeout(
       () => {

@@ -48,7 +48,8 @@ export function configureHttpApp(app: NestExpressApplication, config: AppConfig)
       origin: anyOrigin ? '*' : config.corsOrigins,
       // Credentials are never combined with a wildcard origin.
       credentials: !anyOrigin,
-      methods: ['GET', 'POST', 'OPTIONS'],
+      // PATCH: editing a scene (PATCH /sessions/{id}/scenes/{index}).
+      methods: ['GET', 'POST', 'PATCH', 'OPTIONS'],
       allowedHeaders: ['Content-Type', 'Authorization', 'X-API-Key', 'Idempotency-Key', 'X-Request-Id'],
       exposedHeaders: ['Content-Disposition', 'Retry-After', 'X-Request-Id'],
       maxAge: 600,

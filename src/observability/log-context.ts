@@ -17,6 +17,11 @@ export function withLogContext<T>(fields: LogContext, fn: () => T): T {
   return storage.run(outer ? { ...outer, ...fields } : fields, fn);
 }
 
+/** Runs `fn` (and what it schedules) with no request's or job's ids, e.g. work one job starts for others. */
+export function withoutLogContext<T>(fn: () => T): T {
+  return storage.exit(fn);
+}
+
 /** The part of a BullMQ job that names it in logs. */
 interface LoggedJob {
   id?: string;

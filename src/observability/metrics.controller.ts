@@ -1,17 +1,18 @@
-import { Controller, Get, Inject, NotFoundException, Res } from '@nestjs/common';
+import { Controller, Get, Inject, NotFoundException, Res, SetMetadata } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { Public } from '../http/public.decorator';
+import { IS_PUBLIC } from '../http/public.decorator';
 import { metricsRegistry } from './metrics';
 
 /**
  * GET /metrics in Prometheus' text format. Open like the health probes, since scrapers carry no API key and
- * workers' health port has none: keep it off the public network (README). Not part of the client API, so
- * left out of the OpenAPI document.
+ * workers' health port has none: keep it off the public network (README). Unlike the probes it is rate
+ * limited (each scrape runs a Redis script per queue), which a scraper every few seconds never meets. Not
+ * part of the client API, so left out of the OpenAPI document.
  */
 @ApiExcludeController()
-@Public()
+@SetMetadata(IS_PUBLIC, true)
 @Controller('metrics')
 export class MetricsController {
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}

@@ -12,15 +12,21 @@ function basicPassword(req: Request): string | undefined {
 }
 
 /**
- * The dashboard is Express middleware, which Nest's guards never see, so it checks the key itself. A
- * browser cannot send X-API-Key to a page it navigates to, so an API key is also accepted as the password
- * of Basic auth, and a refusal asks the browser for it.
+ * The dashboard is Express middleware, which Nest's guards never see, so it checks the key itself: only
+ * operator keys (QUEUE_DASHBOARD_KEYS) open it, since it shows and changes every tenant's jobs. A browser
+ * cannot send X-API-Key to a page it navigates to, so a key is also accepted as the password of Basic auth,
+ * and a missing one makes the browser ask.
  */
-export function queueDashboardAuth(keys: KeyRing): RequestHandler {
+export function queueDashboardAuth(keys: KeyRing, operators: string[]): RequestHandler {
+  const allowed = new Set(operators);
   return (req: Request, res: Response, next: NextFunction) => {
-    if (!keys.required) return next();
-    if (keys.tenantOf(presentedApiKey(req) ?? basicPassword(req)) !== undefined) return next();
+    const tenant = keys.tenantOf(presentedApiKey(req) ?? basicPassword(req));
+    if (tenant !== undefined && allowed.has(tenant)) return next();
+    if (tenant !== undefined) {
+      sendEnvelope(res, 403, 'This API key is not an operator key (QUEUE_DASHBOARD_KEYS)');
+      return;
+    }
     res.setHeader('WWW-Authenticate', 'Basic realm="queues", charset="UTF-8"');
-    sendEnvelope(res, 401, 'A valid API key is required (Basic auth password, X-API-Key or Bearer)');
+    sendEnvelope(res, 401, 'An operator API key is required (Basic auth password, X-API-Key or Bearer)');
   };
 }

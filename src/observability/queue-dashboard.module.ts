@@ -22,7 +22,7 @@ export const QUEUE_DASHBOARD_PATH = '/admin/queues';
       useFactory: (config: AppConfig) => ({
         route: QUEUE_DASHBOARD_PATH,
         adapter: ExpressAdapter,
-        middleware: queueDashboardAuth(new KeyRing(config.apiKeys)),
+        middleware: queueDashboardAuth(new KeyRing(config.apiKeys), config.queueDashboardTenants),
         boardOptions: { uiConfig: { boardTitle: 'Story to Image queues' } },
       }),
     }),

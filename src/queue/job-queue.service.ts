@@ -47,6 +47,19 @@ export class JobQueue {
     );
   }
 
+  /**
+   * A scene rendered again as a new version: the same render job, under an id of its own (the first
+   * render's job may still be kept), so BullMQ retries it like any render if its worker dies.
+   */
+  async regenerateScene(render: SceneRenderRequest & { version: number }): Promise<void> {
+    const { sessionId, sceneIndex, version } = render;
+    await this.generation.add(JobName.RenderScene, render satisfies JobDataOf[JobName.RenderScene], {
+      ...this.options,
+      jobId: `render-${sessionId}-${sceneIndex}-v${version}`,
+      priority: 1,
+    });
+  }
+
   async downloadImages(sessionId: string): Promise<void> {
     await this.add(this.download, JobName.DownloadImages, { sessionId }, `download-${sessionId}`);
   }
@@ -71,9 +84,14 @@ export class JobQueue {
    * behind a backlog is not mistaken for a stalled one.
    */
   async hasPendingJobs(sessionId: string, sceneCount: number): Promise<boolean> {
+    // A regeneration's job is named by its version (regenerateScene): every name a scene's versions can have.
+    const versions = Array.from({ length: this.config.maxVersionsPerScene - 1 }, (_, v) => `-v${v + 2}`);
     const ids = [
       `plan-${sessionId}`,
       ...Array.from({ length: sceneCount }, (_, i) => `render-${sessionId}-${i}`),
+      ...Array.from({ length: sceneCount }, (_, i) =>
+        versions.map((v) => `render-${sessionId}-${i}${v}`),
+      ).flat(),
     ];
     const states = await Promise.all([
       ...ids.map((id) => this.generation.getJobState(id)),

@@ -54,6 +54,14 @@ export class RedisService implements OnModuleInit, OnApplicationShutdown {
     return this.track(this.connect('worker', { maxRetriesPerRequest: null, enableOfflineQueue: true }));
   }
 
+  /**
+   * A connection for SUBSCRIBE (live progress): it can issue nothing else. It waits out outages, and ioredis
+   * re-subscribes its channels when it reconnects.
+   */
+  forSubscriber(): Redis {
+    return this.track(this.connect('subscriber', { maxRetriesPerRequest: null, enableOfflineQueue: true }));
+  }
+
   /** Fail-fast connections refuse commands until connected, so start-up waits for them once. */
   async onModuleInit(): Promise<void> {
     await waitUntilReady(this.commands, 10_000);

@@ -1,7 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { SceneRecord } from '../domain/session.model';
 import { countSessionEnd } from '../observability/metrics';
-import { outcomeOfRender } from './session-lifecycle';
+import { isRenderFailureWarning, outcomeOfRender } from './session-lifecycle';
 import { SessionStore } from './session.store';
 
 /**
@@ -31,10 +31,19 @@ export class SessionFinalizer {
         status: outcome.status,
         phase: outcome.phase,
         error: outcome.error,
-        warnings: [...session.warnings, ...outcome.warnings],
+        // A session finalised again after a regeneration states its scenes' failures afresh.
+        warnings: [...session.warnings.filter((w) => !isRenderFailureWarning(w)), ...outcome.warnings],
         completed_at: new Date().toISOString(),
       },
-      unfinished.map(({ index, status, error }) => ({ index, status, error })),
+      // The render record is replaced whole: it keeps saying which version it is.
+      unfinished.map(({ index, status, error, version, prompt, requested_at }) => ({
+        index,
+        status,
+        error,
+        version,
+        prompt,
+        requested_at,
+      })),
     );
     if (written) {
       this.logger.log(`Session ${sessionId} ${outcome.status}`);

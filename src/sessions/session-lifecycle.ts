@@ -12,13 +12,16 @@ const isFinished = (scene: SceneRecord) => scene.status === 'done' || scene.stat
 
 /**
  * Steps: 1 for planning, 1 per scene render, 1 for finalising. Each term only grows, so `current_step`
- * never goes backwards; the total shrinks at most once, when the planner returns fewer scenes.
+ * never goes backwards; the total shrinks at most once, when the planner returns fewer scenes. A scene
+ * rendering again (a new version) stays counted, and so does a finalisation that a regeneration reopened.
  */
 export function progressOf(session: SessionRecord): Progress {
   const sceneCount = session.planned ? session.scenes.length : session.requested_scenes;
   const total = sceneCount + 2;
   const finishedScenes = session.scenes.filter(isFinished).length;
-  const current = Math.min(total, (session.planned ? 1 : 0) + finishedScenes + (session.finalized ? 1 : 0));
+  const rendered = session.scenes.filter((s) => isFinished(s) || (s.history?.length ?? 0) > 0).length;
+  const finalized = session.finalized || session.completed_at !== null;
+  const current = Math.min(total, (session.planned ? 1 : 0) + rendered + (finalized ? 1 : 0));
   return { current_step: current, total_steps: total, description: describe(session, finishedScenes) };
 }
 
@@ -64,10 +67,15 @@ export function outcomeOfRender(scenes: SceneRecord[]): RenderOutcome {
     status: 'completed',
     phase: 'awaiting_approval',
     error: null,
-    warnings: [
-      `Scene(s) ${numbers} failed to render and cannot be approved${firstError ? `: ${firstError}` : ''}`,
-    ],
+    warnings: [`Scene(s) ${numbers} ${RENDER_FAILURE_WARNING}${firstError ? `: ${firstError}` : ''}`],
   };
+}
+
+const RENDER_FAILURE_WARNING = 'failed to render and cannot be approved';
+
+/** Whether a warning is the one `outcomeOfRender` wrote: finalising again replaces it. */
+export function isRenderFailureWarning(warning: string): boolean {
+  return warning.startsWith('Scene(s) ') && warning.includes(RENDER_FAILURE_WARNING);
 }
 
 export type ApprovalProblem =

@@ -10,6 +10,7 @@ import {
   SessionRecord,
   SessionStatus,
 } from '../domain/session.model';
+import { versionsOf } from '../domain/scene-versions';
 
 export class ProgressView implements Progress {
   @ApiProperty({ type: 'integer', minimum: 0, description: 'Never decreases' }) current_step!: number;
@@ -31,6 +32,22 @@ export class SceneDownloadView {
   @ApiProperty({ type: String, nullable: true }) error!: string | null;
 }
 
+export class SceneVersionView {
+  @ApiProperty({ type: 'integer', minimum: 1, description: '1 for the first render' }) version!: number;
+  @ApiProperty({ enum: ['pending', 'rendering', 'done', 'failed'], enumName: 'SceneStatus' })
+  status!: SceneStatus;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: 'The image of this version (signed like `image_url`); kept until the session expires',
+  })
+  image_url!: string | null;
+  @ApiProperty({ description: 'The prompt this version was rendered with' }) image_prompt!: string;
+  @ApiProperty({ type: 'integer', nullable: true, description: 'The seed it was rendered with' })
+  seed!: number | null;
+  @ApiProperty({ format: 'date-time', description: 'When this version was asked for' }) created_at!: string;
+}
+
 export class SceneView {
   @ApiProperty({ type: 'integer', minimum: 0, description: '0-based' }) index!: number;
   @ApiProperty({ type: 'integer', minimum: 1, description: 'index + 1' }) scene_number!: number;
@@ -50,6 +67,18 @@ export class SceneView {
   @ApiProperty({ type: 'integer', nullable: true, description: "The session's seed, once rendered" })
   seed!: number | null;
   @ApiProperty({ type: String, nullable: true }) error!: string | null;
+  @ApiProperty({
+    type: 'integer',
+    minimum: 1,
+    description: 'The current version: the one shown here, approved and exported',
+  })
+  version!: number;
+  @ApiProperty({
+    type: [SceneVersionView],
+    description:
+      'Every version of the scene, oldest first (POST …/regenerate adds one, POST …/select picks one)',
+  })
+  versions!: SceneVersionView[];
   @ApiProperty({
     type: String,
     nullable: true,
@@ -140,6 +169,21 @@ export function toStatusView(session: SessionRecord, baseUrl: string, sign = uns
   };
 }
 
+/** One scene of a session, as `GET /status` shows it (the scene endpoints answer with it). */
+export function toSceneView(
+  session: SessionRecord,
+  scene: SceneRecord,
+  baseUrl: string,
+  sign = unsigned,
+): SceneView {
+  return sceneView(
+    session,
+    scene,
+    session.approved.includes(scene.index),
+    (path) => `${baseUrl}${sign(path)}`,
+  );
+}
+
 function sceneView(
   session: SessionRecord,
   scene: SceneRecord,
@@ -147,6 +191,8 @@ function sceneView(
   ownUrl: (path: string) => string,
 ): SceneView {
   const download = session.downloads[scene.index];
+  // Offline renders are this service's own (`/static/…`); provider URLs are the provider's.
+  const imageUrl = (url: string | null | undefined) => (url?.startsWith('/') ? ownUrl(url) : (url ?? null));
   return {
     index: scene.index,
     scene_number: scene.index + 1,
@@ -154,10 +200,18 @@ function sceneView(
     description: scene.description,
     image_prompt: scene.image_prompt,
     status: scene.status,
-    // Offline renders are this service's own (`/static/…`); provider URLs are the provider's.
-    image_url: scene.image_url?.startsWith('/') ? ownUrl(scene.image_url) : scene.image_url,
+    image_url: imageUrl(scene.image_url),
     seed: scene.seed,
     error: scene.error,
+    version: scene.version ?? 1,
+    versions: versionsOf(scene).map((v) => ({
+      version: v.version,
+      status: v.status ?? 'pending',
+      image_url: imageUrl(v.image_url),
+      image_prompt: v.prompt ?? scene.image_prompt,
+      seed: v.seed ?? null,
+      created_at: v.requested_at ?? session.planned_at ?? v.rendered_at ?? session.created_at,
+    })),
     provider: scene.provider,
     model: scene.model,
     characters: scene.characters,

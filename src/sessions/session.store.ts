@@ -1,8 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Tenant, visibleTo } from '../auth/tenant';
+import { OPEN_OWNER, Tenant, visibleTo } from '../auth/tenant';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { countSessionEnd } from '../observability/metrics';
 import { RedisService } from '../redis/redis.service';
+import { BUMP_VERSION } from './session-changes';
 import {
   CastMember,
   SceneRender,
@@ -51,13 +52,15 @@ const BOOL_FIELDS = new Set(['planned', 'finalized']);
 const SCENE_PREFIX = 'scene:';
 const RENDER_PREFIX = 'render:';
 const DOWNLOAD_PREFIX = 'download:';
+/** A scene's earlier (or later, after a select) versions: a JSON list of render records. */
+const VERSIONS_PREFIX = 'versions:';
 
 // HSET only while the key exists: a late write (a job finishing after the session expired) must not
 // resurrect a partial session without a TTL.
-const UPDATE_IF_EXISTS = `
+const UPDATE_IF_EXISTS = `${BUMP_VERSION}
 if redis.call('exists', KEYS[1]) == 0 then return 0 end
 redis.call('hset', KEYS[1], unpack(ARGV))
-redis.call('hincrby', KEYS[1], 'version', 1)
+bump_version()
 return 1`;
 
 // Whether a scene's render record (JSON, or false when absent) holds a final outcome: done, or failed for good.
@@ -69,24 +72,24 @@ end`;
 
 // Skips scenes whose render has ended (done, or failed for good), so a re-run job (e.g. after a worker
 // crash) does not pay for a second image, and a late mark never hides an outcome.
-const MARK_RENDERING = `${RENDER_ENDED}
+const MARK_RENDERING = `${RENDER_ENDED}${BUMP_VERSION}
 if redis.call('exists', KEYS[1]) == 0 then return -1 end
 if ended(redis.call('hget', KEYS[1], ARGV[1])) then return 0 end
 redis.call('hset', KEYS[1], ARGV[1], ARGV[2], 'updated_at', ARGV[3])
-redis.call('hincrby', KEYS[1], 'version', 1)
+bump_version()
 return 1`;
 
 // A render's outcome, and the session's fan-in: the first final outcome (done, or failed for good) is kept
 // and counts the scene as ended, once, however often the job is re-run or its failure reported. Returns
 // the scenes still rendering, or -1 when the session is gone or has no counter (planned before the
 // counter existed: its legacy finalize job ends it).
-const SAVE_RENDER = `${RENDER_ENDED}
+const SAVE_RENDER = `${RENDER_ENDED}${BUMP_VERSION}
 if redis.call('exists', KEYS[1]) == 0 then return -1 end
 if ended(redis.call('hget', KEYS[1], ARGV[1])) then
   return tonumber(redis.call('hget', KEYS[1], 'renders_left') or '-1')
 end
 redis.call('hset', KEYS[1], ARGV[1], ARGV[2], 'updated_at', ARGV[4])
-redis.call('hincrby', KEYS[1], 'version', 1)
+bump_version()
 local left = redis.call('hget', KEYS[1], 'renders_left')
 if not left then return -1 end
 if ARGV[3] == '1' then return redis.call('hincrby', KEYS[1], 'renders_left', -1) end
@@ -94,38 +97,48 @@ return tonumber(left)`;
 
 // A plan is written once: two runs of one plan job (one stalled and came back) must not both plan, or the
 // second would reset the counter and the scenes under the first one's renders.
-const SAVE_PLAN = `
+const SAVE_PLAN = `${BUMP_VERSION}
 if redis.call('exists', KEYS[1]) == 0 then return 0 end
 if redis.call('hget', KEYS[1], 'planned') == '1' then return 0 end
 redis.call('hset', KEYS[1], 'planned', '1', unpack(ARGV))
-redis.call('hincrby', KEYS[1], 'version', 1)
+bump_version()
 return 1`;
 
 // Finalising writes once: concurrent or repeated attempts (the last two renders of a session ending
 // together, a retried job) must not append their warnings twice.
-const FINALIZE_ONCE = `
+const FINALIZE_ONCE = `${BUMP_VERSION}
 if redis.call('exists', KEYS[1]) == 0 then return 0 end
 if redis.call('hget', KEYS[1], 'finalized') == '1' then return 0 end
 if redis.call('hget', KEYS[1], 'status') ~= 'processing' then return 0 end
 redis.call('hset', KEYS[1], 'finalized', '1', unpack(ARGV))
-redis.call('hincrby', KEYS[1], 'version', 1)
+bump_version()
 return 1`;
 
 // Fails a session only while it is processing: a repeated or late failure neither overwrites an outcome
 // nor counts the session's end twice.
-const FAIL_ONCE = `
+const FAIL_ONCE = `${BUMP_VERSION}
 if redis.call('hget', KEYS[1], 'status') ~= 'processing' then return 0 end
 redis.call('hset', KEYS[1], unpack(ARGV))
-redis.call('hincrby', KEYS[1], 'version', 1)
+bump_version()
+return 1`;
+
+// A write decided on a read of the session (editing, regenerating or selecting a scene version): it lands
+// only if nothing was written since (the write counter is unchanged); ARGV[2] = '1' also counts one more
+// render in flight, for the fan-in that finalises the session again.
+const WRITE_IF_UNCHANGED = `${BUMP_VERSION}
+if redis.call('hget', KEYS[1], 'version') ~= ARGV[1] then return 0 end
+if ARGV[2] == '1' then redis.call('hincrby', KEYS[1], 'renders_left', 1) end
+redis.call('hset', KEYS[1], unpack(ARGV, 3))
+bump_version()
 return 1`;
 
 // Approval is a check-and-set: two concurrent approvals must not both start a download.
-const APPROVE = `
+const APPROVE = `${BUMP_VERSION}
 if redis.call('exists', KEYS[1]) == 0 then return 'missing' end
 if redis.call('hget', KEYS[1], 'status') ~= 'completed' then return 'not_completed' end
 if redis.call('hget', KEYS[1], 'download_status') ~= 'not_started' then return 'already_approved' end
 redis.call('hset', KEYS[1], 'approved', ARGV[1], 'download_status', 'started', 'updated_at', ARGV[2])
-redis.call('hincrby', KEYS[1], 'version', 1)
+bump_version()
 return 'ok'`;
 
 /**
@@ -141,6 +154,7 @@ export class SessionStore {
   private readonly finalizeScript;
   private readonly failScript;
   private readonly savePlanScript;
+  private readonly writeIfUnchangedScript;
 
   constructor(
     private readonly redis: RedisService,
@@ -153,6 +167,7 @@ export class SessionStore {
     this.finalizeScript = redis.defineScript('sessionFinalizeOnce', FINALIZE_ONCE, 1);
     this.failScript = redis.defineScript('sessionFailOnce', FAIL_ONCE, 1);
     this.savePlanScript = redis.defineScript('sessionSavePlan', SAVE_PLAN, 1);
+    this.writeIfUnchangedScript = redis.defineScript('sessionWriteIfUnchanged', WRITE_IF_UNCHANGED, 1);
   }
 
   private key(id: string): string {
@@ -185,7 +200,7 @@ export class SessionStore {
       .multi()
       .hset(key, {
         id: init.id,
-        owner: init.owner ?? '',
+        owner: init.owner ?? OPEN_OWNER,
         status: 'processing',
         phase: 'queued',
         media_type: init.media_type,
@@ -254,8 +269,9 @@ export class SessionStore {
    * Marks a scene as rendering, unless its render has ended (a re-run job whose first run got that far)
    * or the session is gone. One round trip; returns whether the render should go ahead.
    */
-  async startRender(id: string, index: number, attempt: number): Promise<boolean> {
-    const state: SceneRender = { status: 'rendering', attempts: attempt };
+  async startRender(id: string, index: number, attempt: number, version: SceneRender = {}): Promise<boolean> {
+    // The render record is replaced whole: the version fields (version, prompt, requested_at) go with it.
+    const state: SceneRender = { ...version, status: 'rendering', attempts: attempt };
     const result = await this.markRendering(
       this.key(id),
       RENDER_PREFIX + index,
@@ -311,6 +327,12 @@ export class SessionStore {
     return (await this.redis.commands.exists(this.key(id))) === 1;
   }
 
+  /** Milliseconds until the session expires; null when it is gone. */
+  async expiresInMs(id: string): Promise<number | null> {
+    const ms = await this.redis.commands.pttl(this.key(id));
+    return ms >= 0 ? ms : null;
+  }
+
   /** Writes the given fields (and `updated_at`) if the session still exists; returns whether it did. */
   async update(
     id: string,
@@ -347,6 +369,33 @@ export class SessionStore {
     const failed = (await this.failScript(this.key(id), ...args)) === 1;
     if (failed) countSessionEnd('failed');
     return failed;
+  }
+
+  /**
+   * Writes scene changes decided on `read` (edits, a regeneration, a version selection), with `fields`,
+   * only if the session is unchanged since; `newRender` also counts one more render in flight. Returns
+   * whether it wrote: false means the session changed (or is gone) and the caller reads it again.
+   */
+  async writeIfUnchanged(
+    read: SessionRecord,
+    change: {
+      fields?: SessionFields;
+      scenes?: SceneRecord[];
+      renders?: ({ index: number } & SceneRender)[];
+      histories?: { index: number; history: SceneRender[] }[];
+      newRender?: boolean;
+    },
+  ): Promise<boolean> {
+    const args = this.fieldArgs(change.fields ?? {}, change.scenes ?? [], change.renders ?? []);
+    for (const { index, history } of change.histories ?? [])
+      args.push(VERSIONS_PREFIX + index, JSON.stringify(history));
+    const written = await this.writeIfUnchangedScript(
+      this.key(read.id),
+      String(read.version),
+      change.newRender ? '1' : '0',
+      ...args,
+    );
+    return written === 1;
   }
 
   async saveDownload(id: string, index: number, download: SceneDownload): Promise<boolean> {
@@ -397,7 +446,7 @@ export class SessionStore {
   }
 
   // Adds (ARGV[2] = '1', only while processing) or removes one warning; writes only when the list changes.
-  private static readonly TOGGLE_WARNING = `
+  private static readonly TOGGLE_WARNING = `${BUMP_VERSION}
 if redis.call('exists', KEYS[1]) == 0 then return 0 end
 local list = cjson.decode(redis.call('hget', KEYS[1], 'warnings') or '[]')
 local found = nil
@@ -412,7 +461,7 @@ else
 end
 -- cjson encodes an empty table as an object
 redis.call('hset', KEYS[1], 'warnings', #list > 0 and cjson.encode(list) or '[]', 'updated_at', ARGV[3])
-redis.call('hincrby', KEYS[1], 'version', 1)
+bump_version()
 return 1`;
 
   /**
@@ -445,6 +494,7 @@ function serialize(name: string, value: unknown): string {
 function parseSession(hash: Record<string, string>): SessionRecord {
   const scenes: SceneRecord[] = [];
   const renders = new Map<number, SceneRender>();
+  const histories = new Map<number, SceneRender[]>();
   const downloads: Record<number, SceneDownload> = {};
   for (const [field, value] of Object.entries(hash)) {
     if (field.startsWith(SCENE_PREFIX)) scenes.push(JSON.parse(value) as SceneRecord);
@@ -452,12 +502,16 @@ function parseSession(hash: Record<string, string>): SessionRecord {
       renders.set(Number(field.slice(RENDER_PREFIX.length)), JSON.parse(value) as SceneRender);
     } else if (field.startsWith(DOWNLOAD_PREFIX)) {
       downloads[Number(field.slice(DOWNLOAD_PREFIX.length))] = JSON.parse(value) as SceneDownload;
+    } else if (field.startsWith(VERSIONS_PREFIX)) {
+      histories.set(Number(field.slice(VERSIONS_PREFIX.length)), JSON.parse(value) as SceneRender[]);
     }
   }
   scenes.sort((a, b) => a.index - b.index);
   for (let i = 0; i < scenes.length; i++) {
     const render = renders.get(scenes[i].index);
     if (render) scenes[i] = { ...scenes[i], ...render };
+    const history = histories.get(scenes[i].index);
+    if (history) scenes[i] = { ...scenes[i], history };
   }
   const orNull = (value: string | undefined) => (value ? value : null);
   return {

@@ -15,18 +15,27 @@ import { StatusCache } from './status-cache';
 
 const STATUS_HEADERS = {
   ETag: { description: 'Changes whenever the session does', required: true, schema: { type: 'string' } },
-  'Cache-Control': { required: true, schema: { type: 'string', enum: ['no-cache'] } },
+  'Cache-Control': {
+    required: true,
+    description: '`private, no-cache` when API_KEYS is set: the body holds signed image URLs',
+    schema: { type: 'string', enum: ['no-cache', 'private, no-cache'] },
+  },
 };
 
 @ApiTags('sessions')
 @Controller()
 export class SessionsController {
+  private readonly cacheControl: string;
+
   constructor(
     private readonly sessions: SessionStore,
     private readonly cache: StatusCache,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(URL_SIGNER) private readonly signer: UrlSigner | null,
-  ) {}
+  ) {
+    // With keys, the body is one tenant's and its signed URLs open images: no shared cache may keep it.
+    this.cacheControl = signer ? 'private, no-cache' : 'no-cache';
+  }
 
   @Get('status/:session_id')
   @ApiOperation({
@@ -67,7 +76,7 @@ export class SessionsController {
     // The ETag names the session's write counter, so polling clients get a 304 until something changes.
     const origin = originTag(variant);
     const etagOf = (v: string) => `W/"${v}-${origin}"`;
-    res.setHeader('Cache-Control', 'no-cache');
+    res.setHeader('Cache-Control', this.cacheControl);
     if (req.get('if-none-match') === etagOf(version)) {
       res.setHeader('ETag', etagOf(version));
       res.status(304).end();

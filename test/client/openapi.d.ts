@@ -41,6 +41,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/status/{session_id}/events": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Live progress of a session, as server-sent events
+         * @description The alternative to polling GET /status: a `text/event-stream` (for an EventSource) that starts with a `snapshot` of the session, then sends an event for each change, from whichever worker made it. Each event's `id` is the session's version (its write counter, as in GET /status's ETag); an EventSource that reconnects sends it back in Last-Event-ID and gets a new snapshot, then the changes after it. A comment line (`: heartbeat`) comes every 15 s while nothing changes. The stream stays open until the client closes it or the session expires (a last `expired` event, then the end).
+         */
+        get: operations["streamStatusEvents"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/approve": {
         parameters: {
             query?: never;
@@ -55,6 +75,66 @@ export interface paths {
          * @description Poll `GET /status/{session_id}` until `download_status` is `completed` (or `failed`).
          */
         post: operations["approveScenes"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions/{session_id}/scenes/{index}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        /**
+         * Edit a scene's title, description or image prompt before approval
+         * @description Stores the edit; nothing is rendered. POST …/regenerate renders the edited prompt.
+         */
+        patch: operations["editScene"];
+        trace?: never;
+    };
+    "/sessions/{session_id}/scenes/{index}/regenerate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Render a scene again, as a new version
+         * @description The body is optional: without `image_prompt` or `seed` the scene renders with its current ones. The session is `processing` (phase `rendering`) until the render ends, then `completed` again; other scenes are untouched. The new version is current once queued; poll GET /status (or its events) for the scene. Regenerating a failed scene repairs a session whose scenes failed.
+         */
+        post: operations["regenerateScene"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/sessions/{session_id}/scenes/{index}/select": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Make one of a scene's versions the current one
+         * @description The current version is the one shown, approved and exported.
+         */
+        post: operations["selectSceneVersion"];
         delete?: never;
         options?: never;
         head?: never;
@@ -249,6 +329,22 @@ export interface components {
         };
         /** @enum {string} */
         SceneStatus: "pending" | "rendering" | "done" | "failed";
+        SceneVersionView: {
+            /** @description 1 for the first render */
+            version: number;
+            status: components["schemas"]["SceneStatus"];
+            /** @description The image of this version (signed like `image_url`); kept until the session expires */
+            image_url: string | null;
+            /** @description The prompt this version was rendered with */
+            image_prompt: string;
+            /** @description The seed it was rendered with */
+            seed: number | null;
+            /**
+             * Format: date-time
+             * @description When this version was asked for
+             */
+            created_at: string;
+        };
         SceneDownloadView: {
             /** @enum {string} */
             status: "done" | "failed";
@@ -271,6 +367,10 @@ export interface components {
             /** @description The session's seed, once rendered */
             seed: number | null;
             error: string | null;
+            /** @description The current version: the one shown here, approved and exported */
+            version: number;
+            /** @description Every version of the scene, oldest first (POST …/regenerate adds one, POST …/select picks one) */
+            versions: components["schemas"]["SceneVersionView"][];
             /** @description Renderer that made the image: offline or runware */
             provider: string | null;
             model: string | null;
@@ -311,6 +411,20 @@ export interface components {
             /** Format: date-time */
             downloaded_at: string | null;
         };
+        DownloadEventView: {
+            download_status: components["schemas"]["DownloadStatus"];
+            /** @description The approved scenes, each with its `download` (null while it is running) */
+            scenes: components["schemas"]["SceneView"][];
+        };
+        StatusEventView: {
+            status: components["schemas"]["SessionStatus"];
+            phase: components["schemas"]["SessionPhase"];
+            error: string | null;
+        };
+        ExpiredEventView: {
+            /** Format: uuid */
+            session_id: string;
+        };
         ApproveRequestDto: {
             /** Format: uuid */
             session_id: string;
@@ -328,6 +442,33 @@ export interface components {
             message: string;
             /** @enum {string} */
             download_status: "started";
+        };
+        EditSceneDto: {
+            /** @description not blank, no control characters other than tab and line breaks, at most 300 characters */
+            title?: string;
+            /** @description The passage the scene shows: not blank, no control characters other than tab and line breaks, at most 50000 characters */
+            description?: string;
+            /** @description Used by the next regeneration: not blank, no control characters other than tab and line breaks, at most 2000 characters */
+            image_prompt?: string;
+        };
+        RegenerateSceneDto: {
+            /** @description The prompt to render (it becomes the scene's prompt); the scene's current one when absent. not blank, no control characters other than tab and line breaks, at most 2000 characters */
+            image_prompt?: string;
+            /** @description The seed to render with; the current version's when absent */
+            seed?: number;
+        };
+        RegenerateResponseDto: {
+            /** Format: uuid */
+            session_id: string;
+            index: number;
+            /** @description The version being rendered; now the current one */
+            version: number;
+            /** @enum {string} */
+            status: "rendering";
+        };
+        SelectVersionDto: {
+            /** @description A version listed in the scene's `versions` */
+            version: number;
         };
         DownloadRequestDto: {
             /** Format: uuid */
@@ -674,7 +815,8 @@ export interface operations {
                 headers: {
                     /** @description Changes whenever the session does */
                     ETag: string;
-                    "Cache-Control": "no-cache";
+                    /** @description `private, no-cache` when API_KEYS is set: the body holds signed image URLs */
+                    "Cache-Control": "no-cache" | "private, no-cache";
                     [name: string]: unknown;
                 };
                 content: {
@@ -686,10 +828,70 @@ export interface operations {
                 headers: {
                     /** @description Changes whenever the session does */
                     ETag: string;
-                    "Cache-Control": "no-cache";
+                    /** @description `private, no-cache` when API_KEYS is set: the body holds signed image URLs */
+                    "Cache-Control": "no-cache" | "private, no-cache";
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description session_id is not a UUID */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Unknown or expired session, or another API key's */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    streamStatusEvents: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The id of the last event received, sent by an EventSource when it reconnects */
+                "Last-Event-ID"?: string;
+            };
+            path: {
+                session_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /**
+             * @description The session, then its changes as they happen. Server-sent events, each `event: <type>` with one `data:` line of JSON:
+             *
+             *     - `snapshot`: first, and again after each reconnect: the whole GET /status body (`data`: StatusView)
+             *     - `scene`: a scene's status, image or text changed (the whole scene) (`data`: SceneView)
+             *     - `progress`: the progress changed (`data`: ProgressView)
+             *     - `download`: after approval, as each approved image is downloaded (the approved scenes) (`data`: DownloadEventView)
+             *     - `status`: the session's status, phase or error changed (`data`: StatusEventView)
+             *     - `expired`: the session expired; the stream ends (`data`: ExpiredEventView)
+             */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/event-stream": string;
+                };
             };
             /** @description session_id is not a UUID */
             400: {
@@ -760,6 +962,208 @@ export interface operations {
                 };
             };
             /** @description The session is not completed (still generating, or failed), or was already approved */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    editScene: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                /** @description 0-based scene index */
+                index: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EditSceneDto"];
+            };
+        };
+        responses: {
+            /** @description The scene, as GET /status shows it */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SceneView"];
+                };
+            };
+            /** @description session_id is not a UUID, or index is not a non-negative integer; a field blank, too long or not text; unknown fields, malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Unknown or expired session, another API key's, or no scene at that index */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The session was approved, or the scene is rendering */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            /** @description Body is not JSON */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    regenerateScene: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                /** @description 0-based scene index */
+                index: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RegenerateSceneDto"];
+            };
+        };
+        responses: {
+            /** @description The render of the new version is queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegenerateResponseDto"];
+                };
+            };
+            /** @description session_id is not a UUID, or index is not a non-negative integer; a blank or too long image_prompt, a seed out of range; unknown fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Unknown or expired session, another API key's, or no scene at that index */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The session was approved, the scene is rendering, the scene has MAX_VERSIONS_PER_SCENE versions, or the session failed before its scenes were rendered */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    selectSceneVersion: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                /** @description 0-based scene index */
+                index: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SelectVersionDto"];
+            };
+        };
+        responses: {
+            /** @description The scene, as GET /status shows it */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SceneView"];
+                };
+            };
+            /** @description session_id is not a UUID, or index is not a non-negative integer; version not a positive integer; unknown fields, malformed JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Unknown or expired session, another API key's, or no scene at that index, or the scene has no such version */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The session was approved, the scene is rendering, or that version has no image */
             409: {
                 headers: {
                     [name: string]: unknown;

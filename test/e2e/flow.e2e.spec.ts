@@ -262,9 +262,13 @@ describe('the whole flow, offline (ROLE=all)', () => {
         '/health',
         '/health/live',
         '/health/ready',
+        '/sessions/{session_id}/scenes/{index}',
+        '/sessions/{session_id}/scenes/{index}/regenerate',
+        '/sessions/{session_id}/scenes/{index}/select',
         '/static/{session_id}/{file}',
         '/static/{session_id}/renders/{file}',
         '/status/{session_id}',
+        '/status/{session_id}/events',
       ].sort(),
     );
     const ui = await fetch(`${t.url}/docs`);

@@ -243,6 +243,7 @@ describe('request ids and access log lines', () => {
 
 describe('the queue dashboard', () => {
   const KEY = 'dashboard-key-0123456789';
+  const CLIENT_KEY = 'client-key-not-an-operator-0123';
 
   it('is not there unless QUEUE_DASHBOARD=true', async () => {
     const t = await startTestApp();
@@ -256,7 +257,11 @@ describe('the queue dashboard', () => {
   describe('with QUEUE_DASHBOARD=true and API_KEYS', () => {
     let t: TestApp;
     beforeAll(async () => {
-      t = await startTestApp({ QUEUE_DASHBOARD: 'true', API_KEYS: `ops:${KEY}` });
+      t = await startTestApp({
+        QUEUE_DASHBOARD: 'true',
+        QUEUE_DASHBOARD_KEYS: 'ops',
+        API_KEYS: `ops:${KEY},${CLIENT_KEY}`,
+      });
     });
     afterAll(() => t.close());
 
@@ -273,6 +278,27 @@ describe('the queue dashboard', () => {
         expectEnvelope(res, 401);
         expect(res.headers.get('www-authenticate')).toMatch(/^Basic realm="queues"/);
       }
+      // Its API and the routes that change queues too, not only the page.
+      expectEnvelope(await request(`${t.url}/admin/queues/api/queues`), 401);
+      expectEnvelope(
+        await request(`${t.url}/admin/queues/api/queues/generation/pause`, { method: 'PUT' }),
+        401,
+      );
+    });
+
+    it("refuses a client's key: only operator keys (QUEUE_DASHBOARD_KEYS) see every tenant's jobs", async () => {
+      for (const path of ['/admin/queues', '/admin/queues/api/queues']) {
+        expectEnvelope(await request(`${t.url}${path}`, { headers: { 'x-api-key': CLIENT_KEY } }), 403);
+        expectEnvelope(
+          await request(`${t.url}${path}`, { headers: { authorization: basic(CLIENT_KEY) } }),
+          403,
+        );
+      }
+      const pause = await request(`${t.url}/admin/queues/api/queues/generation/pause`, {
+        method: 'PUT',
+        headers: { 'x-api-key': CLIENT_KEY },
+      });
+      expectEnvelope(pause, 403);
     });
 
     it('opens to the key as the Basic auth password or in X-API-Key', async () => {

@@ -193,6 +193,8 @@ describe('every answer conforms to the served OpenAPI document (Prism proxy)', (
       [post('/generate', { 'content-type': 'application/json' }, json({ story_text: STORY })), 401],
       [get('/status/not-a-uuid', AUTH), 400],
       [get(`/status/${UNKNOWN_ID}`, AUTH), 404],
+      [get('/status/not-a-uuid/events', AUTH), 400],
+      [get(`/status/${UNKNOWN_ID}/events`, AUTH), 404],
       [post('/approve', JSON_AUTH, json({ session_id: sessionId, approved_scenes: [] })), 400],
       [postValid('/approve', JSON_AUTH, json({ session_id: UNKNOWN_ID, approved_scenes: [0] })), 404],
       [postValid('/approve', JSON_AUTH, json({ session_id: sessionId, approved_scenes: [1] })), 409],
@@ -209,6 +211,72 @@ describe('every answer conforms to the served OpenAPI document (Prism proxy)', (
     expect((await api.send('/health/ready')).status).toBe(200);
     expect((await api.send('/debug/sessions', { headers: AUTH })).status).toBe(200);
     expect((await api.send('/debug/config', { headers: AUTH })).status).toBe(200);
+  });
+
+  it('streams a session as documented until it expires', async () => {
+    // Prism passes an answer on once it has all of it: a session about to expire ends its stream soon.
+    const id = 'c3a1e0f2-7b6d-4e5c-9a8b-1d2e3f4a5b6c';
+    await t.app.get(SessionStore).create({
+      id,
+      owner: t.config.apiKeys[0].tenant,
+      media_type: 'cartoon',
+      requested_scenes: 1,
+      story: STORY,
+      seed: 1,
+    });
+    await t.app.get(RedisService).commands.pexpire(`${t.config.redisPrefix}:session:${id}`, 1500);
+    const stream = await api.send(`/status/${id}/events`, { headers: AUTH });
+    expect(stream.status).toBe(200);
+    expect(stream.headers.get('content-type')).toMatch(/^text\/event-stream/);
+    const text = stream.body.toString();
+    expect(text).toMatch(/^event: snapshot\nid: 1\ndata: \{/);
+    expect(text).toContain(`event: expired\nid: 1\ndata: {"session_id":"${id}"}`);
+  });
+
+  it('edits, regenerates and selects scene versions as documented', async () => {
+    const started = await api.send('/generate', {
+      method: 'POST',
+      headers: JSON_AUTH,
+      body: json({ story_text: STORY, num_scenes: 2 }),
+    });
+    expect(started.status).toBe(200);
+    const id = started.json<{ session_id: string }>().session_id;
+    expect((await pollStatus(id, (s) => s.status !== 'processing')).status).toBe('completed');
+    const scene = (path: string) => `/sessions/${id}/scenes/${path}`;
+    const send = (path: string, method: string, body?: unknown, headers = JSON_AUTH) =>
+      api.send(path, { method, headers, body: body === undefined ? undefined : json(body) });
+    const sendInvalid = (path: string, method: string, body: string, headers = JSON_AUTH) =>
+      api.sendInvalid(path, { method, headers, body });
+
+    const edited = await send(scene('0'), 'PATCH', { title: 'The attic' });
+    expect(edited.status).toBe(200);
+    expect(edited.json()).toMatchObject({ index: 0, title: 'The attic', version: 1 });
+    const regenerated = await send(scene('0/regenerate'), 'POST', { seed: 99 });
+    expect(regenerated.status).toBe(202);
+    expect(regenerated.json()).toMatchObject({ session_id: id, index: 0, version: 2, status: 'rendering' });
+    await pollStatus(id, (s) => s.status === 'completed');
+    const selected = await send(scene('0/select'), 'POST', { version: 1 });
+    expect(selected.status).toBe(200);
+    expect(selected.json()).toMatchObject({ index: 0, version: 1 });
+
+    const approved = `/sessions/${sessionId}/scenes/0`;
+    const cases: [() => Promise<Answer>, number][] = [
+      [() => sendInvalid(scene('0'), 'PATCH', json({ colour: 'red' })), 400],
+      [() => send(scene('9'), 'PATCH', { title: 'Nowhere' }), 404],
+      [() => send(approved, 'PATCH', { title: 'Too late' }), 409],
+      [() => sendInvalid(scene('0'), 'PATCH', 'title=x', { ...AUTH, 'content-type': 'text/plain' }), 415],
+      [() => sendInvalid(scene('0/regenerate'), 'POST', json({ seed: 0 })), 400],
+      [() => send(`/sessions/${UNKNOWN_ID}/scenes/0/regenerate`, 'POST'), 404],
+      [() => send(`${approved}/regenerate`, 'POST'), 409],
+      [() => sendInvalid(scene('0/select'), 'POST', json({ version: 0 })), 400],
+      [() => send(scene('0/select'), 'POST', { version: 9 }), 404],
+      [() => send(`${approved}/select`, 'POST', { version: 1 }), 409],
+      [
+        () => sendInvalid(scene('0/select'), 'POST', 'version=1', { ...AUTH, 'content-type': 'text/plain' }),
+        415,
+      ],
+    ];
+    for (const [call, expected] of cases) expectEnvelopeOf(await call(), expected);
   });
 
   it('answers 429 with Retry-After once the key has MAX_ACTIVE_SESSIONS_PER_KEY sessions processing', async () => {

@@ -129,6 +129,45 @@ describe('sessions belong to the key that created them', () => {
     expect(own.body.sessions.map((s) => s.session_id)).toContain(alice.id);
   });
 
+  it("answers 404, not 304, to another key that sends the owner's ETag", async () => {
+    const own = await fetch(`${t.url}/status/${alice.id}`, { headers: as(ALICE) });
+    const etag = own.headers.get('etag') ?? '';
+    expect(etag).not.toBe('');
+    const replayed = await fetch(`${t.url}/status/${alice.id}`, {
+      headers: { ...as(BOB), 'if-none-match': etag },
+    });
+    await envelopeOf(replayed, 404);
+    const revalidated = await fetch(`${t.url}/status/${alice.id}`, {
+      headers: { ...as(ALICE), 'if-none-match': etag },
+    });
+    expect(revalidated.status).toBe(304);
+  });
+
+  it('keeps a session with no recorded owner (from before owners) from every key', async () => {
+    const legacy = randomUUID();
+    const store = t.app.get(SessionStore);
+    await store.create({
+      id: legacy,
+      owner: null,
+      media_type: 'cartoon',
+      requested_scenes: 1,
+      story: STORY,
+      seed: 1,
+    });
+    const redis = new Redis(REDIS_URL);
+    try {
+      // An open session (created without API_KEYS) is readable by every key...
+      expect(await redis.hget(`${t.env.prefix}:session:${legacy}`, 'owner')).toBe('*');
+      expect((await statusOf(t, legacy, BOB)).status).toBe(200);
+      // ...but one with no owner field at all is nobody's.
+      await redis.hdel(`${t.env.prefix}:session:${legacy}`, 'owner');
+    } finally {
+      redis.disconnect();
+    }
+    expectEnvelope(await statusOf(t, legacy, ALICE), 404);
+    expectEnvelope(await statusOf(t, legacy, BOB), 404);
+  });
+
   it('lets the owner read, approve and download as before', async () => {
     expect((await statusOf(t, alice.id, ALICE)).status).toBe(200);
     const zip = await fetch(`${t.url}/download`, {

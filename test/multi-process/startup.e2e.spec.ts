@@ -41,6 +41,16 @@ describe('bad configuration stops start-up with one line naming the variable, ex
       () => ({ AI_PROVIDERS: 'auto', RUNWARE_API_KEY: 'rw-secret-0123456789' }),
       'API_KEYS',
     ],
+    ['a queue dashboard without operator keys', () => ({ QUEUE_DASHBOARD: 'true' }), 'QUEUE_DASHBOARD_KEYS'],
+    [
+      'a queue dashboard naming a key that is not in API_KEYS',
+      () => ({
+        QUEUE_DASHBOARD: 'true',
+        QUEUE_DASHBOARD_KEYS: 'ops',
+        API_KEYS: 'other:key-0123456789abcdef',
+      }),
+      'QUEUE_DASHBOARD_KEYS',
+    ],
     [
       'a URL_SIGNING_SECRET too short to be safe',
       () => ({ URL_SIGNING_SECRET: 'short-secret' }),

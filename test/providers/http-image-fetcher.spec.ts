@@ -338,6 +338,8 @@ describe('isPrivateAddress', () => {
     '::8.8.8.8', // IPv4-compatible (::/96)
     '::',
     'fec0::1', // site-local
+    '2001:0:4136:e378:8000:63bf:3fff:fdd2', // Teredo
+    '::ffff:0:7f00:1', // IPv4-translated 127.0.0.1
     'fefe::1',
   ])('treats %s as private', (address) => expect(isPrivateAddress(address)).toBe(true));
   it.each([

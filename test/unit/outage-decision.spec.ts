@@ -38,6 +38,20 @@ describe('decideOnFailure: whether a job waits for its provider', () => {
     expect(decideOnFailure(facts({}))).toEqual({ kind: 'usual', track: { failingSince: NOW } });
   });
 
+  it('keeps counting the tolerance from the first wait when the provider flaps between down and up', () => {
+    const firstWait = NOW - 200_000;
+    // Woken by a probe that closed the breaker, the job fails again while it is closed: an attempt is used,
+    // but the time it already waited stays on its record.
+    const flapped = decideOnFailure(facts({ track: { failingSince: firstWait, waitingSince: firstWait } }));
+    expect(flapped).toEqual({ kind: 'usual', track: { failingSince: firstWait, waitingSince: firstWait } });
+    if (flapped.kind !== 'usual') throw new Error('unreachable');
+    // The breaker opens again past the tolerance counted from the first wait: the job gives up.
+    const later = decideOnFailure(
+      facts({ track: flapped.track, state: { ...open, now: firstWait + 300_001 } }),
+    );
+    expect(later.kind).toBe('give-up');
+  });
+
   it('fails on the last attempt when the provider answered others since the job began failing', () => {
     const decision = decideOnFailure(
       facts({

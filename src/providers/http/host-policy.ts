@@ -85,6 +85,8 @@ for (const [network, prefix] of [
   ['64:ff9b::', 96], // NAT64: a gateway would reach whichever IPv4 address it carries
   ['64:ff9b:1::', 48], // local-use NAT64
   ['2002::', 16], // 6to4: the same, through a relay
+  ['2001::', 32], // Teredo: an IPv4 address and port, through a relay
+  ['::ffff:0:0:0', 96], // IPv4-translated (SIIT)
   ['fc00::', 7], // unique local
   ['fec0::', 10], // site-local (deprecated, still routed by some networks)
   ['fe80::', 10], // link-local

@@ -20,7 +20,7 @@ export class OfflineImageRenderer implements ImageRenderer {
   async render(request: SceneRenderRequest): Promise<RenderedImage> {
     const preset = MEDIA_PRESETS[request.mediaType];
     const png = await renderScenePng(request, preset);
-    const key = renderKey(request.sessionId, request.sceneIndex, 'png');
+    const key = renderKey(request.sessionId, request.sceneIndex, 'png', request.version);
     await this.storage.write(key, png, 'image/png');
     return {
       imageUrl: `/static/${key}`,

@@ -1,3 +1,4 @@
+import { Logger } from '@nestjs/common';
 import { ImageRenderer, RenderedImage } from '../image-renderer';
 import { ProviderError } from '../provider-error';
 import { countProviderRequest, ProviderOperation, providerRequests } from '../provider-metrics';
@@ -32,13 +33,27 @@ async function guarded<T>(
     const retryable = err instanceof ProviderError && err.retryable;
     const fatal = err instanceof ProviderError && !err.retryable;
     countProviderRequest(provider, operation, fatal ? 'fatal_error' : 'retryable_error');
-    if (guards && retryable) await breaker.failed(provider, err.message);
-    else if (guards && fatal) await breaker.answered(provider);
+    if (guards && retryable) await bookkeeping(breaker.failed(provider, err.message));
+    else if (guards && fatal) await bookkeeping(breaker.answered(provider));
     throw err;
   }
   countProviderRequest(provider, operation, 'success');
-  if (guards) await breaker.answered(provider);
+  if (guards) await bookkeeping(breaker.answered(provider));
   return result;
+}
+
+const logger = new Logger('ProviderBreaker');
+
+/**
+ * The breaker's record of a call never changes the call's outcome: an image already paid for is not thrown
+ * away (and paid for again) because Redis missed a beat while the breaker noted the success.
+ */
+async function bookkeeping(update: Promise<void>): Promise<void> {
+  try {
+    await update;
+  } catch (err) {
+    logger.warn(`Could not update the provider breaker: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 export class GuardedScenePlanner implements ScenePlanner {

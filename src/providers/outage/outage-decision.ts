@@ -51,7 +51,9 @@ export function decideOnFailure(facts: FailureFacts): OutageDecision {
     err instanceof ProviderOutageError ||
     state.open ||
     (facts.lastAttempt && state.lastAnsweredAt < failingSince);
-  if (!down) return { kind: 'usual', track: { failingSince } };
+  // A job that waited before keeps counting from then: a provider that keeps failing and recovering must
+  // not give it a fresh tolerance each time.
+  if (!down) return { kind: 'usual', track: { failingSince, waitingSince: track?.waitingSince } };
 
   const waitingSince = track?.waitingSince ?? state.now;
   const waited = state.now - waitingSince;
