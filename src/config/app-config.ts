@@ -57,6 +57,8 @@ export interface AppConfig {
   imageDownloadAllowedHosts: string[];
   imageDownloadMaxBytes: number;
   imageDownloadTimeoutMs: number;
+  /** Signed webhooks (src/webhooks/); undefined without WEBHOOK_SECRET, when no callback_url is accepted. */
+  webhooks: WebhookConfig | undefined;
   workerConcurrency: number;
   downloadConcurrency: number;
   jobAttempts: number;
@@ -96,6 +98,15 @@ export interface AppConfig {
   rateLimitPerMinute: number;
   idempotencyTtlSeconds: number;
   shutdownTimeoutMs: number;
+}
+
+export interface WebhookConfig {
+  /** The `whsec_…` secret deliveries are signed with (Standard Webhooks); never shown. */
+  secret: string;
+  /** Hosts a callback_url may name, in the syntax of IMAGE_DOWNLOAD_ALLOWED_HOSTS. */
+  allowedHosts: string[];
+  attempts: number;
+  timeoutMs: number;
 }
 
 export interface ProviderOutageConfig {
@@ -219,6 +230,14 @@ export function loadConfig(env: Env = process.env): AppConfig {
     imageDownloadAllowedHosts: vars.IMAGE_DOWNLOAD_ALLOWED_HOSTS,
     imageDownloadMaxBytes: vars.IMAGE_DOWNLOAD_MAX_BYTES,
     imageDownloadTimeoutMs: vars.IMAGE_DOWNLOAD_TIMEOUT_MS,
+    webhooks: vars.WEBHOOK_SECRET
+      ? {
+          secret: vars.WEBHOOK_SECRET,
+          allowedHosts: vars.WEBHOOK_ALLOWED_HOSTS,
+          attempts: vars.WEBHOOK_ATTEMPTS,
+          timeoutMs: vars.WEBHOOK_TIMEOUT_MS,
+        }
+      : undefined,
     workerConcurrency: vars.WORKER_CONCURRENCY,
     downloadConcurrency: vars.DOWNLOAD_CONCURRENCY,
     jobAttempts: vars.JOB_ATTEMPTS,

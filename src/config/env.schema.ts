@@ -200,6 +200,24 @@ function SigningSecret() {
   });
 }
 
+/**
+ * A Standard Webhooks secret: `whsec_` and the base64 of at least 24 random bytes (what the
+ * `standardwebhooks` package and most receivers generate); never printed.
+ */
+function WebhookSecret() {
+  return Variable({
+    allowed:
+      'must be whsec_ followed by the base64 of at least 24 random bytes (e.g. `echo whsec_$(openssl rand -base64 32)`)',
+    rules: (o) => [Check('isWebhookSecret', (value) => isWebhookSecret(String(value)), o)],
+    shown: 'never',
+  });
+}
+
+function isWebhookSecret(value: string): boolean {
+  const encoded = value.startsWith('whsec_') ? value.slice('whsec_'.length) : '';
+  return /^[A-Za-z0-9+/]+={0,2}$/.test(encoded) && Buffer.from(encoded, 'base64').length >= 24;
+}
+
 const HOST_ENTRY =
   /^(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(:\d{1,5})?$/;
 
@@ -376,6 +394,12 @@ export class EnvironmentVariables {
   @IntegerBetween(1024, 150 * 1024 * 1024) IMAGE_DOWNLOAD_MAX_BYTES = 25 * 1024 * 1024;
   @IntegerBetween(100, 600_000) IMAGE_DOWNLOAD_TIMEOUT_MS = 30_000;
   @IntegerBetween(1, 64) DOWNLOAD_CONCURRENCY = 6;
+
+  // ---- Webhooks ----
+  @WebhookSecret() WEBHOOK_SECRET?: string;
+  @HostList() WEBHOOK_ALLOWED_HOSTS: string[] = [];
+  @IntegerBetween(1, 20) WEBHOOK_ATTEMPTS = 5;
+  @IntegerBetween(100, 120_000) WEBHOOK_TIMEOUT_MS = 10_000;
 
   // ---- Jobs and workers ----
   @IntegerBetween(1, 1000) WORKER_CONCURRENCY = 50;

@@ -24,6 +24,7 @@ class DebugApiKeys {
   @ApiProperty({ enum: SET }) openrouter!: string;
   @ApiProperty({ enum: SET }) runware!: string;
   @ApiProperty({ enum: SET, description: 'Whether API_KEYS is set' }) api_auth!: string;
+  @ApiProperty({ enum: SET, description: 'Whether WEBHOOK_SECRET is set' }) webhook_secret!: string;
 }
 
 class DebugProviders {

@@ -64,6 +64,7 @@ export class DebugController {
         openrouter: configured(this.config.openrouter.apiKey),
         runware: configured(this.config.runware.apiKey),
         api_auth: this.config.apiKeys.length > 0 ? 'configured' : 'missing',
+        webhook_secret: configured(this.config.webhooks?.secret),
       },
       providers: {
         mode: this.config.providers,

@@ -6,6 +6,7 @@ export enum QueueName {
   Generation = 'generation',
   Download = 'download',
   Housekeeping = 'housekeeping',
+  Webhooks = 'webhooks',
 }
 
 export enum JobName {
@@ -19,6 +20,7 @@ export enum JobName {
   LegacyFinalizeSession = 'finalize-session',
   SweepExpiredSessions = 'sweep-expired-sessions',
   CheckStalledSessions = 'check-stalled-sessions',
+  DeliverWebhook = 'deliver-webhook',
 }
 
 export interface SessionJob {
@@ -52,6 +54,20 @@ export interface SceneRenderRequest extends SessionJob {
   requestedAt?: string;
 }
 
+/**
+ * One webhook event, fixed when it is emitted: every attempt sends the same `webhook-id` and the same body
+ * (only the signature's timestamp is the attempt's own), so receivers can deduplicate retries.
+ */
+export interface WebhookDelivery {
+  sessionId: string;
+  /** Standard Webhooks `webhook-id`; also (without its prefix) the job id, so an event is queued once. */
+  webhookId: string;
+  type: string;
+  url: string;
+  /** The exact JSON body, as signed. */
+  body: string;
+}
+
 /** Each job's data, by name: producers and handlers are typed from this one map. */
 export interface JobDataOf {
   [JobName.PlanStory]: SessionJob;
@@ -60,6 +76,7 @@ export interface JobDataOf {
   [JobName.LegacyFinalizeSession]: SessionJob;
   [JobName.SweepExpiredSessions]: Record<string, never>;
   [JobName.CheckStalledSessions]: Record<string, never>;
+  [JobName.DeliverWebhook]: WebhookDelivery;
 }
 
 /** A job of one of `Names`; switching on `job.name` narrows `job.data` without casts. */
@@ -73,6 +90,7 @@ export const QUEUE_OF: Record<JobName, QueueName> = {
   [JobName.LegacyFinalizeSession]: QueueName.Generation,
   [JobName.SweepExpiredSessions]: QueueName.Housekeeping,
   [JobName.CheckStalledSessions]: QueueName.Housekeeping,
+  [JobName.DeliverWebhook]: QueueName.Webhooks,
 };
 
 /** What a processor declares, so start-up can check that every job name has exactly one handler. */

@@ -72,6 +72,19 @@ export interface SceneDownload {
   crc32?: number | null;
 }
 
+/** Where a session's webhook events go, and how the last delivery went (GET /status `webhook`). */
+export interface WebhookRecord {
+  url: string;
+  /** The type of the last event a delivery was attempted for. */
+  last_event: string | null;
+  /** The receiver's HTTP status on the last attempt; null when it gave none (timeout, refused). */
+  last_status_code: number | null;
+  /** Attempts made so far for the last event. */
+  attempts: number;
+  /** When the last event was delivered (a 2xx); null while it is not. */
+  delivered_at: string | null;
+}
+
 export interface CastMember {
   name: string;
   description: string;
@@ -104,6 +117,8 @@ export interface SessionRecord {
   download_status: DownloadStatus;
   download_error: string | null;
   downloads: Record<number, SceneDownload>;
+  /** The callback_url and its delivery record; null without one. */
+  webhook: WebhookRecord | null;
   created_at: string;
   updated_at: string;
   planned_at: string | null;

@@ -12,6 +12,7 @@ import { SessionStore } from '../sessions/session.store';
 import { forEachWithLimit } from '../common/concurrency';
 import { IMAGE_STORAGE, ImageStorage } from '../storage/image-storage';
 import { downloadKey, sceneFileBase } from '../storage/image-keys';
+import { WebhookEvents } from '../sessions/webhook-events';
 
 /**
  * Fetches the approved scenes' images into the image storage as <session>/scene_NN.<ext>, a few at a time. A retried
@@ -29,6 +30,7 @@ export class DownloadProcessor extends WorkerHost implements JobProcessor {
     @Inject(IMAGE_FETCHER) private readonly fetcher: ImageFetcher,
     @Inject(IMAGE_STORAGE) private readonly storage: ImageStorage,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly webhooks: WebhookEvents,
   ) {
     super();
   }
@@ -55,6 +57,7 @@ export class DownloadProcessor extends WorkerHost implements JobProcessor {
         download_error: 'The download could not be completed',
         downloaded_at: new Date().toISOString(),
       });
+      await this.webhooks.downloadEnded(sessionId);
     } catch (err) {
       this.logger.warn(`Could not record the failure of job ${job?.id}: ${String(err)}`);
     }
@@ -92,6 +95,7 @@ export class DownloadProcessor extends WorkerHost implements JobProcessor {
       download_error: numbers.length === 0 ? null : `Could not download scene(s) ${numbers.join(', ')}`,
       downloaded_at: new Date().toISOString(),
     });
+    await this.webhooks.downloadEnded(sessionId);
   }
 
   private async fetchScene(sessionId: string, index: number, scene: SceneRecord | undefined): Promise<void> {

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsIn, ValidateIf } from 'class-validator';
+import { IsIn, IsString, MaxLength, ValidateIf } from 'class-validator';
 import { SatisfiesCheck } from '../http/satisfies-check';
 import { IsStoryText, MAX_STORY_CHARS } from '../http/story-text.validator';
 import { MEDIA_TYPES, MediaType } from '../domain/session.model';
@@ -36,6 +36,21 @@ export class GenerateRequestDto {
   @ValidateIf((dto: GenerateRequestDto) => dto.num_scenes !== undefined)
   @SatisfiesCheck('isSceneCount', sceneCountProblem)
   num_scenes: number = 5;
+
+  @ApiPropertyOptional({
+    description:
+      'Where to send signed webhook events of this session (Standard Webhooks: session.completed, ' +
+      'session.failed, scene.regenerated, download.completed, download.failed). Its host must be in ' +
+      'WEBHOOK_ALLOWED_HOSTS (a host matched only by a *.suffix entry must resolve to public addresses), ' +
+      'and WEBHOOK_SECRET must be set; otherwise 400',
+    format: 'uri',
+    maxLength: 2048,
+    example: 'https://hooks.example.com/storyboard',
+  })
+  @ValidateIf((dto: GenerateRequestDto) => dto.callback_url !== undefined)
+  @IsString({ message: 'callback_url must be a string' })
+  @MaxLength(2048, { message: 'callback_url must be at most 2048 characters' })
+  callback_url?: string;
 }
 
 export class GenerateResponseDto {

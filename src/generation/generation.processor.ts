@@ -14,6 +14,7 @@ import { JobName, JobOf, JobProcessor, QueueName, SceneRenderRequest, SessionJob
 import { SessionFinalizer } from '../sessions/session-finalizer';
 import { newScene, SceneRecord, SceneRender, SessionRecord } from '../domain/session.model';
 import { SessionStore } from '../sessions/session.store';
+import { WebhookEvents } from '../sessions/webhook-events';
 import { ProviderOutages } from './provider-outages';
 
 const WORKER_ID = `${hostname()}:${process.pid}`;
@@ -43,6 +44,7 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
     @Inject(IMAGE_RENDERER) private readonly renderer: ImageRenderer,
     private readonly finalizer: SessionFinalizer,
     private readonly outages: ProviderOutages,
+    private readonly webhooks: WebhookEvents,
   ) {
     super();
   }
@@ -78,6 +80,12 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
       if (!job || !(await failedForGood(job))) return;
       const { sessionId } = job.data;
       if (job.name === JobName.RenderScene) {
+        // A scene regenerated (or another version selected) since has moved on: this job's version had ended
+        // (a scene changes version only once its render ended), and a late failure event must not overwrite
+        // the current one.
+        const session = await this.sessions.get(sessionId);
+        const current = session?.scenes.find((scene) => scene.index === job.data.sceneIndex);
+        if (current && (current.version ?? 1) !== (job.data.version ?? 1)) return;
         const left = await this.sessions.saveRender(sessionId, job.data.sceneIndex, {
           ...versionOf(job.data),
           status: 'failed',
@@ -86,12 +94,13 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
           error: 'Rendering did not complete',
         });
         if (left === 0) await this.finalizer.finalize(sessionId);
+        await this.regenerated(job.data);
         return;
       }
       if (job.name !== JobName.PlanStory) return;
       const session = await this.sessions.get(sessionId);
       if (!session || session.status !== 'processing' || session.finalized) return;
-      await this.sessions.fail(sessionId, 'Scene planning could not be completed');
+      await this.finalizer.fail(sessionId, 'Scene planning could not be completed');
     } catch (err) {
       this.logger.warn(`Could not record the failure of job ${job?.id}: ${String(err)}`);
     }
@@ -108,7 +117,7 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
       this.sessions.getStory(sessionId),
     ]);
     if (story === null) {
-      await this.sessions.fail(sessionId, 'The story text is missing');
+      await this.finalizer.fail(sessionId, 'The story text is missing');
       return;
     }
     let plan;
@@ -122,11 +131,11 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
       // Throws DelayedError instead when the job is to wait for the planner to recover.
       const err = await this.outages.waitOrFail(job, failure, this.planner.name);
       if (isFinalFailure(err, job))
-        await this.sessions.fail(sessionId, `Scene planning failed: ${userMessage(err)}`);
+        await this.finalizer.fail(sessionId, `Scene planning failed: ${userMessage(err)}`);
       throw err;
     }
     if (plan.scenes.length === 0) {
-      await this.sessions.fail(sessionId, 'The story has no text to illustrate');
+      await this.finalizer.fail(sessionId, 'The story has no text to illustrate');
       throw new ProviderError('The story has no text to illustrate', false);
     }
     const preset = MEDIA_PRESETS[session.media_type];
@@ -194,8 +203,10 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
     const rerun = job.attemptsStarted > 1;
     const version = versionOf(request);
     if (rerun && !(await this.sessions.startRender(sessionId, sceneIndex, attempt, version))) {
-      // Already rendered by an earlier run of this job, which may have stopped before finalising.
+      // Already rendered by an earlier run of this job, which may have stopped before finalising (or before
+      // reporting the regeneration: its event is queued once, whichever run gets there).
       if ((await this.sessions.rendersLeft(sessionId)) === 0) await this.finalizer.finalize(sessionId);
+      await this.regenerated(request);
       return;
     }
     const mark = rerun
@@ -242,9 +253,17 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
         error: final ? userMessage(err) : `Attempt ${attempt} failed, retrying: ${userMessage(err)}`,
       });
       if (final && remaining === 0) await this.finalizer.finalize(sessionId);
+      if (final) await this.regenerated(request);
       throw err;
     }
     if (left === 0) await this.finalizer.finalize(sessionId);
+    await this.regenerated(request);
+  }
+
+  /** A regeneration's render has ended (the first render's end is reported with the session's). */
+  private async regenerated(request: SceneRenderRequest): Promise<void> {
+    const version = request.version ?? 1;
+    if (version > 1) await this.webhooks.sceneRegenerated(request.sessionId, request.sceneIndex, version);
   }
 }
 

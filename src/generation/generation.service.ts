@@ -1,4 +1,5 @@
 import {
+  BadRequestException,
   ConflictException,
   HttpStatus,
   Inject,
@@ -12,7 +13,9 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { RetryLaterException } from '../http/retry-later.exception';
 import { ProviderStatusService } from '../providers/provider-status.service';
 import { JobQueue } from '../queue/job-queue.service';
+import { SessionFinalizer } from '../sessions/session-finalizer';
 import { SessionStore } from '../sessions/session.store';
+import { CallbackUrlPolicy, CallbackUrlRefused } from '../webhooks/callback-url-policy';
 import { GenerateRequestDto, GenerateResponseDto } from './generate-request.dto';
 import { ActiveSessionQuota } from './active-session-quota';
 import { IdempotencyStore } from './idempotency.store';
@@ -26,6 +29,7 @@ const QUOTA_RETRY_AFTER_SECONDS = 15;
 @Injectable()
 export class GenerationService {
   private readonly logger = new Logger('Generation');
+  private readonly callbacks: CallbackUrlPolicy;
 
   constructor(
     private readonly sessions: SessionStore,
@@ -33,8 +37,11 @@ export class GenerationService {
     private readonly providers: ProviderStatusService,
     private readonly idempotency: IdempotencyStore,
     private readonly quota: ActiveSessionQuota,
+    private readonly finalizer: SessionFinalizer,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+  ) {
+    this.callbacks = new CallbackUrlPolicy(config.webhooks?.allowedHosts ?? []);
+  }
 
   /**
    * Creates the session of `tenant` and queues its planning. An Idempotency-Key is scoped to the tenant, so
@@ -49,6 +56,7 @@ export class GenerationService {
     if (unavailable.length > 0) {
       throw new ServiceUnavailableException(`Live providers are not available: ${unavailable.join(', ')}`);
     }
+    if (request.callback_url !== undefined) await this.checkCallbackUrl(request.callback_url);
     const id = randomUUID();
     const idempotency =
       idempotencyKey !== undefined ? { key: idempotencyKey, client: tenant ?? '' } : undefined;
@@ -87,6 +95,20 @@ export class GenerationService {
     return { session_id: id, status: 'processing', message: 'Generation started' };
   }
 
+  /** Before anything is created or queued: a callback_url nothing may deliver to is the client's 400. */
+  private async checkCallbackUrl(url: string): Promise<void> {
+    if (!this.config.webhooks)
+      throw new BadRequestException(
+        'callback_url is not accepted: webhooks are not configured (WEBHOOK_SECRET)',
+      );
+    try {
+      await this.callbacks.target(url);
+    } catch (err) {
+      if (err instanceof CallbackUrlRefused) throw new BadRequestException(err.message);
+      throw err;
+    }
+  }
+
   /**
    * The session an identical earlier request created, once it exists; null when this request owns the key.
    * A concurrent twin may still be creating its session (or fail and release the key, which this request
@@ -101,6 +123,7 @@ export class GenerationService {
       story_text: request.story_text,
       media_type: request.media_type,
       num_scenes: request.num_scenes,
+      ...(request.callback_url !== undefined ? { callback_url: request.callback_url } : {}),
     };
     const deadline = Date.now() + IDEMPOTENT_TWIN_WAIT_MS;
     for (;;) {
@@ -130,11 +153,12 @@ export class GenerationService {
       story: request.story_text,
       // One seed for every scene of the session keeps their look consistent; Runware takes 1..2^31-1 safely.
       seed: randomInt(1, 2 ** 31 - 1),
+      callbackUrl: request.callback_url,
     });
     try {
       await this.queue.planStory(id);
     } catch (err) {
-      await this.sessions.fail(id, 'Could not queue the session; please retry').catch(() => undefined);
+      await this.finalizer.fail(id, 'Could not queue the session; please retry').catch(() => undefined);
       throw err;
     }
     this.logger.log(`Session ${id} queued (${request.num_scenes} scenes, ${request.media_type})`);

@@ -3,6 +3,7 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { JobQueue } from '../queue/job-queue.service';
 import { SessionFinalizer } from '../sessions/session-finalizer';
 import { SessionStore } from '../sessions/session.store';
+import { WebhookEvents } from '../sessions/webhook-events';
 
 const PAGE = 500;
 
@@ -20,6 +21,7 @@ export class StalledSessionWatchdog {
     private readonly sessions: SessionStore,
     private readonly finalizer: SessionFinalizer,
     private readonly queue: JobQueue,
+    private readonly webhooks: WebhookEvents,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -43,7 +45,7 @@ export class StalledSessionWatchdog {
             stopped++;
             continue;
           }
-          await this.sessions.fail(
+          await this.finalizer.fail(
             ids[i],
             `The session made no progress for ${minutes} minutes and was stopped; please try again`,
           );
@@ -53,6 +55,7 @@ export class StalledSessionWatchdog {
             download_status: 'failed',
             download_error: `The download made no progress for ${minutes} minutes and was stopped`,
           });
+          await this.webhooks.downloadEnded(ids[i]);
           stopped++;
         }
       }

@@ -2,7 +2,14 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable } from '@nestjs/common';
 import { JobsOptions, Queue } from 'bullmq';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { JobDataOf, JobName, QueueName, SceneRenderRequest, SessionJob } from '../domain/jobs';
+import {
+  JobDataOf,
+  JobName,
+  QueueName,
+  SceneRenderRequest,
+  SessionJob,
+  WebhookDelivery,
+} from '../domain/jobs';
 import { PROVIDER_BACKOFF } from './retry-backoff';
 
 const PENDING = new Set(['waiting', 'waiting-children', 'delayed', 'prioritized', 'active']);
@@ -16,10 +23,11 @@ export class JobQueue {
     @InjectQueue(QueueName.Generation) private readonly generation: Queue,
     @InjectQueue(QueueName.Download) private readonly download: Queue,
     @InjectQueue(QueueName.Housekeeping) private readonly housekeeping: Queue,
+    @InjectQueue(QueueName.Webhooks) private readonly webhooks: Queue,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     // Queues emit connection errors; RedisService already logs them once, so only keep them from crashing.
-    for (const queue of [generation, download, housekeeping]) queue.on('error', () => undefined);
+    for (const queue of [generation, download, housekeeping, webhooks]) queue.on('error', () => undefined);
   }
 
   async planStory(sessionId: string): Promise<void> {
@@ -62,6 +70,19 @@ export class JobQueue {
 
   async downloadImages(sessionId: string): Promise<void> {
     await this.add(this.download, JobName.DownloadImages, { sessionId }, `download-${sessionId}`);
+  }
+
+  /**
+   * One webhook event's delivery. Its job id is the event's: an event emitted twice (a retried job ending
+   * the same transition again) is queued once while its job is kept. Retries back off like provider calls,
+   * from JOB_BACKOFF_MS, up to WEBHOOK_ATTEMPTS attempts.
+   */
+  async deliverWebhook(delivery: WebhookDelivery): Promise<void> {
+    await this.webhooks.add(JobName.DeliverWebhook, delivery satisfies JobDataOf[JobName.DeliverWebhook], {
+      ...this.options,
+      attempts: this.config.webhooks?.attempts ?? 1,
+      jobId: delivery.webhookId,
+    });
   }
 
   /**

@@ -12,6 +12,8 @@ const CONCURRENCY: Record<QueueName, (config: AppConfig) => number> = {
   [QueueName.Generation]: (config) => config.workerConcurrency,
   [QueueName.Download]: (config) => Math.max(1, Math.ceil(config.workerConcurrency / 4)),
   [QueueName.Housekeeping]: () => 1,
+  // Deliveries mostly wait on receivers: a few at a time per worker, so one slow receiver delays little.
+  [QueueName.Webhooks]: () => 10,
 };
 
 /** A `@Processor` class: a WorkerHost, whose `process` BullMQ calls, that declares the jobs it handles. */

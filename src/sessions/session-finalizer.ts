@@ -1,18 +1,23 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { SceneRecord } from '../domain/session.model';
 import { countSessionEnd } from '../observability/metrics';
+import { WebhookEvents } from './webhook-events';
 import { isRenderFailureWarning, outcomeOfRender } from './session-lifecycle';
 import { SessionStore } from './session.store';
 
 /**
- * Ends a planned session once its renders are over: by the render that ends its last scene, or by the
- * watchdog when nothing is left to end it. Scenes whose render never recorded an end count as failed.
+ * Ends a session: a planned one once its renders are over (by the render that ends its last scene, or by
+ * the watchdog when nothing is left to end it; scenes whose render never recorded an end count as failed),
+ * or any processing one by failing it. Either way, a session's first outcome is reported to its webhook.
  */
 @Injectable()
 export class SessionFinalizer {
   private readonly logger = new Logger('Generation');
 
-  constructor(private readonly sessions: SessionStore) {}
+  constructor(
+    private readonly sessions: SessionStore,
+    private readonly webhooks: WebhookEvents,
+  ) {}
 
   /** Writes the session's outcome once; returns whether this call did. */
   async finalize(sessionId: string): Promise<boolean> {
@@ -48,7 +53,20 @@ export class SessionFinalizer {
     if (written) {
       this.logger.log(`Session ${sessionId} ${outcome.status}`);
       countSessionEnd(outcome.status === 'completed' ? 'completed' : 'failed');
+      // Finalised again after a regeneration: scene.regenerated reports that, with the session's new state.
+      // Without a callback_url (read above) nothing is read again: the render ending the session waits less.
+      if (session.completed_at === null && session.webhook) await this.webhooks.sessionEnded(sessionId);
     }
     return written;
+  }
+
+  /**
+   * Fails a processing session (SessionStore.fail: once, with the error users see); returns whether this
+   * call failed it, and only then reports it.
+   */
+  async fail(sessionId: string, error: string): Promise<boolean> {
+    const failed = await this.sessions.fail(sessionId, error);
+    if (failed) await this.webhooks.sessionEnded(sessionId);
+    return failed;
   }
 }

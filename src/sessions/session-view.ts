@@ -9,6 +9,7 @@ import {
   SessionPhase,
   SessionRecord,
   SessionStatus,
+  WebhookRecord,
 } from '../domain/session.model';
 import { versionsOf } from '../domain/scene-versions';
 
@@ -96,6 +97,39 @@ export class SceneView {
   download!: SceneDownloadView | null;
 }
 
+export class WebhookView {
+  @ApiProperty({ description: 'The callback_url given to POST /generate' }) url!: string;
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    enum: [
+      'session.completed',
+      'session.failed',
+      'scene.regenerated',
+      'download.completed',
+      'download.failed',
+    ],
+    description: 'The last event a delivery was attempted for; null before the first',
+  })
+  last_event!: string | null;
+  @ApiProperty({
+    type: 'integer',
+    nullable: true,
+    description:
+      "The receiver's HTTP status on the last attempt; null when it answered none (timeout, refused)",
+  })
+  last_status_code!: number | null;
+  @ApiProperty({ type: 'integer', minimum: 0, description: 'Attempts made for the last event' })
+  attempts!: number;
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: 'When the last event was delivered (a 2xx answer); null while it is not',
+  })
+  delivered_at!: string | null;
+}
+
 export class StatusView {
   @ApiProperty({ format: 'uuid' }) session_id!: string;
   @ApiProperty({ enum: ['processing', 'completed', 'failed'], enumName: 'SessionStatus' })
@@ -132,6 +166,13 @@ export class StatusView {
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) planned_at!: string | null;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) completed_at!: string | null;
   @ApiProperty({ type: String, format: 'date-time', nullable: true }) downloaded_at!: string | null;
+  @ApiProperty({
+    type: WebhookView,
+    nullable: true,
+    description:
+      'Signed webhook deliveries to the callback_url (never the secret); null without a callback_url',
+  })
+  webhook!: WebhookView | null;
 }
 
 /** Turns a path of this service's images into the URL clients get: signed, when API_KEYS is set. */
@@ -166,7 +207,14 @@ export function toStatusView(session: SessionRecord, baseUrl: string, sign = uns
     planned_at: session.planned_at,
     completed_at: session.completed_at,
     downloaded_at: session.downloaded_at,
+    webhook: session.webhook ? webhookView(session.webhook) : null,
   };
+}
+
+/** The delivery record, field by field: nothing else stored with it is ever shown. */
+function webhookView(record: WebhookRecord): WebhookView {
+  const { url, last_event, last_status_code, attempts, delivered_at } = record;
+  return { url, last_event, last_status_code, attempts, delivered_at };
 }
 
 /** One scene of a session, as `GET /status` shows it (the scene endpoints answer with it). */

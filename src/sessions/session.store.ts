@@ -14,6 +14,7 @@ import {
   SessionPhase,
   SessionRecord,
   SessionStatus,
+  WebhookRecord,
 } from '../domain/session.model';
 
 /** Session fields that are written individually; scenes and downloads live in fields of their own. */
@@ -35,6 +36,7 @@ export interface SessionFields {
   planned_at?: string;
   completed_at?: string;
   downloaded_at?: string;
+  webhook?: WebhookRecord;
 }
 
 export interface SessionActivity {
@@ -47,7 +49,7 @@ export interface SessionActivity {
 
 export type ApproveResult = 'ok' | 'missing' | 'not_completed' | 'already_approved';
 
-const JSON_FIELDS = new Set(['cast', 'warnings', 'approved']);
+const JSON_FIELDS = new Set(['cast', 'warnings', 'approved', 'webhook']);
 const BOOL_FIELDS = new Set(['planned', 'finalized']);
 const SCENE_PREFIX = 'scene:';
 const RENDER_PREFIX = 'render:';
@@ -193,6 +195,7 @@ export class SessionStore {
     requested_scenes: number;
     story: string;
     seed: number;
+    callbackUrl?: string;
   }): Promise<void> {
     const now = new Date().toISOString();
     const key = this.key(init.id);
@@ -213,6 +216,7 @@ export class SessionStore {
         approved: '[]',
         download_status: 'not_started',
         version: '1',
+        ...(init.callbackUrl ? { webhook: JSON.stringify(newWebhookRecord(init.callbackUrl)) } : {}),
         created_at: now,
         updated_at: now,
       })
@@ -484,6 +488,10 @@ return 1`;
   }
 }
 
+function newWebhookRecord(url: string): WebhookRecord {
+  return { url, last_event: null, last_status_code: null, attempts: 0, delivered_at: null };
+}
+
 function serialize(name: string, value: unknown): string {
   if (JSON_FIELDS.has(name)) return JSON.stringify(value);
   if (BOOL_FIELDS.has(name)) return value ? '1' : '0';
@@ -535,6 +543,7 @@ function parseSession(hash: Record<string, string>): SessionRecord {
     download_status: (hash.download_status || 'not_started') as DownloadStatus,
     download_error: orNull(hash.download_error),
     downloads,
+    webhook: hash.webhook ? (JSON.parse(hash.webhook) as WebhookRecord) : null,
     created_at: hash.created_at,
     updated_at: hash.updated_at,
     planned_at: orNull(hash.planned_at),

@@ -296,6 +296,12 @@ export interface components {
             media_type?: components["schemas"]["MediaType"];
             /** @default 5 */
             num_scenes?: number;
+            /**
+             * Format: uri
+             * @description Where to send signed webhook events of this session (Standard Webhooks: session.completed, session.failed, scene.regenerated, download.completed, download.failed). Its host must be in WEBHOOK_ALLOWED_HOSTS (a host matched only by a *.suffix entry must resolve to public addresses), and WEBHOOK_SECRET must be set; otherwise 400
+             * @example https://hooks.example.com/storyboard
+             */
+            callback_url?: string;
         };
         GenerateResponseDto: {
             /** Format: uuid */
@@ -382,6 +388,24 @@ export interface components {
         };
         /** @enum {string} */
         DownloadStatus: "not_started" | "started" | "completed" | "failed";
+        WebhookView: {
+            /** @description The callback_url given to POST /generate */
+            url: string;
+            /**
+             * @description The last event a delivery was attempted for; null before the first
+             * @enum {string|null}
+             */
+            last_event: "session.completed" | "session.failed" | "scene.regenerated" | "download.completed" | "download.failed" | null;
+            /** @description The receiver's HTTP status on the last attempt; null when it answered none (timeout, refused) */
+            last_status_code: number | null;
+            /** @description Attempts made for the last event */
+            attempts: number;
+            /**
+             * Format: date-time
+             * @description When the last event was delivered (a 2xx answer); null while it is not
+             */
+            delivered_at: string | null;
+        };
         StatusView: {
             /** Format: uuid */
             session_id: string;
@@ -410,6 +434,8 @@ export interface components {
             completed_at: string | null;
             /** Format: date-time */
             downloaded_at: string | null;
+            /** @description Signed webhook deliveries to the callback_url (never the secret); null without a callback_url */
+            webhook: components["schemas"]["WebhookView"] | null;
         };
         DownloadEventView: {
             download_status: components["schemas"]["DownloadStatus"];
@@ -577,6 +603,11 @@ export interface components {
              * @enum {string}
              */
             api_auth: "configured" | "missing";
+            /**
+             * @description Whether WEBHOOK_SECRET is set
+             * @enum {string}
+             */
+            webhook_secret: "configured" | "missing";
         };
         DebugProviders: {
             /** @enum {string} */

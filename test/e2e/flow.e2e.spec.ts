@@ -323,6 +323,7 @@ describe('debug mode', () => {
       openrouter: 'configured',
       runware: 'missing',
       api_auth: 'missing',
+      webhook_secret: 'missing',
     });
     expect(JSON.stringify(config.body)).not.toContain('debug-secret');
   });

@@ -15,7 +15,7 @@ const STORY = [
 ].join('\n\n');
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const UNKNOWN_SESSION = '7b0c8e9e-1f8a-4a59-9d7c-1f4a2b3c4d5e';
-const QUEUES = ['generation', 'download', 'housekeeping'];
+const QUEUES = ['generation', 'download', 'housekeeping', 'webhooks'];
 const STATES = ['waiting', 'active', 'delayed', 'failed', 'completed'];
 
 type Status = {

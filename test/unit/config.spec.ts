@@ -113,6 +113,22 @@ describe('loadConfig', () => {
     });
   });
 
+  it('turns webhooks on with a whsec_ secret, keeping the allowlist and delivery settings', () => {
+    const secret = `whsec_${Buffer.alloc(32, 7).toString('base64')}`;
+    expect(
+      loadConfig({
+        WEBHOOK_SECRET: secret,
+        WEBHOOK_ALLOWED_HOSTS: 'Hooks.example.com, *.example.org:8443',
+        WEBHOOK_ATTEMPTS: '3',
+      }).webhooks,
+    ).toEqual({
+      secret,
+      allowedHosts: ['hooks.example.com', '*.example.org:8443'],
+      attempts: 3,
+      timeoutMs: 10_000,
+    });
+  });
+
   describe('URL signing key', () => {
     it('is none without API_KEYS, derived from the keys without a secret, and from the secret with one', () => {
       expect(loadConfig({}).urlSigningKey).toBeUndefined();
@@ -199,6 +215,7 @@ describe('loadConfig', () => {
       imageDownloadAllowedHosts: ['im.runware.ai'],
       imageDownloadMaxBytes: 25 * 1024 * 1024,
       imageDownloadTimeoutMs: 30_000,
+      webhooks: undefined,
       workerConcurrency: 50,
       downloadConcurrency: 6,
       jobAttempts: 3,
@@ -295,6 +312,8 @@ describe('loadConfig', () => {
     ['S3_FORCE_PATH_STYLE', 'maybe', 'true/false, 1/0, yes/no, on/off'],
     ['S3_PREFIX', '/images/', 'must not start with "/"'],
     ['S3_PREFIX', 'my images/', 'printable ASCII without spaces'],
+    ['WEBHOOK_ALLOWED_HOSTS', 'https://hooks.example.com/in', 'host, host:port, [ipv6]:port or *.suffix'],
+    ['WEBHOOK_ATTEMPTS', '0', 'an integer between 1 and 20'],
   ])('refuses %s=%j, naming the variable, the value and what is allowed', (variable, value, allowed) => {
     const error = refusal({ [variable]: value });
     expect(error.variable).toBe(variable);
@@ -311,13 +330,20 @@ describe('loadConfig', () => {
   });
 
   it.each([
-    [{ API_KEYS: 'a b' }, 'API_KEYS', 'a b'],
-    [{ API_KEYS: 'good-key-0123456789,bad key' }, 'API_KEYS', 'good-key-0123456789'],
-    [{ API_KEYS: 'ключ' }, 'API_KEYS', 'ключ'],
-  ])('never prints a secret: %j', (env, variable, secret) => {
+    [{ API_KEYS: 'a b' }, 'API_KEYS', 'a b', 'printable ASCII characters without spaces'],
+    [
+      { API_KEYS: 'good-key-0123456789,bad key' },
+      'API_KEYS',
+      'good-key-0123456789',
+      'printable ASCII characters without spaces',
+    ],
+    [{ API_KEYS: 'ключ' }, 'API_KEYS', 'ключ', 'printable ASCII characters without spaces'],
+    [{ WEBHOOK_SECRET: 'not-a-whsec-secret' }, 'WEBHOOK_SECRET', 'not-a-whsec-secret', 'whsec_'],
+    [{ WEBHOOK_SECRET: 'whsec_c2hvcnQ=' }, 'WEBHOOK_SECRET', 'c2hvcnQ', 'at least 24 random bytes'],
+  ])('never prints a secret: %j', (env, variable, secret, allowed) => {
     const error = refusal(env);
     expect(error.variable).toBe(variable);
-    expect(error.message).toContain('printable ASCII characters without spaces');
+    expect(error.message).toContain(allowed);
     expect(error.message).not.toContain(secret);
   });
 
