@@ -7,6 +7,7 @@ import { JobQueue } from '../queue/job-queue.service';
 import { JobName, JobOf, JobProcessor, QueueName } from '../domain/jobs';
 import { ExpiredSessionSweeper } from './expired-session.sweeper';
 import { StalledSessionWatchdog } from './stalled-session.watchdog';
+import { WebhookEvents } from '../sessions/webhook-events';
 
 type HousekeepingJob = JobOf<JobName.SweepExpiredSessions | JobName.CheckStalledSessions>;
 
@@ -23,6 +24,7 @@ export class HousekeepingProcessor extends WorkerHost implements JobProcessor, O
   constructor(
     private readonly sweeper: ExpiredSessionSweeper,
     private readonly watchdog: StalledSessionWatchdog,
+    private readonly webhooks: WebhookEvents,
     private readonly jobs: JobQueue,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
@@ -41,6 +43,7 @@ export class HousekeepingProcessor extends WorkerHost implements JobProcessor, O
           return;
         case JobName.CheckStalledSessions:
           await this.watchdog.check();
+          await this.webhooks.reconcile();
           return;
         default:
           return unknownJob(job);

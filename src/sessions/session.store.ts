@@ -50,6 +50,26 @@ export interface SessionActivity {
 export type ApproveResult = 'ok' | 'missing' | 'not_completed' | 'already_approved';
 
 const JSON_FIELDS = new Set(['cast', 'warnings', 'approved', 'webhook']);
+/** `webhook_queued:<event key>`: the event's delivery job exists, so the reconciler need not queue it. */
+const WEBHOOK_QUEUED_PREFIX = 'webhook_queued:';
+
+// A marker only while the session exists: a late write must not leave a hash without a TTL. Not a change
+// clients see, so no version bump and no notice.
+const SET_IF_EXISTS = `
+if redis.call('exists', KEYS[1]) == 0 then return 0 end
+redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
+return 1`;
+
+/** What the webhook reconciler needs of a session to see whether an outcome's event was queued. */
+export interface WebhookOutcome {
+  status: string;
+  download_status: string;
+  updated_at: string;
+  /** Event keys whose delivery job was queued (`session.completed`, `download.failed`, …). */
+  queued: Set<string>;
+}
+
+const RECONCILED_EVENTS = ['session.completed', 'session.failed', 'download.completed', 'download.failed'];
 const BOOL_FIELDS = new Set(['planned', 'finalized']);
 const SCENE_PREFIX = 'scene:';
 const RENDER_PREFIX = 'render:';
@@ -150,6 +170,7 @@ return 'ok'`;
 @Injectable()
 export class SessionStore {
   private readonly updateIfExists;
+  private readonly setIfExists;
   private readonly approveScript;
   private readonly markRendering;
   private readonly saveRenderScript;
@@ -163,6 +184,7 @@ export class SessionStore {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     this.updateIfExists = redis.defineScript('sessionUpdateIfExists', UPDATE_IF_EXISTS, 1);
+    this.setIfExists = redis.defineScript('sessionSetIfExists', SET_IF_EXISTS, 1);
     this.approveScript = redis.defineScript('sessionApprove', APPROVE, 1);
     this.markRendering = redis.defineScript('sessionMarkRendering', MARK_RENDERING, 1);
     this.saveRenderScript = redis.defineScript('sessionSaveRender', SAVE_RENDER, 1);
@@ -325,6 +347,35 @@ export class SessionStore {
   ): Promise<boolean> {
     const args = this.fieldArgs(fields, [], renders);
     return (await this.finalizeScript(this.key(id), ...args)) === 1;
+  }
+
+  /** Records that the delivery job of the session's webhook event `key` was queued. */
+  async markWebhookQueued(id: string, key: string): Promise<void> {
+    await this.setIfExists(this.key(id), WEBHOOK_QUEUED_PREFIX + key, new Date().toISOString());
+  }
+
+  /**
+   * For each session with a callback_url (null for the others, and for sessions that are gone): its
+   * outcome and which of its outcome events were queued. One round trip.
+   */
+  async webhookOutcomes(ids: string[]): Promise<(WebhookOutcome | null)[]> {
+    if (ids.length === 0) return [];
+    const fields = ['webhook', 'status', 'download_status', 'updated_at'];
+    const pipeline = this.redis.commands.pipeline();
+    for (const id of ids)
+      pipeline.hmget(this.key(id), ...fields, ...RECONCILED_EVENTS.map((e) => WEBHOOK_QUEUED_PREFIX + e));
+    const results = (await pipeline.exec()) ?? [];
+    return results.map(([err, value]) => {
+      if (err) throw err;
+      const [webhook, status, downloadStatus, updatedAt, ...queued] = value as (string | null)[];
+      if (!webhook || !status || !updatedAt) return null;
+      return {
+        status,
+        download_status: downloadStatus ?? 'not_started',
+        updated_at: updatedAt,
+        queued: new Set(RECONCILED_EVENTS.filter((_, i) => queued[i] !== null)),
+      };
+    });
   }
 
   async exists(id: string): Promise<boolean> {

@@ -12,6 +12,10 @@ export const WEBHOOK_EVENTS = [
 ] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
 
+const RECONCILE_PAGE = 500;
+/** How long after an outcome the reconciler waits before it queues the event itself. */
+const RECONCILE_GRACE_MS = 5_000;
+
 /** What every event's `data` holds: enough to act without a GET /status first. */
 interface SessionSummary {
   session_id: string;
@@ -86,6 +90,40 @@ export class WebhookEvents {
   }
 
   /**
+   * The backstop of at-least-once delivery: a process that wrote an outcome but died (or lost Redis)
+   * before queuing its event leaves the session without the event's marker. Once per housekeeping tick,
+   * sessions with a callback_url whose outcome has been written for a while, and whose event was not
+   * queued, get it queued now. Returns how many events it queued.
+   */
+  async reconcile(now = Date.now()): Promise<number> {
+    let queued = 0;
+    for (let offset = 0; ; offset += RECONCILE_PAGE) {
+      const ids = await this.sessions.listActive(RECONCILE_PAGE, offset);
+      const outcomes = await this.sessions.webhookOutcomes(ids);
+      for (const [i, outcome] of outcomes.entries()) {
+        // The process that wrote it may still be about to queue the event: leave it the moment.
+        if (!outcome || now - Date.parse(outcome.updated_at) < RECONCILE_GRACE_MS) continue;
+        const ended = outcome.status === 'completed' ? 'session.completed' : 'session.failed';
+        if (outcome.status !== 'processing' && !outcome.queued.has(ended)) {
+          await this.sessionEnded(ids[i]);
+          queued++;
+        }
+        const download = `download.${outcome.download_status}`;
+        if (
+          (download === 'download.completed' || download === 'download.failed') &&
+          !outcome.queued.has(download)
+        ) {
+          await this.downloadEnded(ids[i]);
+          queued++;
+        }
+      }
+      if (ids.length < RECONCILE_PAGE) break;
+    }
+    if (queued > 0) this.logger.warn(`Queued ${queued} webhook event(s) whose sessions had not queued them`);
+    return queued;
+  }
+
+  /**
    * Reads the session as the transition left it and queues its event. A failure to queue is logged, not
    * thrown: the transition is written and stands, and the caller's job must not be retried for it.
    */
@@ -113,6 +151,7 @@ export class WebhookEvents {
         url: session.webhook.url,
         body,
       });
+      await this.sessions.markWebhookQueued(sessionId, chosen.key);
     } catch (err) {
       this.logger.warn(`Could not queue a webhook event of session ${sessionId}: ${String(err)}`);
     }

@@ -2,14 +2,17 @@ import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
+import Redis from 'ioredis';
+import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
+import { SessionStore } from '../../src/sessions/session.store';
 import { QueueName } from '../../src/domain/jobs';
 import { startFakeOpenRouter, FakeOpenRouter } from '../support/fake-openrouter';
 import { startFakeRunware, FakeRunware } from '../support/fake-runware';
 import { expectEnvelope, request } from '../support/http-client';
 import { liveProviderVars } from '../support/live-vars';
 import { CapturingLogger, startTestApp, TestApp } from '../support/test-app';
-import { pollUntil } from '../support/test-env';
+import { pollUntil, REDIS_URL } from '../support/test-env';
 
 // 32 bytes, base64: a secret in the form the standardwebhooks package generates.
 const SECRET = `whsec_${Buffer.from('webhook-test-secret-0123456789ab').toString('base64')}`;
@@ -350,5 +353,86 @@ describe('signed webhooks: not configured', () => {
       json: { story_text: STORY, num_scenes: 1, callback_url: 'http://127.0.0.1:8080/hook' },
     });
     expect(JSON.stringify(expectEnvelope(res, 400))).toContain('WEBHOOK_SECRET');
+  });
+});
+
+describe('signed webhooks: an outcome whose event was never queued', () => {
+  const receiver = new Receiver();
+  let t: TestApp;
+
+  beforeAll(async () => {
+    await receiver.start();
+    t = await startTestApp({
+      WEBHOOK_SECRET: SECRET,
+      WEBHOOK_ALLOWED_HOSTS: `127.0.0.1:${receiver.port}`,
+      // Housekeeping (and with it the reconciler) ticks often.
+      HOUSEKEEPING_INTERVAL_MS: '300',
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+    await receiver.close();
+  });
+
+  it('is queued by housekeeping once the outcome has stood for a few seconds, and only once', async () => {
+    const store = t.app.get(SessionStore);
+    const id = randomUUID();
+    await store.create({
+      id,
+      owner: null,
+      media_type: 'cartoon',
+      requested_scenes: 1,
+      story: STORY,
+      seed: 1,
+      callbackUrl: receiver.url('/lost'),
+    });
+    // As a worker that died right after writing the outcome would leave it: failed, no event queued.
+    expect(await store.fail(id, 'The worker died')).toBe(true);
+    const redis = new Redis(REDIS_URL);
+    try {
+      await redis.hset(
+        `${t.env.prefix}:session:${id}`,
+        'updated_at',
+        new Date(Date.now() - 10_000).toISOString(),
+      );
+    } finally {
+      redis.disconnect();
+    }
+    const got = await pollUntil(
+      async () => receiver.to('/lost', 'session.failed'),
+      (list) => list.length > 0,
+      15_000,
+    );
+    expect(got[0].verified).toBe(true);
+    expect(got[0].event.data).toMatchObject({ session_id: id, status: 'failed' });
+    // Later ticks see the marker and queue nothing more.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(receiver.to('/lost')).toHaveLength(1);
+  });
+
+  it('leaves alone an event the normal path queued', async () => {
+    const res = await request<{ session_id: string }>(`${t.url}/generate`, {
+      method: 'POST',
+      json: { story_text: STORY, num_scenes: 1, callback_url: receiver.url('/normal') },
+    });
+    expect(res.status).toBe(200);
+    await pollUntil(
+      async () => receiver.to('/normal', 'session.completed'),
+      (list) => list.length > 0,
+      15_000,
+    );
+    const redis = new Redis(REDIS_URL);
+    try {
+      // Old enough for the reconciler to look at it.
+      await redis.hset(
+        `${t.env.prefix}:session:${res.body.session_id}`,
+        'updated_at',
+        new Date(Date.now() - 10_000).toISOString(),
+      );
+    } finally {
+      redis.disconnect();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    expect(receiver.to('/normal')).toHaveLength(1);
   });
 });
