@@ -34,7 +34,7 @@ async function bootstrap(config: AppConfig, logger: LoggerService): Promise<void
     // Its only controllers are HealthModule's, probes and /metrics (AppModule loads no API module for a
     // worker); any other path is the router's 404, with the envelope.
     app.useGlobalFilters(new ErrorEnvelopeFilter());
-    app.use((await import('./observability/request-observer')).observeRequests(config));
+    app.use((await import('./http/request-observer')).observeRequests(config));
     app.enableShutdownHooks();
     await app.listen(config.workerHealthPort as number, config.host);
     log.log(`Worker started (health probes on port ${config.workerHealthPort})`);

@@ -1,7 +1,7 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger } from '@nestjs/common';
 import { Job } from 'bullmq';
-import { withJobContext } from '../observability/log-context';
+import { withJobContext } from '../common/log-context';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { IMAGE_FETCHER, ImageFetcher } from '../providers/image-fetcher';
 import { ProviderError, userMessage } from '../providers/provider-error';

@@ -1,7 +1,7 @@
 import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger } from '@nestjs/common';
 import { Job } from 'bullmq';
-import { withJobContext } from '../observability/log-context';
+import { withJobContext } from '../common/log-context';
 import { hostname } from 'node:os';
 import { IMAGE_RENDERER, ImageRenderer } from '../providers/image-renderer';
 import { MEDIA_PRESETS } from '../providers/media-presets';

@@ -5,7 +5,7 @@ import { JobName, SessionJob } from '../domain/jobs';
 import { decideOnFailure, maxJitterMs } from '../providers/outage/outage-decision';
 import { GuardedProvider, PROVIDER_LABELS, ProviderBreaker } from '../providers/outage/provider-breaker';
 import { shownDuration } from '../providers/provider-error';
-import { withoutLogContext } from '../observability/log-context';
+import { withoutLogContext } from '../common/log-context';
 import { JobQueue } from '../queue/job-queue.service';
 import { SessionStore } from '../sessions/session.store';
 

@@ -4,7 +4,7 @@ import { type Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import helmet from 'helmet';
 import { AppConfig } from '../config/app-config';
-import { observeRequests } from '../observability/request-observer';
+import { observeRequests } from './request-observer';
 import { bodyParser } from './body-parsing';
 import { errorEnvelope, ErrorEnvelopeFilter } from './error-envelope.filter';
 import { serveOpenApiDocument } from './openapi/document';

@@ -1,7 +1,7 @@
 import { ConsoleLogger, LoggerService, LogLevel as NestLevel } from '@nestjs/common';
 import pino, { DestinationStream, Logger as Pino } from 'pino';
 import type { AppConfig, LogLevel } from '../config/app-config';
-import { currentLogContext } from './log-context';
+import { currentLogContext } from '../common/log-context';
 
 /** Nest's levels shown at each LOG_LEVEL; `verbose` counts as debug in both formats. */
 const NEST_LEVELS: Record<LogLevel, NestLevel[]> = {

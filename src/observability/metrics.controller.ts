@@ -3,7 +3,7 @@ import { ApiExcludeController } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { IS_PUBLIC } from '../http/public.decorator';
-import { metricsRegistry } from './metrics';
+import { metricsRegistry } from '../common/metrics';
 
 /**
  * GET /metrics in Prometheus' text format. Open like the health probes, since scrapers carry no API key and

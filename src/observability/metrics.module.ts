@@ -12,7 +12,7 @@ import {
   prepareSessionCounts,
   queueJobsGauge,
   watchQueues,
-} from './metrics';
+} from '../common/metrics';
 
 /**
  * Makes this application's metrics and, while it runs, lets the queue gauge read its queues; a closed

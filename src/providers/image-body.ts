@@ -1,4 +1,4 @@
-import { ImageKind, SNIFF_BYTES, sniffImageType } from './http/image-sniff';
+import { ImageKind, SNIFF_BYTES, sniffImageType } from '../common/image-sniff';
 
 /**
  * Reads just enough of `body` to recognise the image format, then hands back a body that replays those

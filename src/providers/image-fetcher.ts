@@ -1,5 +1,5 @@
 import { ImageSource } from '../domain/session.model';
-import { ImageKind } from './http/image-sniff';
+import { ImageKind } from '../common/image-sniff';
 
 /**
  * An approved image on its way in: its format is known (from its first bytes) before the body is read, so

@@ -5,7 +5,7 @@ import type { Job } from 'bullmq';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { RedisService } from '../redis/redis.service';
 import { JobProcessor, QueueName } from '../domain/jobs';
-import { withJobContext } from '../observability/log-context';
+import { withJobContext } from '../common/log-context';
 import { providerBackoff } from './retry-backoff';
 
 const CONCURRENCY: Record<QueueName, (config: AppConfig) => number> = {

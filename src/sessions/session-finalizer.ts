@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { SceneRecord } from '../domain/session.model';
-import { countSessionEnd } from '../observability/metrics';
+import { countSessionEnd } from '../common/metrics';
 import { WebhookEvents } from './webhook-events';
 import { isRenderFailureWarning, outcomeOfRender } from './session-lifecycle';
 import { SessionStore } from './session.store';

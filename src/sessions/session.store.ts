@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { OPEN_OWNER, Tenant, visibleTo } from '../auth/tenant';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
-import { countSessionEnd } from '../observability/metrics';
+import { countSessionEnd } from '../common/metrics';
 import { RedisService } from '../redis/redis.service';
 import { BUMP_VERSION } from './session-changes';
 import {

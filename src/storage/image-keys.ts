@@ -1,4 +1,4 @@
-import { ImageKind, MIME_TYPES } from '../providers/http/image-sniff';
+import { ImageKind, MIME_TYPES } from '../common/image-sniff';
 
 /**
  * Object keys (and so file names, URLs under /static and ZIP entry names) are generated here, never taken

@@ -1,4 +1,4 @@
-import { withJobContext, withLogContext } from '../../src/observability/log-context';
+import { withJobContext, withLogContext } from '../../src/common/log-context';
 import { createLogger, JsonLogger, TextLogger } from '../../src/observability/logger';
 
 /** A JsonLogger whose lines are kept, parsed, instead of written to stdout. */

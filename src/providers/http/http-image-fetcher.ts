@@ -7,9 +7,9 @@ import { sniffed } from '../image-body';
 import { ImageDownload } from '../image-fetcher';
 import { ProviderError, shownDuration } from '../provider-error';
 import { accessFor, HostRule, isPrivateAddress, parseHostRules } from './host-policy';
-import { ImageKind, kindOfContentType, MIME_TYPES } from './image-sniff';
+import { ImageKind, kindOfContentType, MIME_TYPES } from '../../common/image-sniff';
 
-export { sniffImageType } from './image-sniff';
+export { sniffImageType } from '../../common/image-sniff';
 
 const MAX_REDIRECTS = 3;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);

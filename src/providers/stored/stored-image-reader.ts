@@ -1,5 +1,5 @@
 import { ImageNotFoundError, ImageStorage } from '../../storage/image-storage';
-import { MIME_TYPES } from '../http/image-sniff';
+import { MIME_TYPES } from '../../common/image-sniff';
 import { sniffed } from '../image-body';
 import { ImageDownload } from '../image-fetcher';
 import { ProviderError } from '../provider-error';

@@ -2,8 +2,8 @@ import { Logger } from '@nestjs/common';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { randomUUID } from 'node:crypto';
 import type { AppConfig } from '../config/app-config';
-import { withLogContext } from './log-context';
-import { httpDuration } from './metrics';
+import { withLogContext } from '../common/log-context';
+import { httpDuration } from '../common/metrics';
 
 /** An incoming X-Request-Id is kept only if it cannot forge log lines or bloat them. */
 const SANE_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
