@@ -25,6 +25,14 @@ export class UrlSigner {
     return Math.ceil(earliest / this.stepSeconds) * this.stepSeconds;
   }
 
+  /**
+   * A signer of paths for one answer: every URL in it gets the same expiry, so a body built within one
+   * step is byte-identical (its cache entry and ETag hold).
+   */
+  signing(expires = this.currentExpiry()): (path: string) => string {
+    return (path) => this.sign(path, expires);
+  }
+
   /** `path` with `expires` and `signature` query parameters. */
   sign(path: string, expires = this.currentExpiry()): string {
     return `${path}?expires=${expires}&signature=${this.signature(path, expires)}`;

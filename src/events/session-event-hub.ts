@@ -254,10 +254,7 @@ export class SessionEventHub implements BeforeApplicationShutdown {
   }
 
   private viewFor(session: SessionRecord, baseUrl: string): StatusView {
-    const signer = this.signer;
-    if (!signer) return toStatusView(session, baseUrl);
-    const expires = signer.currentExpiry();
-    return toStatusView(session, baseUrl, (path) => signer.sign(path, expires));
+    return toStatusView(session, baseUrl, this.signer?.signing());
   }
 
   private startHeartbeat(): void {

@@ -15,8 +15,6 @@ import { setRequestTenant } from '../auth/tenant';
 import { UrlSigner } from '../auth/url-signer';
 import { IS_PUBLIC } from './public.decorator';
 
-export { presentedApiKey };
-
 const ACCEPTS_SIGNED_URL = 'acceptsSignedUrl';
 
 /** Routes (the session images) that a signed URL opens without a key, for `<img>` tags. */

@@ -120,9 +120,6 @@ export class ScenesController {
 
   /** The scene as GET /status shows it, with this service's image URLs absolute and signed the same way. */
   private view(req: Request, { session, scene }: SceneChange): SceneView {
-    const signer = this.signer;
-    const expires = signer?.currentExpiry();
-    const sign = signer ? (path: string) => signer.sign(path, expires) : undefined;
-    return toSceneView(session, scene, publicBaseUrl(req, this.config), sign);
+    return toSceneView(session, scene, publicBaseUrl(req, this.config), this.signer?.signing());
   }
 }

@@ -87,9 +87,7 @@ export class SessionsController {
     if (body === undefined) {
       const session = await this.sessions.getFor(sessionId, tenant);
       if (!session) throw new NotFoundException('Session not found or expired');
-      const signer = this.signer;
-      const sign = signer ? (path: string) => signer.sign(path, expires) : undefined;
-      body = Buffer.from(JSON.stringify(toStatusView(session, baseUrl, sign)));
+      body = Buffer.from(JSON.stringify(toStatusView(session, baseUrl, this.signer?.signing(expires))));
       // The full read may already be newer than the version checked above: label it with its own.
       servedVersion = String(session.version);
       this.cache.set(sessionId, servedVersion, variant, body);

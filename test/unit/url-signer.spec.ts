@@ -47,6 +47,14 @@ describe('UrlSigner', () => {
     expect(signer.check(path, expires, signature)).toBe('invalid');
   });
 
+  it('signs every path of one answer with the same expiry', () => {
+    const sign = signer.signing();
+    const other = '/static/9f906177-55d1-45a4-b376-b601314fdaa3/scene_01.png';
+    const [first, second] = [sign(PATH), sign(other)].map((url) => parts(url));
+    expect(first.get('expires')).toBe(second.get('expires'));
+    expect(signer.check(other, second.get('expires'), second.get('signature'))).toBe('valid');
+  });
+
   it('does not accept a signature made with another key', () => {
     const other = new UrlSigner(Buffer.alloc(32, 8), 3600, () => now);
     const url = parts(other.sign(PATH));
