@@ -95,6 +95,10 @@ export interface AppConfig {
   queueDashboardTenants: string[];
   /** How often an idle live-progress stream gets a heartbeat comment. */
   sseHeartbeatMs: number;
+  /** Serve the studio page at GET / (API processes). */
+  studioEnabled: boolean;
+  /** Put storyboard.pdf and storyboard.html in every export. */
+  exportStoryboard: boolean;
   rateLimitPerMinute: number;
   idempotencyTtlSeconds: number;
   shutdownTimeoutMs: number;
@@ -269,6 +273,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     queueDashboard: vars.QUEUE_DASHBOARD,
     queueDashboardTenants: vars.QUEUE_DASHBOARD_KEYS.map((name) => `name:${name}`),
     sseHeartbeatMs: vars.SSE_HEARTBEAT_MS,
+    studioEnabled: vars.STUDIO_ENABLED,
+    exportStoryboard: vars.EXPORT_STORYBOARD,
     rateLimitPerMinute: vars.RATE_LIMIT_PER_MINUTE,
     idempotencyTtlSeconds: vars.IDEMPOTENCY_TTL_SECONDS,
     shutdownTimeoutMs: vars.SHUTDOWN_TIMEOUT_MS,

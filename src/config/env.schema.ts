@@ -394,6 +394,7 @@ export class EnvironmentVariables {
   @IntegerBetween(1024, 150 * 1024 * 1024) IMAGE_DOWNLOAD_MAX_BYTES = 25 * 1024 * 1024;
   @IntegerBetween(100, 600_000) IMAGE_DOWNLOAD_TIMEOUT_MS = 30_000;
   @IntegerBetween(1, 64) DOWNLOAD_CONCURRENCY = 6;
+  @Flag() EXPORT_STORYBOARD = true;
 
   // ---- Webhooks ----
   @WebhookSecret() WEBHOOK_SECRET?: string;
@@ -440,4 +441,5 @@ export class EnvironmentVariables {
   @Flag() QUEUE_DASHBOARD = false;
   @KeyNames() QUEUE_DASHBOARD_KEYS: string[] = [];
   @IntegerBetween(100, 600_000) SSE_HEARTBEAT_MS = 15_000;
+  @Flag() STUDIO_ENABLED = true;
 }

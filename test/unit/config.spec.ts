@@ -247,6 +247,8 @@ describe('loadConfig', () => {
       queueDashboard: false,
       queueDashboardTenants: [],
       sseHeartbeatMs: 15_000,
+      studioEnabled: true,
+      exportStoryboard: true,
       rateLimitPerMinute: 600,
       idempotencyTtlSeconds: 86_400,
       shutdownTimeoutMs: 25_000,
