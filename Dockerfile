@@ -23,6 +23,8 @@ ENV NODE_ENV=production IMAGE_DIR=/data/images LOG_FORMAT=json
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev && npm cache clean --force
 COPY --from=build /app/dist ./dist
+# The studio page (GET /): plain files, served as they are.
+COPY public ./public
 # IMAGE_DIR must be writable by the non-root user; a new named volume mounted here takes this ownership.
 RUN mkdir -p /data/images && chown node:node /data/images
 USER node

@@ -17,6 +17,7 @@ import { ImagesModule } from './images/images.module';
 import { RedisService } from './redis/redis.service';
 import { ScenesModule } from './scenes/scenes.module';
 import { StatusModule } from './sessions/status.module';
+import { StudioModule } from './studio/studio.module';
 
 /**
  * The API role: every endpoint of the public API, with rate limiting before authentication (so
@@ -34,6 +35,7 @@ import { StatusModule } from './sessions/status.module';
     DebugModule,
     ImagesModule,
     AuthModule,
+    StudioModule,
     ThrottlerModule.forRootAsync({
       inject: [APP_CONFIG, RedisService],
       useFactory: (config: AppConfig, redis: RedisService) => ({

@@ -5,6 +5,8 @@ import { IsStoryText, MAX_STORY_CHARS } from '../http/story-text.validator';
 import { MEDIA_TYPES, MediaType } from '../domain/session.model';
 
 export const MAX_SCENES = 20;
+export const DEFAULT_SCENES = 5;
+export const DEFAULT_MEDIA_TYPE: MediaType = 'cinematic';
 
 /** The first thing wrong with `num_scenes`, or null: a string "3" is not an integer, not "over 20". */
 export function sceneCountProblem(value: unknown): string | null {
@@ -26,16 +28,16 @@ export class GenerateRequestDto {
   @IsStoryText()
   story_text!: string;
 
-  @ApiPropertyOptional({ enum: MEDIA_TYPES, enumName: 'MediaType', default: 'cinematic' })
+  @ApiPropertyOptional({ enum: MEDIA_TYPES, enumName: 'MediaType', default: DEFAULT_MEDIA_TYPE })
   // Present-but-null is an error, not "use the default".
   @ValidateIf((dto: GenerateRequestDto) => dto.media_type !== undefined)
   @IsIn(MEDIA_TYPES, { message: `media_type must be one of: ${MEDIA_TYPES.join(', ')}` })
-  media_type: MediaType = 'cinematic';
+  media_type: MediaType = DEFAULT_MEDIA_TYPE;
 
-  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_SCENES, default: 5 })
+  @ApiPropertyOptional({ type: 'integer', minimum: 1, maximum: MAX_SCENES, default: DEFAULT_SCENES })
   @ValidateIf((dto: GenerateRequestDto) => dto.num_scenes !== undefined)
   @SatisfiesCheck('isSceneCount', sceneCountProblem)
-  num_scenes: number = 5;
+  num_scenes: number = DEFAULT_SCENES;
 
   @ApiPropertyOptional({
     description:

@@ -7,7 +7,25 @@ import { AppConfig } from '../config/app-config';
 import { observeRequests } from './request-observer';
 import { bodyParser } from './body-parsing';
 import { errorEnvelope, ErrorEnvelopeFilter } from './error-envelope.filter';
-import { serveOpenApiDocument } from './openapi/document';
+import { DOCS_PATH, serveOpenApiDocument } from './openapi/document';
+
+/**
+ * The Content-Security-Policy of every answer, the studio's page included: scripts and styles only from
+ * this origin's files, requests only to this API, images also from https hosts (a live provider's image
+ * URLs). No upgrade-insecure-requests: it would break a studio served over plain http on a LAN address.
+ */
+const PAGE_POLICY = {
+  defaultSrc: ["'self'"],
+  scriptSrc: ["'self'"],
+  styleSrc: ["'self'"],
+  imgSrc: ["'self'", 'data:', 'blob:', 'https:'],
+  connectSrc: ["'self'"],
+  fontSrc: ["'self'"],
+  objectSrc: ["'none'"],
+  baseUri: ["'self'"],
+  formAction: ["'self'"],
+  frameAncestors: ["'self'"],
+};
 
 function flatten(errors: ValidationError[], parent = ''): string[] {
   return errors.flatMap((error) => {
@@ -30,16 +48,20 @@ export function configureHttpApp(app: NestExpressApplication, config: AppConfig)
   app.use(observeRequests(config));
   app.use(
     helmet({
-      // Swagger UI at /docs needs inline scripts and styles.
-      contentSecurityPolicy: {
-        directives: {
-          defaultSrc: ["'self'"],
-          scriptSrc: ["'self'", "'unsafe-inline'"],
-          styleSrc: ["'self'", "'unsafe-inline'"],
-          imgSrc: ["'self'", 'data:', 'https:'],
-        },
-      },
+      contentSecurityPolicy: { useDefaults: false, directives: PAGE_POLICY },
       crossOriginResourcePolicy: { policy: 'cross-origin' },
+    }),
+  );
+  // Swagger UI needs inline scripts and styles; only its own pages get them.
+  app.use(
+    `/${DOCS_PATH}`,
+    helmet.contentSecurityPolicy({
+      useDefaults: false,
+      directives: {
+        ...PAGE_POLICY,
+        scriptSrc: ["'self'", "'unsafe-inline'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+      },
     }),
   );
   if (config.corsOrigins.length > 0) {

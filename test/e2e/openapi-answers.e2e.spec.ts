@@ -209,6 +209,7 @@ describe('every answer conforms to the served OpenAPI document (Prism proxy)', (
     expect((await api.send('/health')).status).toBe(200);
     expect((await api.send('/health/live')).status).toBe(200);
     expect((await api.send('/health/ready')).status).toBe(200);
+    expect((await api.send('/info')).status).toBe(200);
     expect((await api.send('/debug/sessions', { headers: AUTH })).status).toBe(200);
     expect((await api.send('/debug/config', { headers: AUTH })).status).toBe(200);
   });

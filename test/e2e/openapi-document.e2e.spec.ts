@@ -31,7 +31,7 @@ const operations = (document: Document) =>
       ...operation,
     })),
   );
-const isPublic = (route: string) => route.startsWith('GET /health');
+const isPublic = (route: string) => route.startsWith('GET /health') || route === 'GET /info';
 
 /** `redocly lint` with the repository's redocly.yaml (recommended rules): its totals for `file`. */
 function redoclyTotals(file: string): { errors: number; warnings: number } {
@@ -95,7 +95,7 @@ describe('the OpenAPI document', () => {
     expect(servedKeyed.servers.map((server) => server.url)).toEqual([BASE_URL]);
   });
 
-  it('asks for an API key on every operation but the health probes (or a signed URL for images); with no API_KEYS, for none', () => {
+  it('asks for an API key on every operation but the health probes and GET /info (or a signed URL for images); with no API_KEYS, for none', () => {
     const keyRequired = [{ 'api-key': [] }, { bearer: [] }];
     const isImage = (name: string) => name.startsWith('GET /static/');
     for (const operation of operations(servedKeyed)) {

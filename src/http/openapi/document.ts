@@ -18,6 +18,7 @@ const TAGS: [name: string, description: string][] = [
   ['download', 'The approved scenes as a ZIP project'],
   ['images', 'Image files of a session'],
   ['health', 'Probes for orchestrators and monitoring; no API key needed'],
+  ['service', 'What a client can learn before its first request; no API key needed'],
   ['debug', 'Operator views, only when DEBUG_MODE=true'],
 ];
 
