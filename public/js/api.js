@@ -33,6 +33,7 @@ export function storeKey(key) {
   }
 }
 
+/** @returns {Record<string, string>} */
 export function authHeaders() {
   const key = storedKey();
   return key ? { 'X-API-Key': key } : {};

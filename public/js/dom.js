@@ -2,9 +2,11 @@
 // no story, title or error message is ever parsed as HTML.
 
 /**
- * @param {string} tag
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
  * @param {Record<string, unknown>} props element properties (className, htmlFor, …) or attributes (aria-*, role, data-*)
  * @param {...(Node | string)} children
+ * @returns {HTMLElementTagNameMap[K]}
  */
 export function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);

@@ -2,7 +2,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { chromium, type Browser, type Locator, type Page } from 'playwright-core';
+import { getQueueToken } from '@nestjs/bullmq';
+import type { Queue } from 'bullmq';
+import { QueueName } from '../../src/domain/jobs';
+import { startFakeOpenRouter, FakeOpenRouter } from '../support/fake-openrouter';
+import { startFakeRunware, FakeRunware } from '../support/fake-runware';
 import { request } from '../support/http-client';
+import { liveProviderVars } from '../support/live-vars';
 import { startTestApp, TestApp } from '../support/test-app';
 import { readZip } from '../support/zip-reader';
 
@@ -63,7 +69,11 @@ const sceneCard = (page: Page, n: number): Locator =>
 
 describe.each([
   { mode: 'open', vars: {} as Record<string, string>, key: null as string | null },
-  { mode: 'with API_KEYS', vars: { API_KEYS: `studio:${KEY}` }, key: KEY },
+  {
+    mode: 'with API_KEYS',
+    vars: { API_KEYS: `studio:${KEY}`, MAX_ACTIVE_SESSIONS_PER_KEY: '1' } as Record<string, string>,
+    key: KEY,
+  },
 ])('the studio in a real browser ($mode)', ({ mode, vars, key }) => {
   let t: TestApp;
   let browser: Browser;
@@ -210,5 +220,75 @@ describe.each([
     await page.getByRole('button', { name: 'Generate' }).click();
     await expect(page.locator('#form-error').textContent()).resolves.toBe('Write or paste a story first.');
     expect(pageProblems).toEqual([]);
+  });
+
+  it('shows a 429 with its wait when the key already has a session processing', async () => {
+    if (!key) return; // the quota counts per API key: there is none without API_KEYS
+    // Held in the queue, the next session stays "processing", which is what the quota counts.
+    const renders = t.app.get<Queue>(getQueueToken(QueueName.Generation), { strict: false });
+    await renders.pause();
+    try {
+      await page.getByLabel('Story', { exact: true }).fill(STORY);
+      await page.getByRole('button', { name: 'Generate' }).click();
+      await page.waitForURL(/#session=[0-9a-f-]{36}$/);
+      await page.getByLabel('Story', { exact: true }).fill(`${STORY}\n\nAnd a second telling.`);
+      await page.getByRole('button', { name: 'Generate' }).click();
+      await page.locator('#form-error:not(:empty)').waitFor();
+      expect(await page.locator('#form-error').textContent()).toMatch(/\(try again in \d+ s\)$/);
+      await expect(page.getByRole('button', { name: 'Generate' }).isEnabled()).resolves.toBe(true);
+    } finally {
+      await renders.resume();
+    }
+    expect(pageProblems).toEqual([]);
+  });
+});
+
+describe('the studio in a real browser (live providers, every render refused)', () => {
+  let openrouter: FakeOpenRouter;
+  let runware: FakeRunware;
+  let t: TestApp;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    [openrouter, runware, browser] = await Promise.all([
+      startFakeOpenRouter({ apiKey: 'or-key' }),
+      startFakeRunware({ apiKey: 'rw-key', behaviour: { fault: 'invalidParameter' } }),
+      launchChromium(),
+    ]);
+    t = await startTestApp(
+      liveProviderVars(openrouter, runware, { openrouter: 'or-key', runware: 'rw-key' }),
+    );
+  }, 60_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await t?.close();
+    await Promise.all([openrouter?.close(), runware?.close()]);
+  });
+
+  it("shows each failed scene with the provider's error, and the page can start over", async () => {
+    const page = await browser.newPage();
+    await page.goto(`${t.url}/`);
+    await page.getByLabel('Story', { exact: true }).fill(STORY);
+    await page.getByLabel('Number of scenes').fill('2');
+    await page.getByRole('button', { name: 'Generate' }).click();
+    await page.waitForFunction(
+      () => document.querySelectorAll('#scenes article[data-status="failed"]').length === 2,
+      null,
+      {
+        timeout: 30_000,
+      },
+    );
+    for (const n of [1, 2]) {
+      expect(await sceneCard(page, n).getByRole('alert').textContent()).toMatch(
+        new RegExp(`^Scene ${n} failed: .+`),
+      );
+    }
+    await page.locator('#session-error:not(:empty)').waitFor();
+    expect(await page.locator('#session-error').textContent()).toMatch(/^The session failed: .+Start over/);
+    await expect(page.getByRole('button', { name: 'Approve selected' }).isDisabled()).resolves.toBe(true);
+    await page.getByRole('button', { name: 'Start over' }).click();
+    await expect(page.locator('#session').isHidden()).resolves.toBe(true);
+    await expect(page.getByRole('button', { name: 'Generate' }).isEnabled()).resolves.toBe(true);
   });
 });
