@@ -2,7 +2,7 @@
  * `npm run bench`: measures the compiled service (dist/) against its limits, each figure as a ratio to a
  * baseline measured in the same run (or as a count), because the machines are shared and noisy.
  *
- * BENCH_ONLY=fanout,capacity,per-scene,status,export,export-s3,memory,observability,sse runs a subset; BENCH_QUICK=1 a reduced version.
+ * BENCH_ONLY=fanout,fanout-casting,capacity,per-scene,status,export,export-s3,export-storyboard,memory,observability,sse runs a subset; BENCH_QUICK=1 a reduced version.
  * Writes a table to stdout and everything to bench/results/latest.json.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -10,7 +10,8 @@ import * as path from 'node:path';
 import { capacity } from './capacity';
 import { exportZip } from './export';
 import { exportS3 } from './export-s3';
-import { fanout } from './fanout';
+import { exportStoryboard } from './export-storyboard';
+import { fanout, fanoutCasting } from './fanout';
 import { MeasureContext, Measurement } from './lib/context';
 import { Figure, formatTable } from './lib/figures';
 import { machineFacts } from './lib/machine';
@@ -25,11 +26,13 @@ import { statusReads } from './status-reads';
 
 const MEASUREMENTS: [string, Measurement][] = [
   ['fanout', fanout],
+  ['fanout-casting', fanoutCasting],
   ['capacity', capacity],
   ['per-scene', perScene],
   ['status', statusReads],
   ['export', exportZip],
   ['export-s3', exportS3],
+  ['export-storyboard', exportStoryboard],
   ['memory', memory],
   ['observability', observability],
   ['sse', sseStreams],

@@ -4,6 +4,7 @@ import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis'
 import { ThrottlerModule } from '@nestjs/throttler';
 import { ApprovalModule } from './approval/approval.module';
 import { AuthModule } from './auth/auth.module';
+import { CastModule } from './cast/cast.module';
 import { APP_CONFIG, AppConfig } from './config/app-config';
 import { DebugModule } from './debug/debug.module';
 import { DownloadModule } from './download/download.module';
@@ -30,6 +31,7 @@ import { StudioModule } from './studio/studio.module';
     EventsModule,
     ApprovalModule,
     ScenesModule,
+    CastModule,
     DownloadModule,
     HealthModule,
     DebugModule,

@@ -79,6 +79,9 @@ export class Stage {
         runware: RUNWARE_KEY,
       }),
       RATE_LIMIT_PER_MINUTE: '0',
+      // The scenarios measure what they measured before the casting step existed, so their figures stay
+      // comparable across rounds; fanout-casting turns it on and measures what it adds.
+      CAST_PORTRAITS_MAX: '0',
       ...extra,
     };
   }

@@ -3,6 +3,7 @@
 
 import { ApiError, api, storeKey, storedKey } from './api.js';
 import { followSession } from './live.js';
+import { el } from './dom.js';
 import { createSceneCard, showCardError, updateSceneCard } from './scene-card.js';
 
 const $ = (id) => /** @type {any} */ (document.getElementById(id));
@@ -25,6 +26,8 @@ const ui = {
   connection: $('connection'),
   sessionError: $('session-error'),
   warnings: $('warnings'),
+  castSection: $('cast-section'),
+  cast: $('cast'),
   scenes: $('scenes'),
   approve: $('approve'),
   download: $('download'),
@@ -152,6 +155,8 @@ function closeSession() {
   state.cards.clear();
   ui.scenes.replaceChildren();
   ui.warnings.replaceChildren();
+  ui.cast.replaceChildren();
+  ui.castSection.hidden = true;
   for (const node of [ui.sessionError, ui.finishError, ui.downloadState, ui.connection])
     node.textContent = '';
   ui.approve.disabled = true;
@@ -170,6 +175,7 @@ function applyEvent(type, data) {
   else if (!state.session) return;
   else if (type === 'scene') putScene(data);
   else if (type === 'progress') state.session.progress = data;
+  else if (type === 'cast') state.session.cast = data.cast;
   else if (type === 'status') Object.assign(state.session, data);
   else if (type === 'download') {
     state.session.download_status = data.download_status;
@@ -201,6 +207,7 @@ function render() {
     ...warnings.map((text) => Object.assign(document.createElement('li'), { textContent: text })),
   );
 
+  renderCast(Array.isArray(session.cast) ? session.cast : []);
   for (const scene of session.scenes.filter(Boolean)) {
     let card = state.cards.get(scene.index);
     if (!card) {
@@ -215,6 +222,37 @@ function render() {
     updateSceneCard(card, scene, session);
   }
   renderFinish();
+}
+
+/** The cast sheet above the scenes: each member's portrait once drawn, and what they look like. */
+function renderCast(cast) {
+  ui.castSection.hidden = cast.length === 0;
+  const items = cast.map((member) => {
+    const figure =
+      member.image_url && member.status === 'done'
+        ? el('img', { src: member.image_url, alt: `Portrait of ${member.name}` })
+        : el('div', { className: 'placeholder' }, castState(member));
+    return el(
+      'li',
+      { className: 'member', 'data-status': member.status },
+      figure,
+      el('strong', {}, member.name),
+      el('p', { className: 'hint', title: member.description }, member.description),
+      member.error ? el('p', { className: 'error' }, `Portrait failed: ${member.error}`) : '',
+    );
+  });
+  // Replaced only when something shown changed, so loaded portraits do not flicker on every event.
+  const signature = JSON.stringify(cast.map((m) => [m.name, m.status, m.image_url, m.error, m.description]));
+  if (ui.cast.dataset.signature !== signature) {
+    ui.cast.replaceChildren(...items);
+    ui.cast.dataset.signature = signature;
+  }
+}
+
+function castState(member) {
+  if (member.status === 'not_cast') return 'No portrait';
+  if (member.status === 'failed') return 'No portrait';
+  return member.status === 'rendering' ? 'Drawing…' : 'Waiting…';
 }
 
 function insertInOrder(card) {

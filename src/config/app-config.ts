@@ -6,6 +6,7 @@ import { EnvironmentVariables, Shown, splitKeyEntry } from './env.schema';
 
 export type Role = 'api' | 'worker' | 'all';
 export type LogLevel = 'error' | 'warn' | 'info' | 'debug';
+export type RunwareReferenceMode = 'auto' | 'reference-images' | 'ip-adapters' | 'off';
 
 /**
  * One entry of API_KEYS. `tenant` is what a session records as its owner: the entry's name when it has one
@@ -52,6 +53,10 @@ export interface AppConfig {
     stepsOverride: number | undefined;
     cfgScaleOverride: number | undefined;
     outputFormat: 'PNG' | 'JPG' | 'WEBP';
+    /** How scene renders pass the cast portraits: auto picks what the model takes; off sends none. */
+    referenceMode: RunwareReferenceMode;
+    ipAdapterModel: string;
+    ipAdapterWeight: number;
   };
   storage: StorageConfig;
   imageDownloadAllowedHosts: string[];
@@ -71,6 +76,8 @@ export interface AppConfig {
   sessionStallMinutes: number;
   /** Versions a scene may have (its first render included); regenerating past it is a 409. */
   maxVersionsPerScene: number;
+  /** Portraits the casting step renders per session (the cast members in most scenes); 0: no casting. */
+  castPortraitsMax: number;
   /** How often housekeeping runs, once per tick for the whole cluster (expired-file sweep, stalled-session watchdog). */
   housekeepingIntervalMs: number;
   corsOrigins: string[];
@@ -229,6 +236,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
       stepsOverride: vars.RUNWARE_STEPS,
       cfgScaleOverride: vars.RUNWARE_CFG_SCALE,
       outputFormat: vars.RUNWARE_OUTPUT_FORMAT.toUpperCase() as 'PNG' | 'JPG' | 'WEBP',
+      referenceMode: vars.RUNWARE_REFERENCE_MODE,
+      ipAdapterModel: vars.RUNWARE_IP_ADAPTER_MODEL,
+      ipAdapterWeight: vars.RUNWARE_IP_ADAPTER_WEIGHT,
     },
     storage: storageConfig(vars),
     imageDownloadAllowedHosts: vars.IMAGE_DOWNLOAD_ALLOWED_HOSTS,
@@ -251,6 +261,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     sessionTtlHours: vars.SESSION_TTL_HOURS,
     sessionStallMinutes: vars.SESSION_STALL_MINUTES,
     maxVersionsPerScene: vars.MAX_VERSIONS_PER_SCENE,
+    castPortraitsMax: vars.CAST_PORTRAITS_MAX,
     housekeepingIntervalMs: vars.HOUSEKEEPING_INTERVAL_MS,
     corsOrigins: vars.CORS_ORIGINS,
     trustProxy: vars.TRUST_PROXY,

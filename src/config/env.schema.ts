@@ -15,7 +15,7 @@ import {
   ValidationOptions,
 } from 'class-validator';
 import { isIP } from 'node:net';
-import type { LogLevel, ProviderMode, Role, TrustProxy } from './app-config';
+import type { LogLevel, ProviderMode, Role, RunwareReferenceMode, TrustProxy } from './app-config';
 
 /** How a refused value may be printed: as given, as a URL without credentials or query, or never (a secret). */
 export type Shown = 'value' | 'url' | 'never';
@@ -376,6 +376,10 @@ export class EnvironmentVariables {
   @IntegerBetween(1, 100) RUNWARE_STEPS?: number;
   @NumberBetween(0, 50) RUNWARE_CFG_SCALE?: number;
   @OneOf(['png', 'jpg', 'webp']) RUNWARE_OUTPUT_FORMAT: 'png' | 'jpg' | 'webp' = 'png';
+  @OneOf(['auto', 'reference-images', 'ip-adapters', 'off']) RUNWARE_REFERENCE_MODE: RunwareReferenceMode =
+    'auto';
+  @Text() RUNWARE_IP_ADAPTER_MODEL = 'runware:105@1';
+  @NumberBetween(0, 1) RUNWARE_IP_ADAPTER_WEIGHT = 0.6;
 
   // ---- Image storage ----
   @OneOf(['local', 's3']) STORAGE_DRIVER: 'local' | 's3' = 'local';
@@ -422,6 +426,7 @@ export class EnvironmentVariables {
   @IntegerBetween(100, 3_600_000) HOUSEKEEPING_INTERVAL_MS = 60_000;
   @IntegerBetween(1, 30 * 24 * 3600) IDEMPOTENCY_TTL_SECONDS = 24 * 3600;
   @IntegerBetween(1, 100) MAX_VERSIONS_PER_SCENE = 10;
+  @IntegerBetween(0, 20) CAST_PORTRAITS_MAX = 4;
 
   // ---- Security ----
   @KeyList() API_KEYS: string[] = [];

@@ -12,6 +12,7 @@ export enum QueueName {
 export enum JobName {
   PlanStory = 'plan-story',
   RenderScene = 'render-scene',
+  RenderPortrait = 'render-portrait',
   DownloadImages = 'download-images',
   /**
    * The flow parent of sessions planned before renders fanned in by a counter: still handled (it finalises
@@ -38,6 +39,37 @@ export interface OutageTrack {
 }
 
 /**
+ * A cast member's portrait as a scene render passes it on, so the character keeps one look in every scene.
+ */
+export interface PortraitReference {
+  /** The cast member, as the scene's `characters` name them. */
+  name: string;
+  /**
+   * The portrait as the renderer takes it back: Runware's image UUID of it (or its URL on Runware's host);
+   * for the offline renderer, its storage key. Never a URL of this service, which a provider may not reach.
+   */
+  image: string;
+  /** The portrait's seed: with the name, what the offline renderer draws the character's mark from. */
+  seed: number;
+  /** The portrait's version, recorded with the scene it is used for. */
+  version?: number;
+}
+
+/** One portrait of the casting step: a neutral, full-figure character sheet in the media type's style. */
+export interface PortraitRenderRequest extends SessionJob {
+  /** The cast member's position in the session's cast sheet. */
+  castIndex: number;
+  name: string;
+  description: string;
+  prompt: string;
+  negativePrompt: string | null;
+  mediaType: MediaType;
+  seed: number;
+  /** The portrait version this render makes: absent or 1 for the casting step, higher for a regeneration. */
+  version?: number;
+}
+
+/**
  * One scene's render: what the render job carries and what the renderer is asked for, so rendering reads
  * nothing from the session.
  */
@@ -52,6 +84,8 @@ export interface SceneRenderRequest extends SessionJob {
   version?: number;
   /** When a regeneration was asked for: recorded as its version's `created_at`. */
   requestedAt?: string;
+  /** The portraits of the cast members in this scene, to render it from; absent or empty: text only. */
+  references?: PortraitReference[];
 }
 
 /**
@@ -72,6 +106,7 @@ export interface WebhookDelivery {
 export interface JobDataOf {
   [JobName.PlanStory]: SessionJob;
   [JobName.RenderScene]: SceneRenderRequest;
+  [JobName.RenderPortrait]: PortraitRenderRequest;
   [JobName.DownloadImages]: SessionJob;
   [JobName.LegacyFinalizeSession]: SessionJob;
   [JobName.SweepExpiredSessions]: Record<string, never>;
@@ -86,6 +121,7 @@ export type JobOf<Names extends JobName> = { [N in Names]: Job<JobDataOf[N], voi
 export const QUEUE_OF: Record<JobName, QueueName> = {
   [JobName.PlanStory]: QueueName.Generation,
   [JobName.RenderScene]: QueueName.Generation,
+  [JobName.RenderPortrait]: QueueName.Generation,
   [JobName.DownloadImages]: QueueName.Download,
   [JobName.LegacyFinalizeSession]: QueueName.Generation,
   [JobName.SweepExpiredSessions]: QueueName.Housekeeping,

@@ -2,7 +2,15 @@ export const MEDIA_TYPES = ['cinematic', 'cartoon', 'realistic'] as const;
 export type MediaType = (typeof MEDIA_TYPES)[number];
 
 export type SessionStatus = 'processing' | 'completed' | 'failed';
-export type SessionPhase = 'queued' | 'planning' | 'rendering' | 'awaiting_approval' | 'failed';
+export type SessionPhase = 'queued' | 'planning' | 'casting' | 'rendering' | 'awaiting_approval' | 'failed';
+export const SESSION_PHASES: SessionPhase[] = [
+  'queued',
+  'planning',
+  'casting',
+  'rendering',
+  'awaiting_approval',
+  'failed',
+];
 export type SceneStatus = 'pending' | 'rendering' | 'done' | 'failed';
 export type DownloadStatus = 'not_started' | 'started' | 'completed' | 'failed';
 
@@ -40,6 +48,16 @@ export interface SceneRecord {
   requested_at?: string;
   /** Versions other than the current one, kept until the session expires (src/scenes/scene-versions.ts). */
   history?: SceneRender[];
+  /** The cast portraits the current version was rendered from (none: from the text alone). */
+  references?: PortraitUse[];
+  /** How they were passed (reference-images, ip-adapters, offline); null: text only. */
+  reference_mode?: string | null;
+}
+
+/** A portrait a scene version was rendered from: whose, and which version of it. */
+export interface PortraitUse {
+  name: string;
+  version: number;
 }
 
 /** The part of a scene its render job changes, stored apart from the planned part. */
@@ -59,6 +77,8 @@ export type SceneRender = Partial<
     | 'version'
     | 'prompt'
     | 'requested_at'
+    | 'references'
+    | 'reference_mode'
   >
 >;
 
@@ -70,6 +90,8 @@ export interface SceneDownload {
   error: string | null;
   /** CRC-32 of the file as written, so the ZIP export can put it in the entry's header up front. */
   crc32?: number | null;
+  /** The version of the image it is a copy of (cast portraits). */
+  version?: number;
 }
 
 /** Where a session's webhook events go, and how the last delivery went (GET /status `webhook`). */
@@ -85,9 +107,46 @@ export interface WebhookRecord {
   delivered_at: string | null;
 }
 
+/**
+ * The storyboard PDF built for the session's export (src/download/storyboard/), kept in the image storage
+ * so every export streams the same bytes without building it again.
+ */
+export interface StoryboardRecord {
+  /** sha256 (hex) of everything the PDF shows: an export whose content differs builds a new one. */
+  fingerprint: string;
+  /** Its storage key (image-keys.ts storyboardKey). */
+  key: string;
+  /** Size and CRC-32 as written, for the ZIP entry's header. */
+  bytes: number;
+  crc32: number;
+}
+
 export interface CastMember {
   name: string;
+  /** What the character looks like: age, build, hair, clothing, palette. */
   description: string;
+  /**
+   * The casting step's portrait (stored in its own field, `portrait:<cast index>`, so parallel portrait jobs
+   * never overwrite each other); absent for members beyond CAST_PORTRAITS_MAX or in no scene, and in
+   * sessions from before casting.
+   */
+  portrait?: PortraitRecord;
+}
+
+/** A cast member's portrait: rendered like a scene, and then passed to the renders of its scenes. */
+export interface PortraitRecord {
+  status: SceneStatus;
+  version: number;
+  image_url: string | null;
+  source: ImageSource | null;
+  /** How the renderer takes it back as a reference (Runware's image UUID; offline, its storage key). */
+  reference: string | null;
+  seed: number;
+  model: string | null;
+  provider: string | null;
+  error: string | null;
+  attempts: number;
+  rendered_at: string | null;
 }
 
 export interface SessionRecord {
@@ -117,8 +176,12 @@ export interface SessionRecord {
   download_status: DownloadStatus;
   download_error: string | null;
   downloads: Record<number, SceneDownload>;
+  /** The approved export's copies of the cast portraits, by cast index (`cast/<name>.<ext>` in the ZIP). */
+  cast_downloads: Record<number, SceneDownload>;
   /** The callback_url and its delivery record; null without one. */
   webhook: WebhookRecord | null;
+  /** The storyboard PDF last built for an export; absent until one is (and in sessions from before it). */
+  storyboard?: StoryboardRecord | null;
   created_at: string;
   updated_at: string;
   planned_at: string | null;

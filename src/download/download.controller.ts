@@ -20,6 +20,7 @@ import { ApiErrorResponses, RETRY_AFTER_HEADER } from '../http/api-error.decorat
 import { publicBaseUrl } from '../http/public-base-url';
 import { SessionStore } from '../sessions/session.store';
 import { DownloadRequestDto } from './download-request.dto';
+import { StoryboardService } from './storyboard/storyboard.service';
 import { ZipExportService } from './zip-export.service';
 
 const RETRY_AFTER_SECONDS = '2';
@@ -32,6 +33,7 @@ export class DownloadController {
   constructor(
     private readonly sessions: SessionStore,
     private readonly zip: ZipExportService,
+    private readonly storyboard: StoryboardService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -45,7 +47,10 @@ export class DownloadController {
   @ApiConsumes('application/x-www-form-urlencoded', 'multipart/form-data', 'application/json')
   @ApiBody({ type: DownloadRequestDto })
   @ApiOkResponse({
-    description: 'The ZIP: images/scene_NN.<ext>, scenes.json, story.txt',
+    description:
+      'The ZIP: images/scene_NN.<ext>, scenes.json, story.txt, and (unless EXPORT_STORYBOARD=false) ' +
+      'storyboard.pdf (a title page, then one page per exported scene: its image, number, title and ' +
+      'description) and storyboard.html (the same as one self-contained page using the images/ files)',
     headers: {
       'Content-Disposition': {
         required: true,
@@ -87,14 +92,19 @@ export class DownloadController {
       res.setHeader('Retry-After', RETRY_AFTER_SECONDS);
       throw new ConflictException('Approved images are still downloading; retry shortly');
     }
-    const [images, story] = await Promise.all([
+    const [exported, story] = await Promise.all([
       this.zip.collectImages(session),
       this.sessions.getStory(sessionId),
     ]);
-    if (images.length === 0) {
+    if (exported.images.length === 0) {
       throw new ConflictException('None of the approved images could be downloaded; nothing to export');
     }
-    const archive = this.zip.archive(session, story ?? '', images, publicBaseUrl(req, this.config));
+    // Usually built by the download job already; built here (before any byte is sent) when it is not.
+    const storyboard = this.config.exportStoryboard
+      ? await this.storyboard.entries(session, story ?? '', exported)
+      : undefined;
+    const baseUrl = publicBaseUrl(req, this.config);
+    const archive = this.zip.archive(session, story ?? '', exported, baseUrl, storyboard);
     res.status(200);
     res.setHeader('Content-Type', 'application/zip');
     res.setHeader('Content-Length', archive.totalBytes());

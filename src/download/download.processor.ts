@@ -7,17 +7,19 @@ import { IMAGE_FETCHER, ImageFetcher } from '../providers/image-fetcher';
 import { ProviderError, userMessage } from '../providers/provider-error';
 import { failedForGood, isFinalFailure, runHandler, unknownJob } from '../queue/failure-policy';
 import { JobName, JobOf, JobProcessor, QueueName } from '../domain/jobs';
-import { SceneRecord } from '../domain/session.model';
+import { ImageSource, SceneRecord, SessionRecord } from '../domain/session.model';
 import { SessionStore } from '../sessions/session.store';
 import { forEachWithLimit } from '../common/concurrency';
 import { IMAGE_STORAGE, ImageStorage } from '../storage/image-storage';
-import { downloadKey, sceneFileBase } from '../storage/image-keys';
+import { downloadKey, portraitFileBase, sceneFileBase } from '../storage/image-keys';
 import { WebhookEvents } from '../sessions/webhook-events';
+import { StoryboardService } from './storyboard/storyboard.service';
+import { ZipExportService } from './zip-export.service';
 
 /**
  * Fetches the approved scenes' images into the image storage as <session>/scene_NN.<ext>, a few at a time. A retried
  * job skips scenes already fetched or already failed for good, so each approved scene ends with exactly one
- * file or one error.
+ * file or one error. Then it builds the export's storyboard PDF, so the first export finds it ready.
  */
 @Processor(QueueName.Download)
 export class DownloadProcessor extends WorkerHost implements JobProcessor {
@@ -31,6 +33,8 @@ export class DownloadProcessor extends WorkerHost implements JobProcessor {
     @Inject(IMAGE_STORAGE) private readonly storage: ImageStorage,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly webhooks: WebhookEvents,
+    private readonly zip: ZipExportService,
+    private readonly storyboard: StoryboardService,
   ) {
     super();
   }
@@ -87,6 +91,8 @@ export class DownloadProcessor extends WorkerHost implements JobProcessor {
       }
     });
     if (retryLater > 0) throw new Error(`${retryLater} image download(s) failed; retrying`);
+    await this.fetchPortraits(session);
+    if (this.config.exportStoryboard) await this.prepareStoryboard(sessionId);
 
     const numbers = [...failed].sort((a, b) => a - b).map((index) => index + 1);
     await this.sessions.update(sessionId, {
@@ -115,6 +121,82 @@ export class DownloadProcessor extends WorkerHost implements JobProcessor {
     } finally {
       image.cancel();
     }
+  }
+
+  /**
+   * Builds the storyboard PDF of the images that arrived before the download is reported over, so the
+   * first export streams it instead of building it while its client waits. Best effort: a failure is
+   * logged and the download still completes; the export then builds the PDF itself.
+   */
+  private async prepareStoryboard(sessionId: string): Promise<void> {
+    try {
+      const [session, story] = await Promise.all([
+        this.sessions.get(sessionId),
+        this.sessions.getStory(sessionId),
+      ]);
+      if (!session) return;
+      const exported = await this.zip.collectImages(session);
+      if (exported.images.length > 0) await this.storyboard.prepare(session, story ?? '', exported);
+    } catch (err) {
+      this.logger.warn(
+        `The storyboard PDF of ${sessionId} was not built ahead of its export: ${String(err)}`,
+      );
+    }
+  }
+
+  /**
+   * Copies the cast's current portraits for the export (`cast/<name>.<ext>` in the ZIP). Best effort: a
+   * portrait that cannot be fetched is left out of the ZIP and logged; the scenes' download is what the
+   * session reports.
+   */
+  private async fetchPortraits(session: SessionRecord): Promise<void> {
+    const wanted = session.cast.flatMap((member, castIndex) => {
+      const portrait = member.portrait;
+      const copied = session.cast_downloads[castIndex];
+      if (portrait?.status !== 'done' || !portrait.source) return [];
+      if (copied?.status === 'done' && copied.version === portrait.version) return [];
+      return [{ castIndex, member, portrait }];
+    });
+    await forEachWithLimit(
+      wanted,
+      this.config.downloadConcurrency,
+      async ({ castIndex, member, portrait }) => {
+        try {
+          const image = await this.fetcher.open(portrait.source as ImageSource);
+          const file = `${portraitFileBase(castIndex)}.${image.ext}`;
+          try {
+            const stored = await this.storage.write(
+              downloadKey(session.id, file),
+              image.body,
+              image.contentType,
+            );
+            await this.sessions.saveCastDownload(session.id, castIndex, {
+              status: 'done',
+              file,
+              bytes: stored.bytes,
+              content_type: image.contentType,
+              error: null,
+              crc32: stored.crc32,
+              version: portrait.version,
+            });
+          } finally {
+            image.cancel();
+          }
+        } catch (err) {
+          this.logger.warn(
+            `The portrait of ${member.name} in ${session.id} was not copied: ${userMessage(err)}`,
+          );
+          await this.sessions.saveCastDownload(session.id, castIndex, {
+            status: 'failed',
+            file: null,
+            bytes: null,
+            content_type: null,
+            error: userMessage(err),
+            version: portrait.version,
+          });
+        }
+      },
+    );
   }
 
   /** A failure retrying cannot mend (or the last attempt's), kept so the scene is not fetched again. */

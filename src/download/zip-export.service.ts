@@ -1,10 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { SessionRecord } from '../domain/session.model';
 import { mapWithLimit } from '../common/concurrency';
-import { downloadKey, isSceneFileName } from '../storage/image-keys';
+import { downloadKey, isPortraitFileName, isSceneFileName } from '../storage/image-keys';
 import { IMAGE_STORAGE, ImageNotFoundError, ImageStorage } from '../storage/image-storage';
 import { measured } from '../storage/measured';
-import { ZipWriter } from './zip-writer';
+import { StoredFile, TextEntry, ZipWriter } from './zip-writer';
 
 export interface ZipImage {
   index: number;
@@ -14,12 +14,41 @@ export interface ZipImage {
   crc: number;
 }
 
+/** A cast portrait the approval copied for export, as `cast/<name>.<ext>`. */
+export interface ZipPortrait {
+  castIndex: number;
+  /** Its entry name: the member's name made safe for file systems. */
+  entry: string;
+  key: string;
+  size: number;
+  crc: number;
+  /** The portrait version it is. */
+  version: number;
+}
+
+/** What an export holds of the image storage, as one listing saw it. */
+export interface ExportImages {
+  /** The approved scenes' downloaded images that are in storage, in index order. */
+  images: ZipImage[];
+  /** The cast portraits copied for export that are in storage, in cast order. */
+  cast: ZipPortrait[];
+  /** Every object of the session (storyboard PDFs too), key → size: the listing the images came from. */
+  stored: Map<string, number>;
+}
+
+/** Entries beside the images, the manifest and the story (the storyboard): files stored, texts deflated. */
+export interface ExtraEntries {
+  files: StoredFile[];
+  texts: TextEntry[];
+}
+
 /** CRCs recomputed at once for records that predate them. */
 const LOOKUP_CONCURRENCY = 8;
 
 /**
  * Builds the project ZIP: images are stored as they are (already compressed) and streamed from the image
- * storage, scenes.json and story.txt are deflated. Nothing is held in memory beyond a read buffer or two.
+ * storage, scenes.json and story.txt are deflated; the storyboard, when given, follows them (its PDF
+ * streamed from the storage like an image). Nothing is held in memory beyond a read buffer or two.
  */
 @Injectable()
 export class ZipExportService {
@@ -28,7 +57,7 @@ export class ZipExportService {
   constructor(@Inject(IMAGE_STORAGE) private readonly storage: ImageStorage) {}
 
   /** The downloaded images of approved scenes that are in storage, checked before any byte is sent. */
-  async collectImages(session: SessionRecord): Promise<ZipImage[]> {
+  async collectImages(session: SessionRecord): Promise<ExportImages> {
     const wanted = session.approved.filter((index) => {
       const download = session.downloads[index];
       return download?.status === 'done' && !!download.file && isSceneFileName(download.file);
@@ -51,29 +80,69 @@ export class ZipExportService {
       if (crc === null) return null;
       return { index, file, key, size, crc };
     });
-    return found.filter((image): image is ZipImage => image !== null);
+    return {
+      images: found.filter((image): image is ZipImage => image !== null),
+      cast: wanted.length > 0 ? await this.collectPortraits(session, sizes) : [],
+      stored: sizes,
+    };
   }
 
-  /** The archive for these images; its size is known before anything is sent. */
-  archive(session: SessionRecord, story: string, images: ZipImage[], baseUrl: string): ZipWriter {
+  /** The portraits the approval copied, under entry names unique within the ZIP. */
+  private async collectPortraits(session: SessionRecord, sizes: Map<string, number>): Promise<ZipPortrait[]> {
+    const taken = new Set<string>();
+    const found: ZipPortrait[] = [];
+    for (const [castIndex, member] of session.cast.entries()) {
+      const download = session.cast_downloads[castIndex];
+      if (download?.status !== 'done' || !download.file || !isPortraitFileName(download.file)) continue;
+      const key = downloadKey(session.id, download.file);
+      const size = sizes.get(key);
+      if (size === undefined) continue;
+      const recorded = typeof download.crc32 === 'number' && download.bytes === size;
+      const crc = recorded ? (download.crc32 as number) : await this.crcOf(key);
+      if (crc === null) continue;
+      const ext = download.file.slice(download.file.lastIndexOf('.'));
+      const entry = uniqueName(`cast/${safeFileName(member.name)}`, ext, taken);
+      found.push({ castIndex, entry, key, size, crc, version: download.version ?? 1 });
+    }
+    return found;
+  }
+
+  /** The archive for these images (and `extra` entries); its size is known before anything is sent. */
+  archive(
+    session: SessionRecord,
+    story: string,
+    exported: Pick<ExportImages, 'images' | 'cast'>,
+    baseUrl: string,
+    extra: ExtraEntries = { files: [], texts: [] },
+  ): ZipWriter {
+    const { images, cast } = exported;
     const modifiedAt = new Date(session.completed_at ?? session.created_at);
+    const stored = (name: string, file: { key: string; size: number; crc: number }): StoredFile => ({
+      name,
+      open: () => this.storage.read(file.key),
+      size: file.size,
+      crc: file.crc,
+    });
     return new ZipWriter(
-      images.map((image) => ({
-        name: `images/${image.file}`,
-        open: () => this.storage.read(image.key),
-        size: image.size,
-        crc: image.crc,
-      })),
       [
-        { name: 'scenes.json', text: JSON.stringify(this.manifest(session, images, baseUrl), null, 2) },
+        ...images.map((image) => stored(`images/${image.file}`, image)),
+        ...cast.map((portrait) => stored(portrait.entry, portrait)),
+        ...extra.files,
+      ],
+      [
+        {
+          name: 'scenes.json',
+          text: JSON.stringify(this.manifest(session, images, cast, baseUrl), null, 2),
+        },
         { name: 'story.txt', text: story },
+        ...extra.texts,
       ],
       Number.isNaN(modifiedAt.getTime()) ? new Date() : modifiedAt,
       this.storage.readAhead,
     );
   }
 
-  private manifest(session: SessionRecord, images: ZipImage[], baseUrl: string) {
+  private manifest(session: SessionRecord, images: ZipImage[], cast: ZipPortrait[], baseUrl: string) {
     return images.map(({ index, file }) => {
       const scene = session.scenes[index];
       const source =
@@ -90,6 +159,13 @@ export class ZipExportService {
         prompt: scene.prompt ?? scene.image_prompt,
         negative_prompt: scene.negative_prompt,
         characters: scene.characters,
+        // The cast portraits this version was rendered from; `file` when the ZIP holds that very version.
+        references: (scene.references ?? []).map(({ name, version }) => {
+          const castIndex = session.cast.findIndex((member) => member.name === name);
+          const portrait = cast.find((p) => p.castIndex === castIndex && p.version === version);
+          return { name, version, file: portrait?.entry ?? null };
+        }),
+        reference_mode: scene.reference_mode ?? null,
         seed: scene.seed,
         model: scene.model,
         provider: scene.provider,
@@ -110,4 +186,27 @@ export class ZipExportService {
       throw err;
     }
   }
+}
+
+/**
+ * A name as a file name on any system: letters and digits of any script kept, anything else (separators,
+ * reserved characters, control characters) as "_", at most 60 characters, never empty or a reserved name.
+ */
+export function safeFileName(name: string): string {
+  const cleaned = name
+    .normalize('NFC')
+    .replace(/[^\p{L}\p{N}\p{M} ._-]/gu, '_')
+    .replace(/\s+/g, '_')
+    .replace(/_+/g, '_')
+    .replace(/^[._]+|[._]+$/g, '');
+  const short = [...cleaned].slice(0, 60).join('');
+  if (short === '' || /^(con|prn|aux|nul|com\d|lpt\d)$/i.test(short)) return `character_${short}`;
+  return short;
+}
+
+function uniqueName(base: string, ext: string, taken: Set<string>): string {
+  let name = `${base}${ext}`;
+  for (let n = 2; taken.has(name.toLowerCase()); n++) name = `${base}_${n}${ext}`;
+  taken.add(name.toLowerCase());
+  return name;
 }

@@ -1,11 +1,15 @@
 import { SceneView, StatusView } from '../sessions/session-view';
 
 /** The event types of a session's stream, in the order a batch of changes is sent. */
-export type SessionEventType = 'snapshot' | 'scene' | 'progress' | 'download' | 'status' | 'expired';
+export type SessionEventType = 'snapshot' | 'cast' | 'scene' | 'progress' | 'download' | 'status' | 'expired';
 
 /** What changed between two reads of a session: which events a stream needs to catch up. */
 export type SessionChange =
-  { type: 'scene'; index: number } | { type: 'progress' } | { type: 'download' } | { type: 'status' };
+  | { type: 'cast' }
+  | { type: 'scene'; index: number }
+  | { type: 'progress' }
+  | { type: 'download' }
+  | { type: 'status' };
 
 export interface SessionEvent {
   event: SessionEventType;
@@ -27,6 +31,8 @@ function sceneProper(scene: SceneView): Omit<SceneView, 'approved' | 'download'>
  */
 export function changesBetween(before: StatusView, after: StatusView): SessionChange[] {
   const changes: SessionChange[] = [];
+  // Portraits before scenes: a scene rendered from a portrait comes after it.
+  if (!same(before.cast, after.cast)) changes.push({ type: 'cast' });
   const earlier = new Map(before.scenes.map((scene) => [scene.index, scene]));
   for (const scene of after.scenes) {
     const previous = earlier.get(scene.index);
@@ -51,6 +57,8 @@ export function changesBetween(before: StatusView, after: StatusView): SessionCh
 export function eventsFor(changes: SessionChange[], view: StatusView): SessionEvent[] {
   return changes.map((change): SessionEvent => {
     switch (change.type) {
+      case 'cast':
+        return { event: 'cast', data: { cast: view.cast } };
       case 'scene':
         return { event: 'scene', data: view.scenes.find((scene) => scene.index === change.index) };
       case 'progress':

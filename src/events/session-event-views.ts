@@ -1,15 +1,12 @@
 import { ApiProperty } from '@nestjs/swagger';
-import { DownloadStatus, SessionPhase, SessionStatus } from '../domain/session.model';
-import { SceneView } from '../sessions/session-view';
+import { DownloadStatus, SESSION_PHASES, SessionPhase, SessionStatus } from '../domain/session.model';
+import { CastMemberView, SceneView } from '../sessions/session-view';
 
 /** `data` of a `status` event: sent whenever the session's status, phase or error changes. */
 export class StatusEventView {
   @ApiProperty({ enum: ['processing', 'completed', 'failed'], enumName: 'SessionStatus' })
   status!: SessionStatus;
-  @ApiProperty({
-    enum: ['queued', 'planning', 'rendering', 'awaiting_approval', 'failed'],
-    enumName: 'SessionPhase',
-  })
+  @ApiProperty({ enum: SESSION_PHASES, enumName: 'SessionPhase' })
   phase!: SessionPhase;
   @ApiProperty({ type: String, nullable: true }) error!: string | null;
 }
@@ -28,4 +25,9 @@ export class DownloadEventView {
 /** `data` of the last event of a stream, `expired`: the session has expired, and the stream ends. */
 export class ExpiredEventView {
   @ApiProperty({ format: 'uuid' }) session_id!: string;
+}
+
+/** `data` of a `cast` event: the cast sheet, sent whenever a portrait changes (drawn, failed, redrawn). */
+export class CastEventView {
+  @ApiProperty({ type: [CastMemberView] }) cast!: CastMemberView[];
 }

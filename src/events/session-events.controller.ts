@@ -9,7 +9,7 @@ import { publicBaseUrl } from '../http/public-base-url';
 import { SessionIdPipe } from '../sessions/session-id';
 import { ProgressView, SceneView, StatusView } from '../sessions/session-view';
 import { SessionStore } from '../sessions/session.store';
-import { DownloadEventView, ExpiredEventView, StatusEventView } from './session-event-views';
+import { CastEventView, DownloadEventView, ExpiredEventView, StatusEventView } from './session-event-views';
 import { formatEvent } from './session-deltas';
 import { SessionEventHub } from './session-event-hub';
 import { SseStream } from './sse-stream';
@@ -45,6 +45,10 @@ export class SessionEventsController {
     snapshot: {
       description: 'first, and again after each reconnect: the whole GET /status body',
       data: StatusView,
+    },
+    cast: {
+      description: 'a cast portrait changed (drawn, failed, or drawn again): the whole cast sheet',
+      data: CastEventView,
     },
     scene: { description: "a scene's status, image or text changed (the whole scene)", data: SceneView },
     progress: { description: 'the progress changed', data: ProgressView },

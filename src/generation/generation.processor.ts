@@ -2,6 +2,7 @@ import { OnWorkerEvent, Processor, WorkerHost } from '@nestjs/bullmq';
 import { Inject, Logger } from '@nestjs/common';
 import { Job } from 'bullmq';
 import { withJobContext } from '../common/log-context';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { hostname } from 'node:os';
 import { IMAGE_RENDERER, ImageRenderer } from '../providers/image-renderer';
 import { MEDIA_PRESETS } from '../providers/media-presets';
@@ -10,11 +11,27 @@ import { ProviderError, userMessage } from '../providers/provider-error';
 import { SCENE_PLANNER, ScenePlanner } from '../providers/scene-planner';
 import { attemptOf, failedForGood, isFinalFailure, runHandler, unknownJob } from '../queue/failure-policy';
 import { JobQueue } from '../queue/job-queue.service';
-import { JobName, JobOf, JobProcessor, QueueName, SceneRenderRequest, SessionJob } from '../domain/jobs';
+import {
+  JobName,
+  JobOf,
+  JobProcessor,
+  PortraitRenderRequest,
+  QueueName,
+  SceneRenderRequest,
+  SessionJob,
+} from '../domain/jobs';
 import { SessionFinalizer } from '../sessions/session-finalizer';
 import { newScene, SceneRecord, SceneRender, SessionRecord } from '../domain/session.model';
 import { SessionStore } from '../sessions/session.store';
 import { WebhookEvents } from '../sessions/webhook-events';
+import {
+  castingChoice,
+  pendingPortrait,
+  portraitFailureWarning,
+  portraitRequest,
+  referencesRefusedWarning,
+} from './casting';
+import { portraitUses, referencesFor } from '../domain/cast-references';
 import { ProviderOutages } from './provider-outages';
 
 const WORKER_ID = `${hostname()}:${process.pid}`;
@@ -25,16 +42,24 @@ const WORKER_ID = `${hostname()}:${process.pid}`;
  */
 const RENDERING_MARK_DELAY_MS = 200;
 
-type GenerationJob = JobOf<JobName.PlanStory | JobName.RenderScene | JobName.LegacyFinalizeSession>;
+type GenerationJob = JobOf<
+  JobName.PlanStory | JobName.RenderScene | JobName.RenderPortrait | JobName.LegacyFinalizeSession
+>;
 
 /**
- * Worker-side steps of a session: plan the story, then render each scene; the render that ends the last
- * scene finalises the session.
+ * Worker-side steps of a session: plan the story, draw the cast (one portrait per main character; the
+ * portrait that ends casting queues the scenes), then render each scene from its characters' portraits;
+ * the render that ends the last scene finalises the session.
  */
 @Processor(QueueName.Generation)
 export class GenerationProcessor extends WorkerHost implements JobProcessor {
   readonly queue = QueueName.Generation;
-  readonly handles = [JobName.PlanStory, JobName.RenderScene, JobName.LegacyFinalizeSession];
+  readonly handles = [
+    JobName.PlanStory,
+    JobName.RenderScene,
+    JobName.RenderPortrait,
+    JobName.LegacyFinalizeSession,
+  ];
   private readonly logger = new Logger('Generation');
 
   constructor(
@@ -45,6 +70,7 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
     private readonly finalizer: SessionFinalizer,
     private readonly outages: ProviderOutages,
     private readonly webhooks: WebhookEvents,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     super();
   }
@@ -56,6 +82,8 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
           return this.plan(job);
         case JobName.RenderScene:
           return this.render(job);
+        case JobName.RenderPortrait:
+          return this.renderPortrait(job);
         case JobName.LegacyFinalizeSession:
           return this.finalizer.finalize(job.data.sessionId).then(() => undefined);
         default:
@@ -95,6 +123,19 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
         });
         if (left === 0) await this.finalizer.finalize(sessionId);
         await this.regenerated(job.data);
+        return;
+      }
+      if (job.name === JobName.RenderPortrait) {
+        const session = await this.sessions.get(sessionId);
+        const current = session?.cast[job.data.castIndex]?.portrait;
+        if (!current || current.version !== (job.data.version ?? 1)) return;
+        const left = await this.sessions.savePortrait(
+          sessionId,
+          job.data.castIndex,
+          { ...current, status: 'failed', attempts: job.attemptsMade, error: 'Rendering did not complete' },
+          (job.data.version ?? 1) === 1,
+        );
+        if (left === 0) await this.startScenes(sessionId);
         return;
       }
       if (job.name !== JobName.PlanStory) return;
@@ -154,11 +195,14 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
         characters: scene.characters,
       }),
     );
+    const casting = castingChoice(plan.cast, scenes, this.config.castPortraitsMax);
+    const portraits = casting.map((castIndex) => ({ castIndex, portrait: pendingPortrait(session.seed) }));
     const written = await this.sessions.savePlan(
       sessionId,
       {
         renders_left: scenes.length,
-        phase: 'rendering',
+        ...(casting.length > 0 ? { portraits_left: casting.length } : {}),
+        phase: casting.length > 0 ? 'casting' : 'rendering',
         planner: this.planner.name,
         style: plan.style,
         cast: plan.cast,
@@ -166,8 +210,16 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
         planned_at: new Date().toISOString(),
       },
       scenes,
+      portraits,
     );
-    if (written) await this.jobs.renderScenes(sessionId, scenes.map(renderRequest(session)));
+    const planned = { ...session, style: plan.style, cast: plan.cast };
+    if (written && casting.length > 0) {
+      await this.jobs.renderPortraits(
+        portraits.map(({ castIndex, portrait }) =>
+          portraitRequest(planned, castIndex, plan.cast[castIndex], portrait),
+        ),
+      );
+    } else if (written) await this.jobs.renderScenes(sessionId, scenes.map(renderRequest(planned)));
     else {
       // Another run of this job planned the session first (one that stalled and came back): its plan stands.
       const planned = await this.sessions.get(sessionId);
@@ -183,6 +235,17 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
    */
   private async queueUnfinishedRenders(session: SessionRecord): Promise<void> {
     if (session.finalized) return;
+    if (session.phase === 'casting') {
+      const drawing = session.cast.flatMap((member, castIndex) =>
+        member.portrait && (member.portrait.status === 'pending' || member.portrait.status === 'rendering')
+          ? [portraitRequest(session, castIndex, member, member.portrait)]
+          : [],
+      );
+      if (drawing.length > 0) await this.jobs.renderPortraits(drawing);
+      // Every portrait had ended, but the run that ended the last one stopped before moving on.
+      else await this.startScenes(session.id);
+      return;
+    }
     const unfinished = session.scenes.filter(
       (scene) => scene.status === 'pending' || scene.status === 'rendering',
     );
@@ -218,8 +281,13 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
     try {
       const image = await this.renderer.render(request).finally(() => clearTimeout(mark));
       await this.outages.recovered(job, this.renderer.name);
+      if (image.referencesRefused)
+        await this.sessions.toggleWarning(sessionId, referencesRefusedWarning(image.referencesRefused), true);
+      const used = image.referenceMode ? portraitUses(request.references ?? []) : [];
       left = await this.sessions.saveRender(sessionId, sceneIndex, {
         ...version,
+        references: used,
+        reference_mode: image.referenceMode ?? null,
         status: 'done',
         attempts: attempt,
         image_url: image.imageUrl,
@@ -260,6 +328,86 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
     await this.regenerated(request);
   }
 
+  /**
+   * One cast portrait. It never fails the session: a portrait that fails for good leaves its character's
+   * scenes to the text alone (startScenes warns). The portrait that ends the casting step queues the scenes.
+   */
+  async renderPortrait(job: Job<PortraitRenderRequest>): Promise<void> {
+    const request = job.data;
+    const { sessionId, castIndex } = request;
+    const version = request.version ?? 1;
+    const casting = version === 1;
+    const session = await this.sessions.get(sessionId);
+    const current = session?.cast[castIndex]?.portrait;
+    // Gone, or rendered again since (this job's version is not the portrait's any more).
+    if (!session || !current || current.version !== version) return;
+    if (current.status === 'done' || current.status === 'failed') {
+      // An earlier run of this job ended it, and may have stopped before moving the session on.
+      if (casting && (await this.sessions.portraitsLeft(sessionId)) === 0) await this.startScenes(sessionId);
+      return;
+    }
+    const attempt = attemptOf(job);
+    await this.sessions.startPortrait(sessionId, castIndex, { ...current, attempts: attempt });
+    let left: number;
+    try {
+      const image = await this.renderer.renderPortrait(request);
+      await this.outages.recovered(job, this.renderer.name);
+      left = await this.sessions.savePortrait(
+        sessionId,
+        castIndex,
+        {
+          ...current,
+          status: 'done',
+          attempts: attempt,
+          image_url: image.imageUrl,
+          source: image.source,
+          reference: image.reference ?? null,
+          seed: image.seed,
+          model: image.model,
+          provider: this.renderer.name,
+          error: null,
+          rendered_at: new Date().toISOString(),
+        },
+        casting,
+      );
+    } catch (failure) {
+      const err = await this.outages.waitOrFail(job, failure, this.renderer.name);
+      const final = isFinalFailure(err, job);
+      if (!(err instanceof ProviderError))
+        this.logger.warn(`Portrait ${castIndex} of ${sessionId}: ${String(err)}`);
+      const remaining = await this.sessions.savePortrait(
+        sessionId,
+        castIndex,
+        {
+          ...current,
+          status: final ? 'failed' : 'pending',
+          attempts: attempt,
+          provider: this.renderer.name,
+          error: final ? userMessage(err) : `Attempt ${attempt} failed, retrying: ${userMessage(err)}`,
+        },
+        casting,
+      );
+      if (final && casting && remaining === 0) await this.startScenes(sessionId);
+      throw err;
+    }
+    if (casting && left === 0) await this.startScenes(sessionId);
+  }
+
+  /**
+   * Casting is over: the session moves on to its scenes, once (of several portraits ending together, one
+   * does it), each rendered from the portraits of its characters that were drawn.
+   */
+  private async startScenes(sessionId: string): Promise<void> {
+    const session = await this.sessions.get(sessionId);
+    if (!session || session.phase !== 'casting') return;
+    const failures = session.cast
+      .filter((member) => member.portrait?.status === 'failed')
+      .map((member) => portraitFailureWarning(member.name, member.portrait?.error ?? null));
+    const warnings = [...session.warnings, ...failures.filter((w) => !session.warnings.includes(w))];
+    if (!(await this.sessions.beginScenes(sessionId, { warnings }))) return;
+    await this.jobs.renderScenes(sessionId, session.scenes.map(renderRequest(session)));
+  }
+
   /** A regeneration's render has ended (the first render's end is reported with the session's). */
   private async regenerated(request: SceneRenderRequest): Promise<void> {
     const version = request.version ?? 1;
@@ -280,7 +428,7 @@ function versionOf(request: SceneRenderRequest): SceneRender {
 }
 
 const renderRequest =
-  (session: SessionRecord) =>
+  (session: Pick<SessionRecord, 'id' | 'media_type' | 'seed' | 'cast'>) =>
   (scene: SceneRecord): SceneRenderRequest => ({
     sessionId: session.id,
     sceneIndex: scene.index,
@@ -290,4 +438,5 @@ const renderRequest =
     mediaType: session.media_type,
     seed: session.seed,
     version: scene.version,
+    references: referencesFor(session.cast, scene.characters),
   });

@@ -35,6 +35,28 @@ export function buildImagePrompt(parts: PromptParts): string {
   return truncate([fixed[0], scene, ...fixed.slice(1)].filter(Boolean).join('. '), MAX_PROMPT_CHARS);
 }
 
+export interface PortraitPromptParts {
+  presetStyle: string;
+  storyStyle: string;
+  member: CastMember;
+}
+
+/**
+ * The casting step's prompt: one character alone, whole and neutral (front view, plain background, even
+ * light), in the session's style, so that every scene can be conditioned on it without carrying a pose or a
+ * setting of its own into them.
+ */
+export function buildPortraitPrompt(parts: PortraitPromptParts): string {
+  const style = [parts.presetStyle, parts.storyStyle]
+    .map((line) => collapse(line))
+    .filter((line, i, all) => line && all.indexOf(line) === i)
+    .join('. ');
+  const sheet =
+    'Character reference sheet: the character alone, full figure from head to toe, standing, facing the viewer, ' +
+    'neutral expression, plain light grey background, even soft lighting, no other people, no text';
+  return truncate([style, sheet, describeMember(parts.member)].filter(Boolean).join('. '), MAX_PROMPT_CHARS);
+}
+
 /** "Name: description", unless the description already opens with the name. */
 function describeMember(member: CastMember): string {
   const description = collapse(member.description);

@@ -6,6 +6,7 @@ import {
   JobDataOf,
   JobName,
   QueueName,
+  PortraitRenderRequest,
   SceneRenderRequest,
   SessionJob,
   WebhookDelivery,
@@ -66,6 +67,24 @@ export class JobQueue {
       jobId: `render-${sessionId}-${sceneIndex}-v${version}`,
       priority: 1,
     });
+  }
+
+  /**
+   * The casting step's portraits, or one portrait rendered again (`version` > 1, under an id of its own).
+   * Like renders, they go before other sessions' plans' renders, behind nothing.
+   */
+  async renderPortraits(portraits: PortraitRenderRequest[]): Promise<void> {
+    await this.generation.addBulk(
+      portraits.map((data) => ({
+        name: JobName.RenderPortrait,
+        data: data satisfies JobDataOf[JobName.RenderPortrait],
+        opts: {
+          ...this.options,
+          jobId: `portrait-${data.sessionId}-${data.castIndex}${(data.version ?? 1) > 1 ? `-v${data.version}` : ''}`,
+          priority: 1,
+        },
+      })),
+    );
   }
 
   async downloadImages(sessionId: string): Promise<void> {

@@ -1,3 +1,4 @@
+import { referencesFor } from '../domain/cast-references';
 import { ConflictException, Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { Tenant } from '../auth/tenant';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
@@ -113,6 +114,8 @@ export class ScenesService {
           media: session.media_type,
           title: scene.title,
           negative: scene.negative_prompt,
+          // The session's portraits as they are now: a regenerated scene keeps its characters' looks.
+          references: referencesFor(session.cast, scene.characters),
         },
       };
     });
@@ -126,6 +129,7 @@ export class ScenesService {
       seed: started.seed,
       version: started.version,
       requestedAt: now,
+      references: started.references,
     };
     try {
       await this.jobs.regenerateScene(job);

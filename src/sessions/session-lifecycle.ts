@@ -8,29 +8,37 @@ export interface Progress {
   description: string;
 }
 
-const isFinished = (scene: SceneRecord) => scene.status === 'done' || scene.status === 'failed';
+const isFinished = (render: Pick<SceneRecord, 'status'>) =>
+  render.status === 'done' || render.status === 'failed';
 
 /**
- * Steps: 1 for planning, 1 per scene render, 1 for finalising. Each term only grows, so `current_step`
- * never goes backwards; the total shrinks at most once, when the planner returns fewer scenes. A scene
- * rendering again (a new version) stays counted, and so does a finalisation that a regeneration reopened.
+ * Steps: 1 for planning, 1 per cast portrait, 1 per scene render, 1 for finalising. Each term only grows,
+ * so `current_step` never goes backwards; the total changes once, when the plan says how many scenes and
+ * portraits there are. A scene or portrait rendering again (a new version) stays counted, and so does a
+ * finalisation that a regeneration reopened.
  */
 export function progressOf(session: SessionRecord): Progress {
   const sceneCount = session.planned ? session.scenes.length : session.requested_scenes;
-  const total = sceneCount + 2;
+  const portraits = session.cast.flatMap((member) => (member.portrait ? [member.portrait] : []));
+  const total = sceneCount + portraits.length + 2;
   const finishedScenes = session.scenes.filter(isFinished).length;
   const rendered = session.scenes.filter((s) => isFinished(s) || (s.history?.length ?? 0) > 0).length;
+  // A portrait past its first version had ended once: it stays counted while it renders again.
+  const cast = portraits.filter((p) => isFinished(p) || p.version > 1).length;
   const finalized = session.finalized || session.completed_at !== null;
-  const current = Math.min(total, (session.planned ? 1 : 0) + rendered + (finalized ? 1 : 0));
-  return { current_step: current, total_steps: total, description: describe(session, finishedScenes) };
+  const current = Math.min(total, (session.planned ? 1 : 0) + cast + rendered + (finalized ? 1 : 0));
+  const description = describe(session, finishedScenes, cast, portraits.length);
+  return { current_step: current, total_steps: total, description };
 }
 
-function describe(session: SessionRecord, finishedScenes: number): string {
+function describe(session: SessionRecord, finishedScenes: number, cast: number, portraits: number): string {
   switch (session.phase) {
     case 'queued':
       return 'Waiting for a worker';
     case 'planning':
       return 'Planning scenes from the story';
+    case 'casting':
+      return `Drawing the cast (${cast}/${portraits} portraits done)`;
     case 'rendering':
       return `Generating images (${finishedScenes}/${session.scenes.length} scenes done)`;
     case 'awaiting_approval':

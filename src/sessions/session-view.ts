@@ -1,7 +1,9 @@
 import { ApiProperty } from '@nestjs/swagger';
 import { Progress, progressOf } from './session-lifecycle';
 import {
+  CastMember,
   DownloadStatus,
+  SESSION_PHASES,
   MEDIA_TYPES,
   MediaType,
   SceneRecord,
@@ -15,7 +17,11 @@ import { versionsOf } from '../domain/scene-versions';
 
 export class ProgressView implements Progress {
   @ApiProperty({ type: 'integer', minimum: 0, description: 'Never decreases' }) current_step!: number;
-  @ApiProperty({ type: 'integer', minimum: 1, description: 'Planning, one per scene, finalising' })
+  @ApiProperty({
+    type: 'integer',
+    minimum: 1,
+    description: 'Planning, one per cast portrait, one per scene, finalising',
+  })
   total_steps!: number;
   @ApiProperty() description!: string;
 }
@@ -47,6 +53,39 @@ export class SceneVersionView {
   @ApiProperty({ type: 'integer', nullable: true, description: 'The seed it was rendered with' })
   seed!: number | null;
   @ApiProperty({ format: 'date-time', description: 'When this version was asked for' }) created_at!: string;
+}
+
+export class PortraitUseView {
+  @ApiProperty({ description: 'The cast member' }) name!: string;
+  @ApiProperty({ type: 'integer', minimum: 1, description: 'The version of the portrait used' })
+  version!: number;
+}
+
+export class CastMemberView {
+  @ApiProperty() name!: string;
+  @ApiProperty({ description: 'What the character looks like: age, build, hair, clothing, palette' })
+  description!: string;
+  @ApiProperty({
+    enum: ['pending', 'rendering', 'done', 'failed', 'not_cast'],
+    description:
+      "The portrait's status; `not_cast`: no portrait (beyond CAST_PORTRAITS_MAX, in no scene, or casting off)",
+  })
+  status!: SceneStatus | 'not_cast';
+  @ApiProperty({
+    type: String,
+    nullable: true,
+    description: "The portrait: a provider URL, or this service's /static URL (signed like scene images)",
+  })
+  image_url!: string | null;
+  @ApiProperty({ type: 'integer', nullable: true, description: 'The seed it was rendered with' })
+  seed!: number | null;
+  @ApiProperty({
+    type: 'integer',
+    nullable: true,
+    description: 'The current version (POST …/cast/{name}/regenerate adds one); null without a portrait',
+  })
+  version!: number | null;
+  @ApiProperty({ type: String, nullable: true }) error!: string | null;
 }
 
 export class SceneView {
@@ -88,6 +127,13 @@ export class SceneView {
   provider!: string | null;
   @ApiProperty({ type: String, nullable: true }) model!: string | null;
   @ApiProperty({ type: [String], description: 'Cast members this scene shows' }) characters!: string[];
+  @ApiProperty({
+    type: [PortraitUseView],
+    description:
+      'The cast portraits the current version was rendered from; empty: from the text alone (no portraits, ' +
+      'or the model refused them)',
+  })
+  references!: PortraitUseView[];
   @ApiProperty() approved!: boolean;
   @ApiProperty({
     type: SceneDownloadView,
@@ -134,10 +180,7 @@ export class StatusView {
   @ApiProperty({ format: 'uuid' }) session_id!: string;
   @ApiProperty({ enum: ['processing', 'completed', 'failed'], enumName: 'SessionStatus' })
   status!: SessionStatus;
-  @ApiProperty({
-    enum: ['queued', 'planning', 'rendering', 'awaiting_approval', 'failed'],
-    enumName: 'SessionPhase',
-  })
+  @ApiProperty({ enum: SESSION_PHASES, enumName: 'SessionPhase' })
   phase!: SessionPhase;
   @ApiProperty({ type: ProgressView }) progress!: ProgressView;
   @ApiProperty({ enum: MEDIA_TYPES, enumName: 'MediaType' }) media_type!: MediaType;
@@ -148,6 +191,11 @@ export class StatusView {
   })
   num_scenes!: number;
   @ApiProperty({ type: 'integer', minimum: 1 }) requested_scenes!: number;
+  @ApiProperty({
+    type: [CastMemberView],
+    description: "The plan's cast sheet, each with its portrait (the casting step draws the main characters)",
+  })
+  cast!: CastMemberView[];
   @ApiProperty({ type: [SceneView] }) scenes!: SceneView[];
   @ApiProperty({
     type: String,
@@ -194,6 +242,7 @@ export function toStatusView(session: SessionRecord, baseUrl: string, sign = uns
     media_type: session.media_type,
     num_scenes: session.planned ? session.scenes.length : session.requested_scenes,
     requested_scenes: session.requested_scenes,
+    cast: session.cast.map((member) => castMemberView(member, (path) => `${baseUrl}${sign(path)}`)),
     scenes: session.scenes.map((scene) =>
       sceneView(session, scene, approved.has(scene.index), (path) => `${baseUrl}${sign(path)}`),
     ),
@@ -208,6 +257,20 @@ export function toStatusView(session: SessionRecord, baseUrl: string, sign = uns
     completed_at: session.completed_at,
     downloaded_at: session.downloaded_at,
     webhook: session.webhook ? webhookView(session.webhook) : null,
+  };
+}
+
+function castMemberView(member: CastMember, ownUrl: (path: string) => string): CastMemberView {
+  const portrait = member.portrait;
+  const url = portrait?.image_url ?? null;
+  return {
+    name: member.name,
+    description: member.description,
+    status: portrait?.status ?? 'not_cast',
+    image_url: url?.startsWith('/') ? ownUrl(url) : url,
+    seed: portrait?.seed ?? null,
+    version: portrait?.version ?? null,
+    error: portrait?.error ?? null,
   };
 }
 
@@ -263,6 +326,7 @@ function sceneView(
     provider: scene.provider,
     model: scene.model,
     characters: scene.characters,
+    references: scene.references ?? [],
     approved,
     download: download
       ? {

@@ -6,6 +6,7 @@ import { RedisService } from '../redis/redis.service';
 import { BUMP_VERSION } from './session-changes';
 import {
   CastMember,
+  PortraitRecord,
   SceneRender,
   DownloadStatus,
   MediaType,
@@ -14,6 +15,7 @@ import {
   SessionPhase,
   SessionRecord,
   SessionStatus,
+  StoryboardRecord,
   WebhookRecord,
 } from '../domain/session.model';
 
@@ -27,6 +29,8 @@ export interface SessionFields {
   planned?: boolean;
   /** Scenes whose render has not ended yet (done, or failed for good); set when the plan is written. */
   renders_left?: number;
+  /** Casting portraits that have not ended yet; the one that brings it to 0 starts the scenes. */
+  portraits_left?: number;
   finalized?: boolean;
   warnings?: string[];
   error?: string | null;
@@ -52,6 +56,8 @@ export type ApproveResult = 'ok' | 'missing' | 'not_completed' | 'already_approv
 const JSON_FIELDS = new Set(['cast', 'warnings', 'approved', 'webhook']);
 /** `webhook_queued:<event key>`: the event's delivery job exists, so the reconciler need not queue it. */
 const WEBHOOK_QUEUED_PREFIX = 'webhook_queued:';
+/** The export's storyboard PDF (a StoryboardRecord as JSON). */
+const STORYBOARD_FIELD = 'storyboard';
 
 // A marker only while the session exists: a late write must not leave a hash without a TTL. Not a change
 // clients see, so no version bump and no notice.
@@ -74,6 +80,10 @@ const BOOL_FIELDS = new Set(['planned', 'finalized']);
 const SCENE_PREFIX = 'scene:';
 const RENDER_PREFIX = 'render:';
 const DOWNLOAD_PREFIX = 'download:';
+/** A cast member's portrait (PortraitRecord JSON), by cast index. */
+const PORTRAIT_PREFIX = 'portrait:';
+/** The export's copy of a cast member's portrait (SceneDownload JSON), by cast index. */
+const CAST_DOWNLOAD_PREFIX = 'cast_download:';
 /** A scene's earlier (or later, after a select) versions: a JSON list of render records. */
 const VERSIONS_PREFIX = 'versions:';
 
@@ -116,6 +126,32 @@ local left = redis.call('hget', KEYS[1], 'renders_left')
 if not left then return -1 end
 if ARGV[3] == '1' then return redis.call('hincrby', KEYS[1], 'renders_left', -1) end
 return tonumber(left)`;
+
+// A portrait's outcome, and the casting fan-in: like SAVE_RENDER, the first final outcome is kept, and
+// (ARGV[3] = '1', the casting step's own portraits) counts the portrait as ended once. Returns the portraits
+// still rendering, or -1 when the session is gone or was not cast.
+const SAVE_PORTRAIT = `${RENDER_ENDED}${BUMP_VERSION}
+if redis.call('exists', KEYS[1]) == 0 then return -1 end
+if ended(redis.call('hget', KEYS[1], ARGV[1])) then
+  return tonumber(redis.call('hget', KEYS[1], 'portraits_left') or '-1')
+end
+redis.call('hset', KEYS[1], ARGV[1], ARGV[2], 'updated_at', ARGV[4])
+bump_version()
+local left = redis.call('hget', KEYS[1], 'portraits_left')
+if not left then return -1 end
+if ARGV[3] == '1' and (string.find(ARGV[2], '"status":"done"', 1, true)
+    or string.find(ARGV[2], '"status":"failed"', 1, true)) then
+  return redis.call('hincrby', KEYS[1], 'portraits_left', -1)
+end
+return tonumber(left)`;
+
+// Casting ends once: of the portraits ending together, one moves the session on to its scenes.
+const BEGIN_SCENES = `${BUMP_VERSION}
+if redis.call('hget', KEYS[1], 'phase') ~= 'casting' then return 0 end
+if redis.call('hget', KEYS[1], 'status') ~= 'processing' then return 0 end
+redis.call('hset', KEYS[1], 'phase', 'rendering', unpack(ARGV))
+bump_version()
+return 1`;
 
 // A plan is written once: two runs of one plan job (one stalled and came back) must not both plan, or the
 // second would reset the counter and the scenes under the first one's renders.
@@ -178,6 +214,8 @@ export class SessionStore {
   private readonly failScript;
   private readonly savePlanScript;
   private readonly writeIfUnchangedScript;
+  private readonly savePortraitScript;
+  private readonly beginScenesScript;
 
   constructor(
     private readonly redis: RedisService,
@@ -192,6 +230,8 @@ export class SessionStore {
     this.failScript = redis.defineScript('sessionFailOnce', FAIL_ONCE, 1);
     this.savePlanScript = redis.defineScript('sessionSavePlan', SAVE_PLAN, 1);
     this.writeIfUnchangedScript = redis.defineScript('sessionWriteIfUnchanged', WRITE_IF_UNCHANGED, 1);
+    this.savePortraitScript = redis.defineScript('sessionSavePortrait', SAVE_PORTRAIT, 1);
+    this.beginScenesScript = redis.defineScript('sessionBeginScenes', BEGIN_SCENES, 1);
   }
 
   private key(id: string): string {
@@ -330,9 +370,68 @@ export class SessionStore {
     return left === null ? -1 : Number(left);
   }
 
-  /** Writes the plan (fields and scenes, `planned` set) unless one was written already; returns whether. */
-  async savePlan(id: string, fields: SessionFields, scenes: SceneRecord[]): Promise<boolean> {
-    return (await this.savePlanScript(this.key(id), ...this.fieldArgs(fields, scenes, []))) === 1;
+  /**
+   * Writes the plan (fields, scenes and the casting step's pending portraits, `planned` set) unless one was
+   * written already; returns whether.
+   */
+  async savePlan(
+    id: string,
+    fields: SessionFields,
+    scenes: SceneRecord[],
+    portraits: { castIndex: number; portrait: PortraitRecord }[] = [],
+  ): Promise<boolean> {
+    const args = this.fieldArgs(fields, scenes, []);
+    for (const { castIndex, portrait } of portraits)
+      args.push(PORTRAIT_PREFIX + castIndex, JSON.stringify(portrait));
+    return (await this.savePlanScript(this.key(id), ...args)) === 1;
+  }
+
+  /**
+   * Marks a portrait as rendering unless its render has ended (a re-run job) or the session is gone; the
+   * record is replaced whole. Returns whether the render should go ahead.
+   */
+  async startPortrait(id: string, castIndex: number, portrait: PortraitRecord): Promise<boolean> {
+    const result = await this.markRendering(
+      this.key(id),
+      PORTRAIT_PREFIX + castIndex,
+      JSON.stringify({ ...portrait, status: 'rendering' }),
+      new Date().toISOString(),
+    );
+    return result === 1;
+  }
+
+  /**
+   * Writes a portrait's outcome; `casting` (the casting step's first render of it) counts a final outcome
+   * towards the fan-in. Returns the portraits still rendering (-1: the session is gone or was not cast).
+   */
+  async savePortrait(
+    id: string,
+    castIndex: number,
+    portrait: PortraitRecord,
+    casting: boolean,
+  ): Promise<number> {
+    const left = await this.savePortraitScript(
+      this.key(id),
+      PORTRAIT_PREFIX + castIndex,
+      JSON.stringify(portrait),
+      casting ? '1' : '0',
+      new Date().toISOString(),
+    );
+    return Number(left);
+  }
+
+  /** Portraits of the casting step still rendering; -1 when the session is gone or was not cast. */
+  async portraitsLeft(id: string): Promise<number> {
+    const left = await this.redis.commands.hget(this.key(id), 'portraits_left');
+    return left === null ? -1 : Number(left);
+  }
+
+  /**
+   * Moves a session from casting on to rendering its scenes, with `fields` (its casting warnings), once;
+   * returns whether this call did, and so must queue the scenes.
+   */
+  async beginScenes(id: string, fields: SessionFields): Promise<boolean> {
+    return (await this.beginScenesScript(this.key(id), ...this.fieldArgs(fields, [], []))) === 1;
   }
 
   /**
@@ -352,6 +451,14 @@ export class SessionStore {
   /** Records that the delivery job of the session's webhook event `key` was queued. */
   async markWebhookQueued(id: string, key: string): Promise<void> {
     await this.setIfExists(this.key(id), WEBHOOK_QUEUED_PREFIX + key, new Date().toISOString());
+  }
+
+  /**
+   * Records the storyboard PDF built for the session's export, while the session exists. Like the webhook
+   * markers, not a change clients see (GET /status does not show it): no version bump, no notice.
+   */
+  async saveStoryboard(id: string, record: StoryboardRecord): Promise<boolean> {
+    return (await this.setIfExists(this.key(id), STORYBOARD_FIELD, JSON.stringify(record))) === 1;
   }
 
   /**
@@ -438,12 +545,15 @@ export class SessionStore {
       scenes?: SceneRecord[];
       renders?: ({ index: number } & SceneRender)[];
       histories?: { index: number; history: SceneRender[] }[];
+      portraits?: { castIndex: number; portrait: PortraitRecord }[];
       newRender?: boolean;
     },
   ): Promise<boolean> {
     const args = this.fieldArgs(change.fields ?? {}, change.scenes ?? [], change.renders ?? []);
     for (const { index, history } of change.histories ?? [])
       args.push(VERSIONS_PREFIX + index, JSON.stringify(history));
+    for (const { castIndex, portrait } of change.portraits ?? [])
+      args.push(PORTRAIT_PREFIX + castIndex, JSON.stringify(portrait));
     const written = await this.writeIfUnchangedScript(
       this.key(read.id),
       String(read.version),
@@ -454,9 +564,18 @@ export class SessionStore {
   }
 
   async saveDownload(id: string, index: number, download: SceneDownload): Promise<boolean> {
+    return this.saveDownloadField(id, DOWNLOAD_PREFIX + index, download);
+  }
+
+  /** The export's copy of a cast member's portrait. */
+  async saveCastDownload(id: string, castIndex: number, download: SceneDownload): Promise<boolean> {
+    return this.saveDownloadField(id, CAST_DOWNLOAD_PREFIX + castIndex, download);
+  }
+
+  private async saveDownloadField(id: string, field: string, download: SceneDownload): Promise<boolean> {
     const written = await this.updateIfExists(
       this.key(id),
-      DOWNLOAD_PREFIX + index,
+      field,
       JSON.stringify(download),
       'updated_at',
       new Date().toISOString(),
@@ -544,6 +663,9 @@ function newWebhookRecord(url: string): WebhookRecord {
 }
 
 function serialize(name: string, value: unknown): string {
+  // Portraits live in fields of their own: the cast sheet keeps names and descriptions only.
+  if (name === 'cast')
+    return JSON.stringify((value as CastMember[]).map(({ name, description }) => ({ name, description })));
   if (JSON_FIELDS.has(name)) return JSON.stringify(value);
   if (BOOL_FIELDS.has(name)) return value ? '1' : '0';
   if (value === null) return '';
@@ -555,9 +677,15 @@ function parseSession(hash: Record<string, string>): SessionRecord {
   const renders = new Map<number, SceneRender>();
   const histories = new Map<number, SceneRender[]>();
   const downloads: Record<number, SceneDownload> = {};
+  const castDownloads: Record<number, SceneDownload> = {};
+  const portraits = new Map<number, PortraitRecord>();
   for (const [field, value] of Object.entries(hash)) {
     if (field.startsWith(SCENE_PREFIX)) scenes.push(JSON.parse(value) as SceneRecord);
-    else if (field.startsWith(RENDER_PREFIX)) {
+    else if (field.startsWith(PORTRAIT_PREFIX)) {
+      portraits.set(Number(field.slice(PORTRAIT_PREFIX.length)), JSON.parse(value) as PortraitRecord);
+    } else if (field.startsWith(CAST_DOWNLOAD_PREFIX)) {
+      castDownloads[Number(field.slice(CAST_DOWNLOAD_PREFIX.length))] = JSON.parse(value) as SceneDownload;
+    } else if (field.startsWith(RENDER_PREFIX)) {
       renders.set(Number(field.slice(RENDER_PREFIX.length)), JSON.parse(value) as SceneRender);
     } else if (field.startsWith(DOWNLOAD_PREFIX)) {
       downloads[Number(field.slice(DOWNLOAD_PREFIX.length))] = JSON.parse(value) as SceneDownload;
@@ -584,7 +712,10 @@ function parseSession(hash: Record<string, string>): SessionRecord {
     seed: Number(hash.seed),
     planner: orNull(hash.planner),
     style: orNull(hash.style),
-    cast: JSON.parse(hash.cast || '[]') as CastMember[],
+    cast: (JSON.parse(hash.cast || '[]') as CastMember[]).map((member, i) => {
+      const portrait = portraits.get(i);
+      return portrait ? { ...member, portrait } : member;
+    }),
     scenes,
     planned: hash.planned === '1',
     finalized: hash.finalized === '1',
@@ -594,7 +725,9 @@ function parseSession(hash: Record<string, string>): SessionRecord {
     download_status: (hash.download_status || 'not_started') as DownloadStatus,
     download_error: orNull(hash.download_error),
     downloads,
+    cast_downloads: castDownloads,
     webhook: hash.webhook ? (JSON.parse(hash.webhook) as WebhookRecord) : null,
+    storyboard: hash[STORYBOARD_FIELD] ? (JSON.parse(hash[STORYBOARD_FIELD]) as StoryboardRecord) : null,
     created_at: hash.created_at,
     updated_at: hash.updated_at,
     planned_at: orNull(hash.planned_at),

@@ -21,7 +21,8 @@ export interface ByteRange {
 
 /**
  * The one way image bytes are read and written: offline renders, approved downloads, the ZIP export,
- * /static and the expiry sweep all go through it. Keys come from image-keys.ts.
+ * /static and the expiry sweep all go through it. Keys come from image-keys.ts. The export's storyboard
+ * PDF lives here too, beside the session's images, so it is listed, streamed and swept like them.
  */
 export interface ImageStorage {
   readonly driver: 'local' | 's3';
@@ -35,9 +36,11 @@ export interface ImageStorage {
   info(key: string): Promise<StoredImageInfo | null>;
   /** The image's bytes, or a range of them; rejects with ImageNotFoundError when there is no such image. */
   read(key: string, range?: ByteRange): Promise<Readable>;
-  /** Every image of a session, key → size in bytes: one listing, however many images. */
+  /** Every image (and storyboard PDF) of a session, key → size in bytes: one listing, however many. */
   sizes(sessionId: string): Promise<Map<string, number>>;
-  /** Removes every image of a session. */
+  /** Removes one object; removing one that is not there is not an error. */
+  remove(key: string): Promise<void>;
+  /** Removes every image (and storyboard PDF) of a session. */
   removeSession(sessionId: string): Promise<void>;
   /** Resolves when the storage can be used; rejects with StorageUnavailableError saying why, in one line. */
   check(): Promise<void>;

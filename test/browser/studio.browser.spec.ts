@@ -23,8 +23,8 @@ const KEY = 'studio-key-0123456789abcdef';
 
 const STORY = [
   'Mara found a glowing lantern in the attic, wrapped in her grandmother’s scarf.',
-  'She carried it down to the harbour at dusk, where old Tom was mending his nets.',
-  'Together they rowed out toward the island that no map had ever shown.',
+  'Mara carried it down to the harbour at dusk, where old Tom was mending his nets.',
+  'Tom and Mara rowed out toward the island that no map had ever shown.',
 ].join('\n\n');
 const EDITED_PROMPT = 'Mara and Tom rowing a small red boat under a sky full of paper lanterns';
 
@@ -130,6 +130,17 @@ describe.each([
     await page.waitForURL(/#session=[0-9a-f-]{36}$/);
     const sessionId = new URL(page.url()).hash.replace('#session=', '');
     await imagesLoaded(page, 3);
+
+    // The cast is shown above the scenes, each portrait loaded.
+    await page.waitForFunction(() => {
+      const portraits = [...document.querySelectorAll<HTMLImageElement>('#cast img')];
+      return portraits.length === 2 && portraits.every((img) => img.complete && img.naturalWidth > 0);
+    });
+    expect(
+      await page
+        .getByRole('img', { name: /^Portrait of / })
+        .evaluateAll((imgs) => imgs.map((i) => i.getAttribute('alt'))),
+    ).toEqual(['Portrait of Mara', 'Portrait of Tom']);
 
     // Direct scene 2: edit its prompt in place and render it again; the card shows version 2.
     const second = sceneCard(page, 2);

@@ -141,6 +141,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/sessions/{session_id}/cast/{name}/regenerate": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Draw a cast member's portrait again, as a new version
+         * @description Optionally with a new `description` (it becomes the cast sheet's) or `seed`. Scenes are not rendered again by this: the answer lists the scenes that show the character, and regenerating one of them renders it from the new portrait. Poll GET /status (or its `cast` events) for the portrait.
+         */
+        post: operations["regeneratePortrait"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/download": {
         parameters: {
             query?: never;
@@ -246,6 +266,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/info": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * What a client needs to know first: whether an API key is required, and the story limits
+         * @description No API key needed, so a page can learn whether to ask for one.
+         */
+        get: operations["getServiceInfo"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/static/{session_id}/{file}": {
         parameters: {
             query?: never;
@@ -325,13 +365,30 @@ export interface components {
         /** @enum {string} */
         SessionStatus: "processing" | "completed" | "failed";
         /** @enum {string} */
-        SessionPhase: "queued" | "planning" | "rendering" | "awaiting_approval" | "failed";
+        SessionPhase: "queued" | "planning" | "casting" | "rendering" | "awaiting_approval" | "failed";
         ProgressView: {
             /** @description Never decreases */
             current_step: number;
-            /** @description Planning, one per scene, finalising */
+            /** @description Planning, one per cast portrait, one per scene, finalising */
             total_steps: number;
             description: string;
+        };
+        CastMemberView: {
+            name: string;
+            /** @description What the character looks like: age, build, hair, clothing, palette */
+            description: string;
+            /**
+             * @description The portrait's status; `not_cast`: no portrait (beyond CAST_PORTRAITS_MAX, in no scene, or casting off)
+             * @enum {string}
+             */
+            status: "pending" | "rendering" | "done" | "failed" | "not_cast";
+            /** @description The portrait: a provider URL, or this service's /static URL (signed like scene images) */
+            image_url: string | null;
+            /** @description The seed it was rendered with */
+            seed: number | null;
+            /** @description The current version (POST …/cast/{name}/regenerate adds one); null without a portrait */
+            version: number | null;
+            error: string | null;
         };
         /** @enum {string} */
         SceneStatus: "pending" | "rendering" | "done" | "failed";
@@ -350,6 +407,12 @@ export interface components {
              * @description When this version was asked for
              */
             created_at: string;
+        };
+        PortraitUseView: {
+            /** @description The cast member */
+            name: string;
+            /** @description The version of the portrait used */
+            version: number;
         };
         SceneDownloadView: {
             /** @enum {string} */
@@ -382,6 +445,8 @@ export interface components {
             model: string | null;
             /** @description Cast members this scene shows */
             characters: string[];
+            /** @description The cast portraits the current version was rendered from; empty: from the text alone (no portraits, or the model refused them) */
+            references: components["schemas"]["PortraitUseView"][];
             approved: boolean;
             /** @description The approved scene's download; null for scenes not approved and while it is running */
             download: components["schemas"]["SceneDownloadView"] | null;
@@ -416,6 +481,8 @@ export interface components {
             /** @description Scenes planned (requested_scenes until planning is done) */
             num_scenes: number;
             requested_scenes: number;
+            /** @description The plan's cast sheet, each with its portrait (the casting step draws the main characters) */
+            cast: components["schemas"]["CastMemberView"][];
             scenes: components["schemas"]["SceneView"][];
             /** @description Planner that made the scenes: offline or openrouter */
             planner: string | null;
@@ -436,6 +503,9 @@ export interface components {
             downloaded_at: string | null;
             /** @description Signed webhook deliveries to the callback_url (never the secret); null without a callback_url */
             webhook: components["schemas"]["WebhookView"] | null;
+        };
+        CastEventView: {
+            cast: components["schemas"]["CastMemberView"][];
         };
         DownloadEventView: {
             download_status: components["schemas"]["DownloadStatus"];
@@ -495,6 +565,23 @@ export interface components {
         SelectVersionDto: {
             /** @description A version listed in the scene's `versions` */
             version: number;
+        };
+        RegeneratePortraitDto: {
+            /** @description A new description of the character (it becomes the cast sheet's): not blank, no control characters other than tab and line breaks, at most 1000 characters */
+            description?: string;
+            /** @description The portrait's current seed when absent */
+            seed?: number;
+        };
+        RegeneratePortraitResponseDto: {
+            /** Format: uuid */
+            session_id: string;
+            /** @description The cast member, as the cast sheet names it */
+            name: string;
+            version: number;
+            /** @enum {string} */
+            status: "rendering";
+            /** @description Indices of the scenes that show this character: they keep their images until each is regenerated (POST /sessions/{id}/scenes/{index}/regenerate), which then renders from the new portrait */
+            affected_scenes: number[];
         };
         DownloadRequestDto: {
             /** Format: uuid */
@@ -655,6 +742,38 @@ export interface components {
             image_download_allowed_hosts: string[];
             /** @description NODE_ENV, or development */
             environment: string;
+        };
+        AuthInfo: {
+            /** @description Whether every keyed endpoint needs an API key here (API_KEYS is set) */
+            api_key_required: boolean;
+            /**
+             * @example [
+             *       "X-API-Key",
+             *       "Authorization: Bearer"
+             *     ]
+             */
+            api_key_headers: string[];
+        };
+        SceneCountLimits: {
+            /** @example 1 */
+            min: number;
+            /** @example 20 */
+            max: number;
+            /** @example 5 */
+            default: number;
+        };
+        GenerateLimits: {
+            media_types: components["schemas"]["MediaType"][];
+            default_media_type: components["schemas"]["MediaType"];
+            num_scenes: components["schemas"]["SceneCountLimits"];
+            /** @description Most characters (code points) a story may have */
+            max_story_chars: number;
+        };
+        ServiceInfoView: {
+            /** @example 1.0.0 */
+            version: string;
+            auth: components["schemas"]["AuthInfo"];
+            generate: components["schemas"]["GenerateLimits"];
         };
     };
     responses: {
@@ -910,6 +1029,7 @@ export interface operations {
              * @description The session, then its changes as they happen. Server-sent events, each `event: <type>` with one `data:` line of JSON:
              *
              *     - `snapshot`: first, and again after each reconnect: the whole GET /status body (`data`: StatusView)
+             *     - `cast`: a cast portrait changed (drawn, failed, or drawn again): the whole cast sheet (`data`: CastEventView)
              *     - `scene`: a scene's status, image or text changed (the whole scene) (`data`: SceneView)
              *     - `progress`: the progress changed (`data`: ProgressView)
              *     - `download`: after approval, as each approved image is downloaded (the approved scenes) (`data`: DownloadEventView)
@@ -1219,6 +1339,68 @@ export interface operations {
             503: components["responses"]["ServiceUnavailable"];
         };
     };
+    regeneratePortrait: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                session_id: string;
+                /** @description The cast member, as `cast[].name` gives it (any case) */
+                name: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: {
+            content: {
+                "application/json": components["schemas"]["RegeneratePortraitDto"];
+            };
+        };
+        responses: {
+            /** @description The new portrait is queued */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RegeneratePortraitResponseDto"];
+                };
+            };
+            /** @description session_id is not a UUID, or name is blank or too long; a blank or too long description, a seed out of range, unknown fields */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            401: components["responses"]["Unauthorized"];
+            /** @description Unknown or expired session, another API key's, or no cast member of that name */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            /** @description The cast is still being drawn, the session was approved or failed before its scenes, or this portrait is being drawn */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorEnvelope"];
+                };
+            };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            429: components["responses"]["TooManyRequests"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
+            503: components["responses"]["ServiceUnavailable"];
+        };
+    };
     downloadZip: {
         parameters: {
             query?: never;
@@ -1234,7 +1416,7 @@ export interface operations {
             };
         };
         responses: {
-            /** @description The ZIP: images/scene_NN.<ext>, scenes.json, story.txt */
+            /** @description The ZIP: images/scene_NN.<ext>, scenes.json, story.txt, and (unless EXPORT_STORYBOARD=false) storyboard.pdf (a title page, then one page per exported scene: its image, number, title and description) and storyboard.html (the same as one self-contained page using the images/ files) */
             200: {
                 headers: {
                     /** @description attachment; filename="story_<first 8 characters of the id>.zip" */
@@ -1458,6 +1640,31 @@ export interface operations {
             431: components["responses"]["RequestHeaderFieldsTooLarge"];
             500: components["responses"]["InternalServerError"];
             503: components["responses"]["ServiceUnavailable"];
+        };
+    };
+    getServiceInfo: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The service, as this deployment is set up */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ServiceInfoView"];
+                };
+            };
+            400: components["responses"]["BadRequest"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            431: components["responses"]["RequestHeaderFieldsTooLarge"];
+            500: components["responses"]["InternalServerError"];
         };
     };
     getDownloadedImage: {

@@ -14,6 +14,7 @@ import { envelopeProblem, request } from '../support/http-client';
 import { liveProviderVars } from '../support/live-vars';
 import { startTestApp, TestApp } from '../support/test-app';
 import { pollUntil } from '../support/test-env';
+import { pdfPageTexts } from '../support/pdf-tools';
 import { readZip, ZipEntry } from '../support/zip-reader';
 
 const OPENROUTER_KEY = 'sk-or-v1-DOWNLOAD-TEST-5e21';
@@ -116,6 +117,9 @@ describe('approved image downloads that fail, and the SSRF policy, through the w
         RUNWARE_TIMEOUT_MS: '3000',
         JOB_ATTEMPTS: '2',
         JOB_BACKOFF_MS: '50',
+        // Behaviours are queued for the scenes' image tasks in order; a casting step's portrait would
+        // take the first. Casting has its own tests (casting*.e2e.spec.ts).
+        CAST_PORTRAITS_MAX: '0',
       },
       undefined,
       undefined,
@@ -169,7 +173,20 @@ describe('approved image downloads that fail, and the SSRF policy, through the w
       expect((await downloaded(id)).download_status).toBe('failed');
 
       const zip = await exported(id);
-      expect(zip.names).toEqual(['images/scene_01.png', 'images/scene_04.png', 'scenes.json', 'story.txt']);
+      expect(zip.names).toEqual([
+        'images/scene_01.png',
+        'images/scene_04.png',
+        'scenes.json',
+        'story.txt',
+        'storyboard.html',
+        'storyboard.pdf',
+      ]);
+      // The storyboard shows the scenes that arrived, and only those.
+      const storyboard = zip.entries.find((e) => e.name === 'storyboard.pdf')!.data;
+      const pages = await pdfPageTexts(storyboard);
+      expect(pages).toHaveLength(3);
+      expect(pages[1]).toMatch(/^Scene 1 /);
+      expect(pages[2]).toMatch(/^Scene 4 /);
       expect(zip.manifest.map(({ index, file, source_url }) => ({ index, file, source_url }))).toEqual([
         { index: 0, file: 'images/scene_01.png', source_url: scenes[0].image_url },
         { index: 3, file: 'images/scene_04.png', source_url: scenes[3].image_url },
@@ -217,6 +234,8 @@ describe('approved image downloads that fail, and the SSRF policy, through the w
         'images/scene_03.png',
         'scenes.json',
         'story.txt',
+        'storyboard.html',
+        'storyboard.pdf',
       ]);
     });
 
@@ -244,6 +263,8 @@ describe('approved image downloads that fail, and the SSRF policy, through the w
         'images/scene_02.png',
         'scenes.json',
         'story.txt',
+        'storyboard.html',
+        'storyboard.pdf',
       ]);
     });
   });

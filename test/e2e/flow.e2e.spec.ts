@@ -191,8 +191,13 @@ describe('the whole flow, offline (ROLE=all)', () => {
         'images/scene_01.png',
         'images/scene_03.png',
         'images/scene_04.png',
+        // The cast portraits (casting.e2e.spec.ts tests them), stored like the images.
+        'cast/Mara.png',
+        'cast/Tom.png',
+        'storyboard.pdf',
         'scenes.json',
         'story.txt',
+        'storyboard.html',
       ]);
       const preset = MEDIA_PRESETS[mediaType];
       const images = entries.filter((e) => e.name.startsWith('images/'));
@@ -214,6 +219,10 @@ describe('the whole flow, offline (ROLE=all)', () => {
       expect(byName['story.txt'].data.toString('utf8')).toBe(STORY);
       expect(byName['story.txt'].compressionMethod).toBe(8);
       expect(byName['scenes.json'].compressionMethod).toBe(8);
+      // The storyboard (its content is tested in storyboard.e2e.spec.ts): a stored PDF, a deflated page.
+      expect(byName['storyboard.pdf'].compressionMethod).toBe(0);
+      expect(byName['storyboard.pdf'].data.subarray(0, 5).toString()).toBe('%PDF-');
+      expect(byName['storyboard.html'].compressionMethod).toBe(8);
       const manifest = JSON.parse(byName['scenes.json'].data.toString('utf8')) as Record<string, unknown>[];
       expect(manifest.map((m) => m.index)).toEqual([0, 2, 3]);
       for (const entry of manifest) {
@@ -262,6 +271,8 @@ describe('the whole flow, offline (ROLE=all)', () => {
         '/health',
         '/health/live',
         '/health/ready',
+        '/info',
+        '/sessions/{session_id}/cast/{name}/regenerate',
         '/sessions/{session_id}/scenes/{index}',
         '/sessions/{session_id}/scenes/{index}/regenerate',
         '/sessions/{session_id}/scenes/{index}/select',

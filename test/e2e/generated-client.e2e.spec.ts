@@ -93,8 +93,12 @@ describe('a client generated from openapi.json (openapi-typescript + openapi-fet
       'images/scene_01.png',
       'images/scene_02.png',
       'images/scene_03.png',
+      'cast/Mara.png',
+      'cast/Tomas.png',
+      'storyboard.pdf',
       'scenes.json',
       'story.txt',
+      'storyboard.html',
     ]);
     expect(entries.find((entry) => entry.name === 'story.txt')?.data.toString()).toBe(STORY);
   });

@@ -76,6 +76,9 @@ describe('live providers through the real SDKs against protocol-faithful fakes',
         // expect: no outage is waited out (provider-outage.e2e.spec.ts covers that).
         PROVIDER_OUTAGE_TOLERANCE_SECONDS: '0',
         DEBUG_MODE: 'true',
+        // These tests count the scenes' image tasks and script their faults in order; the casting step's
+        // portraits would come first (casting-live.e2e.spec.ts covers them against these fakes).
+        CAST_PORTRAITS_MAX: '0',
       },
       undefined,
       logger,
@@ -132,6 +135,8 @@ describe('live providers through the real SDKs against protocol-faithful fakes',
       'images/scene_04.png',
       'scenes.json',
       'story.txt',
+      'storyboard.html',
+      'storyboard.pdf',
     ]);
     // Each image is byte for byte what Runware's image host serves at that scene's URL.
     for (const index of [1, 3]) {

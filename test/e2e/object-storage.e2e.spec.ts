@@ -1,13 +1,16 @@
 import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { readdirSync } from 'node:fs';
 import * as http from 'node:http';
+import { SessionStore } from '../../src/sessions/session.store';
 import { FakeOpenRouter, startFakeOpenRouter } from '../support/fake-openrouter';
 import { FakeRunware, startFakeRunware } from '../support/fake-runware';
 import { envelopeProblem, request } from '../support/http-client';
 import { liveProviderVars } from '../support/live-vars';
+import { pdfPageTexts } from '../support/pdf-tools';
 import { CapturingLogger, startTestApp, TestApp } from '../support/test-app';
 import { pollUntil, TestEnv } from '../support/test-env';
 import { S3_ACCESS_KEY, S3_SECRET_KEY, startTestS3, TestS3 } from '../support/test-s3';
+import { readZip } from '../support/zip-reader';
 
 const STORY = 'Ada sails to the island. She finds the old map. The storm passes and the sun returns.';
 const OPENROUTER_KEY = 'sk-or-v1-S3-E2E-71c0';
@@ -16,7 +19,7 @@ const RUNWARE_KEY = 'rw-S3-E2E-5d2a';
 type Status = {
   status: string;
   download_status: string;
-  scenes: { image_url: string; download: { status: string; error: string | null } | null }[];
+  scenes: { title: string; image_url: string; download: { status: string; error: string | null } | null }[];
 };
 
 describe('the s3 storage driver against an S3-compatible server (in-process app)', () => {
@@ -121,6 +124,56 @@ describe('the s3 storage driver against an S3-compatible server (in-process app)
       s3.comeBack();
       expect((await request(`${t.url}/health/ready`)).status).toBe(200);
       expect((await fetch(status.scenes[0].image_url)).status).toBe(200);
+    });
+
+    it('keeps the storyboard PDF in the bucket beside the images, and exports it from there', async () => {
+      const { id, status } = await generate();
+      await approveAll(id);
+      // Built by the download job, under the session's prefix (so the expiry sweep below removes it too).
+      const pdfs = (await s3.keys(`${prefix}${id}/`)).filter((key) => key.includes('/storyboard/'));
+      expect(pdfs).toEqual([expect.stringMatching(/\/storyboard\/[0-9a-f]{16}\.pdf$/)]);
+      expect(pdfs[0].startsWith(`${prefix}${id}/storyboard/`)).toBe(true);
+
+      const res = await fetch(`${t.url}/download`, {
+        method: 'POST',
+        body: new URLSearchParams({ session_id: id }),
+      });
+      expect(res.status).toBe(200);
+      const zip = Buffer.from(await res.arrayBuffer());
+      expect(zip.length).toBe(Number(res.headers.get('content-length')));
+      const entries = await readZip(zip);
+      expect(entries.map((e) => e.name)).toEqual([
+        'images/scene_01.png',
+        'images/scene_02.png',
+        'images/scene_03.png',
+        'storyboard.pdf',
+        'scenes.json',
+        'story.txt',
+        'storyboard.html',
+      ]);
+      const pdf = entries.find((e) => e.name === 'storyboard.pdf')!.data;
+      expect(pdf.equals(await s3.object(pdfs[0]))).toBe(true);
+      const pages = await pdfPageTexts(pdf);
+      expect(pages).toHaveLength(4);
+      for (const [index, scene] of status.scenes.entries()) expect(pages[index + 1]).toContain(scene.title);
+
+      // A PDF that no longer matches the scenes (text changed behind the record) is built again at export
+      // time, and the superseded object is deleted from the bucket.
+      const sessions = t.app.get(SessionStore);
+      const scenes = (await sessions.get(id))!.scenes;
+      await sessions.update(id, {}, [{ ...scenes[0], title: 'A new first title' }]);
+      const again = await fetch(`${t.url}/download`, {
+        method: 'POST',
+        body: new URLSearchParams({ session_id: id }),
+      });
+      const rebuilt = (await readZip(Buffer.from(await again.arrayBuffer()))).find(
+        (e) => e.name === 'storyboard.pdf',
+      )!.data;
+      expect((await pdfPageTexts(rebuilt))[1]).toContain('A new first title');
+      const now = (await s3.keys(`${prefix}${id}/`)).filter((key) => key.includes('/storyboard/'));
+      expect(now).toHaveLength(1);
+      expect(now[0]).not.toBe(pdfs[0]);
+      expect(rebuilt.equals(await s3.object(now[0]))).toBe(true);
     });
 
     it('cuts an export short, cleanly, when its session expires and its objects go mid-stream', async () => {

@@ -159,7 +159,8 @@ describe('every answer conforms to the served OpenAPI document (Prism proxy)', (
     const plain = await api.send(`${signed.pathname}${signed.search}`);
     expect(plain.status).toBe(200);
     expect(plain.headers.get('cache-control')).toMatch(/^private/);
-    const tampered = `${signed.pathname}${signed.search.replace(/signature=./, 'signature=A')}`;
+    // Its first character changed (to one it is not), so the signature no longer matches.
+    const tampered = `${signed.pathname}${signed.search.replace(/signature=(.)/, (_, c: string) => `signature=${c === 'A' ? 'B' : 'A'}`)}`;
     expectEnvelopeOf(await api.send(tampered), 403);
     const signedFile = new URL(downloadedStatus.scenes[0].download?.file_url ?? '');
     const forged = `${signedFile.pathname}?expires=${signedFile.searchParams.get('expires')}&signature=forged`;
@@ -260,8 +261,22 @@ describe('every answer conforms to the served OpenAPI document (Prism proxy)', (
     expect(selected.status).toBe(200);
     expect(selected.json()).toMatchObject({ index: 0, version: 1 });
 
+    // The cast: a portrait drawn again (the session is not approved yet).
+    const portrait = await send(`/sessions/${id}/cast/Mara/regenerate`, 'POST', { seed: 7 });
+    expect(portrait.status).toBe(202);
+    expect(portrait.json()).toMatchObject({ session_id: id, name: 'Mara', version: 2, status: 'rendering' });
+    // Drawn before the session goes on, so no render is left running behind the cases below.
+    await pollStatus(id, (s) =>
+      (s as unknown as { cast: { name: string; version: number; status: string }[] }).cast.some(
+        (m) => m.name === 'Mara' && m.version === 2 && m.status !== 'rendering',
+      ),
+    );
+
     const approved = `/sessions/${sessionId}/scenes/0`;
     const cases: [() => Promise<Answer>, number][] = [
+      [() => sendInvalid(`/sessions/${id}/cast/Mara/regenerate`, 'POST', json({ seed: 0 })), 400],
+      [() => send(`/sessions/${id}/cast/Nobody/regenerate`, 'POST'), 404],
+      [() => send(`/sessions/${sessionId}/cast/Mara/regenerate`, 'POST'), 409],
       [() => sendInvalid(scene('0'), 'PATCH', json({ colour: 'red' })), 400],
       [() => send(scene('9'), 'PATCH', { title: 'Nowhere' }), 404],
       [() => send(approved, 'PATCH', { title: 'Too late' }), 409],

@@ -112,7 +112,13 @@ describe('live progress over server-sent events (API and worker processes)', () 
     );
     const statuses = stream.data<{ status: string; phase: string; error: string | null }>('status');
     expect(statuses.at(-1)).toEqual({ status: 'completed', phase: 'awaiting_approval', error: null });
-    expect(statuses.map((s) => s.phase)).toEqual(expect.arrayContaining(['planning', 'rendering']));
+    expect(statuses.map((s) => s.phase)).toEqual(
+      expect.arrayContaining(['planning', 'casting', 'rendering']),
+    );
+    // The portraits of the casting step came as `cast` events, before the first scene rendered.
+    const portraits = stream.data<{ cast: { name: string; status: string }[] }>('cast').at(-1)?.cast ?? [];
+    const drawn = portraits.filter((member) => member.status === 'done').length;
+    expect(drawn).toBeGreaterThan(0);
 
     // Scene events come before the status that completes the session, and end with every scene done.
     const completedAt = events.findIndex((e) => e.event === 'status' && e.data.includes('"completed"'));
@@ -131,8 +137,8 @@ describe('live progress over server-sent events (API and worker processes)', () 
       expect((await fetch(scene.image_url!)).status).toBe(200);
     }
     expect(stream.data<{ current_step: number; total_steps: number }>('progress').at(-1)).toMatchObject({
-      current_step: NUM_SCENES + 2,
-      total_steps: NUM_SCENES + 2,
+      current_step: NUM_SCENES + drawn + 2,
+      total_steps: NUM_SCENES + drawn + 2,
     });
 
     // Every event has an id (the session's version), never decreasing; the stream agrees with GET /status.

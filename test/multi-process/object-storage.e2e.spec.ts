@@ -192,7 +192,12 @@ describe('images in an S3-compatible bucket: one API and two workers, each with 
     let id: string;
     it('passes the whole flow, the API serving and exporting what the workers stored', async () => {
       id = await wholeFlow(deployment, true);
-      expect(await s3.keys(`${deployment.keyPrefix}${id}/`)).toHaveLength(2 * SCENES);
+      // The renders, the approved copies, the cast portrait (rendered, and copied for the export) and the
+      // storyboard PDF a worker built for the export.
+      const keys = await s3.keys(`${deployment.keyPrefix}${id}/`);
+      expect(keys.filter((key) => /\/(renders\/)?cast_01\.png$/.test(key))).toHaveLength(2);
+      expect(keys).toHaveLength(2 * SCENES + 2 + 1);
+      expect(keys.filter((key) => /\/storyboard\/[0-9a-f]{16}\.pdf$/.test(key))).toHaveLength(1);
     });
 
     it("removes the session's objects once it expires", async () => {
@@ -226,10 +231,13 @@ describe('images in an S3-compatible bucket: one API and two workers, each with 
 
     it('passes the whole flow, the approved images fetched from the provider into the bucket', async () => {
       const id = await wholeFlow(deployment, false);
-      // Live renders stay with the provider: only the approved downloads are objects.
-      expect(await s3.keys(`${deployment.keyPrefix}${id}/`)).toEqual(
-        [1, 2, 3, 4].map((n) => `${deployment.keyPrefix}${id}/scene_0${n}.png`),
-      );
+      // Live renders and portraits stay with the provider: only the approved downloads, the portraits
+      // copied for the export (and the storyboard PDF built from them) are objects.
+      expect(await s3.keys(`${deployment.keyPrefix}${id}/`)).toEqual([
+        ...[1, 2].map((n) => `${deployment.keyPrefix}${id}/cast_0${n}.png`),
+        ...[1, 2, 3, 4].map((n) => `${deployment.keyPrefix}${id}/scene_0${n}.png`),
+        expect.stringMatching(/\/storyboard\/[0-9a-f]{16}\.pdf$/),
+      ]);
     });
   });
 });

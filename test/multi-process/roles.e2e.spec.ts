@@ -67,6 +67,9 @@ describe('one API process and two worker processes (compiled service)', () => {
       HOST: '127.0.0.1',
       WORKER_CONCURRENCY: String(CONCURRENCY),
       ...liveProviderVars(openrouter, runware, { openrouter: OPENROUTER_KEY, runware: RUNWARE_KEY }),
+      // The test holds a worker once it has taken its share of the scenes' image tasks, counted at the
+      // fake; portraits would be counted first.
+      CAST_PORTRAITS_MAX: '0',
     });
     api = new ServiceProcess('api', { ...vars, ROLE: 'api' });
     await waitForHttp(`${url}/health/ready`, 20_000, api);
@@ -152,6 +155,8 @@ describe('one API process and two worker processes (compiled service)', () => {
       'images/scene_08.png',
       'scenes.json',
       'story.txt',
+      'storyboard.html',
+      'storyboard.pdf',
     ]);
     for (const [index, name] of [
       [0, 'images/scene_01.png'],

@@ -80,6 +80,28 @@ describe('validatePlan', () => {
     expect(validatePlan({ ...plan(1), style: 7 }, 1)).toEqual({ ok: false, error: 'style must be a string' });
   });
 
+  it('rejects a cast description that is blank or only the name: there is nothing to draw from', () => {
+    for (const description of ['', '   \n ']) {
+      const blank = { ...plan(1), cast: [{ name: 'Mara', description }] };
+      expect(validatePlan(blank, 1)).toEqual({ ok: false, error: 'cast[0].description must not be empty' });
+    }
+    const missing = { ...plan(1), cast: [{ name: 'Mara' }] };
+    expect(validatePlan(missing, 1)).toEqual({ ok: false, error: 'cast[0].description must be a string' });
+    for (const description of ['Mara', ' mara. ', '"MARA"']) {
+      const nameOnly = { ...plan(1), cast: [{ name: 'Mara', description }] };
+      expect(validatePlan(nameOnly, 1)).toEqual({
+        ok: false,
+        error:
+          'cast[0].description must say how Mara looks (age, build, hair, clothing, palette), not only the name',
+      });
+    }
+    const short = {
+      ...plan(1),
+      cast: [{ name: 'Mara', description: 'Mara, a girl of ten in a green coat' }],
+    };
+    expect(validatePlan(short, 1).ok).toBe(true);
+  });
+
   it('enforces length caps', () => {
     const long = plan(1);
     long.scenes[0].title = 'x'.repeat(121);

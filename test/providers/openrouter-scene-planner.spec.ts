@@ -40,6 +40,11 @@ function planner(overrides: Partial<AppConfig['openrouter']> = {}): OpenRouterSc
   });
 }
 
+interface CastItemSchema {
+  required: string[];
+  properties: { description: { description: string } };
+}
+
 interface SentMessage {
   role: string;
   content: string;
@@ -86,6 +91,65 @@ describe('OpenRouterScenePlanner against the fake OpenRouter', () => {
     expect(system.content).toMatch(/untrusted/);
     expect(user.content).toContain(`<story>\n${STORY}\n</story>`);
     expect(logged.lines).toEqual([]);
+  });
+
+  it('asks for a cast description concrete enough to draw from, and passes it on', async () => {
+    const plan = await planner().plan({ story: STORY, mediaType: 'cartoon', numScenes: 3 });
+
+    const [system] = sentMessages(0);
+    const castRule = system.content.split('\n').find((line) => line.startsWith('- "cast"'));
+    for (const aspect of ['age', 'build', 'hair', 'clothing', 'palette', 'Never empty']) {
+      expect(castRule).toContain(aspect);
+    }
+    const schema = (
+      fake.requests[0].body as {
+        response_format: { json_schema: { schema: { properties: { cast: { items: CastItemSchema } } } } };
+      }
+    ).response_format.json_schema.schema.properties.cast.items;
+    expect(schema.required).toEqual(['name', 'description']);
+    expect(schema.properties.description.description).toMatch(
+      /age, build, hair .*clothing .*colour palette\. Never empty/,
+    );
+
+    // The fake answers as a model that follows the rule: one concrete description per name.
+    for (const member of plan.cast) {
+      expect(member.description).toMatch(/^(a|an) [^,]+, [^,]+, [^;]+; wears [^;]+; palette .+$/);
+    }
+  });
+
+  it('repairs a cast description left blank once, quoting which one', async () => {
+    const scene = { title: 'T', passage: 'P', image_prompt: 'I', characters: ['Mara'] };
+    fake.enqueue({
+      content: JSON.stringify({
+        style: 'noir',
+        cast: [{ name: 'Mara', description: '  ' }],
+        scenes: [scene, scene],
+      }),
+    });
+    const plan = await planner().plan({ story: STORY, mediaType: 'cinematic', numScenes: 2 });
+
+    expect(fake.requests).toHaveLength(2);
+    expect(sentMessages(1)[3].content).toContain('could not be used: cast[0].description must not be empty');
+    expect(plan.cast.find((member) => member.name === 'Mara')?.description.trim()).not.toBe('');
+  });
+
+  it('fails without retry when the repaired plan still describes a character by its name alone', async () => {
+    const scene = { title: 'T', passage: 'P', image_prompt: 'I', characters: ['Mara'] };
+    fake.set({
+      content: JSON.stringify({
+        style: 'noir',
+        cast: [{ name: 'Mara', description: 'Mara.' }],
+        scenes: [scene],
+      }),
+    });
+    const error = await planError(planner(), 1);
+
+    expect(error.retryable).toBe(false);
+    expect(error.message).toBe(
+      'The scene planner returned an invalid plan: cast[0].description must say how Mara looks ' +
+        '(age, build, hair, clothing, palette), not only the name',
+    );
+    expect(fake.requests).toHaveLength(2);
   });
 
   it('keeps a hostile story inside its delimiters', async () => {

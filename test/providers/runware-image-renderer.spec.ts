@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { AppConfig } from '../../src/config/app-config';
-import { SceneRenderRequest } from '../../src/domain/jobs';
+import { PortraitReference, PortraitRenderRequest, SceneRenderRequest } from '../../src/domain/jobs';
 import { ProviderError } from '../../src/providers/provider-error';
 import { providerErrorOf } from '../support/provider-errors';
 import { RunwareImageRenderer } from '../../src/providers/runware/runware-image-renderer';
@@ -44,6 +44,9 @@ function renderer(overrides: Partial<AppConfig['runware']> = {}): RunwareImageRe
     stepsOverride: undefined,
     cfgScaleOverride: undefined,
     outputFormat: 'PNG',
+    referenceMode: 'auto',
+    ipAdapterModel: 'runware:105@1',
+    ipAdapterWeight: 0.6,
     ...overrides,
   });
   renderers.push(created);
@@ -218,5 +221,254 @@ describe('RunwareImageRenderer against the fake Runware', () => {
     expect(fake.stats.tasks.imageInference).toBe(1);
     // Our own close is not a lost connection.
     expect(logged.lines).toEqual([]);
+  });
+});
+
+describe('RunwareImageRenderer with cast portraits', () => {
+  // Image UUIDs as Runware returns them for the portraits; the pipeline passes them back as references.
+  const mara: PortraitReference = { name: 'Mara', image: '3f1c8a52-9d4e-4b7a-8c21-5e6f7a8b9c0d', seed: 11 };
+  const tobin: PortraitReference = { name: 'Tobin', image: 'a0b1c2d3-e4f5-4a6b-9c8d-7e6f5a4b3c2d', seed: 12 };
+  const wren: PortraitReference = {
+    name: 'Wren',
+    image: 'https://im.runware.ai/image/ws/2/ii/wren.png',
+    seed: 13,
+  };
+
+  const scene = (references?: PortraitReference[], sceneIndex = 0): SceneRenderRequest => ({
+    ...request(sceneIndex),
+    references,
+  });
+  const portrait: PortraitRenderRequest = {
+    sessionId: 'session-1',
+    castIndex: 0,
+    name: 'Mara',
+    description: 'a wiry girl of twelve, cropped red hair, green oilskin coat',
+    prompt: 'Cinematic film still. Character sheet, full figure, neutral pose: Mara, a wiry girl of twelve',
+    negativePrompt: null,
+    mediaType: 'cinematic',
+    seed: 424242,
+  };
+  const lastTask = () => fake.stats.imageTasks[fake.stats.imageTasks.length - 1];
+
+  it('renders a portrait upright in the media type model, without references, returning its image UUID', async () => {
+    const image = await renderer().renderPortrait(portrait);
+
+    const [task] = fake.stats.imageTasks;
+    expect(task).toMatchObject({
+      positivePrompt: portrait.prompt,
+      seed: 424242,
+      model: 'runware:101@1',
+      width: 768,
+      height: 1024,
+      referenceImages: undefined,
+      ipAdapters: undefined,
+    });
+    expect(image.reference).toBe(task.imageUUIDs[0]);
+    expect(image).toMatchObject({ referenceMode: null, seed: 424242, model: 'runware:101@1' });
+    expect(image.source).toEqual({ kind: 'remote', url: image.imageUrl });
+    expect(new URL(image.imageUrl).host).toBe(fake.imageHost);
+    expect(logged.lines).toEqual([]);
+  });
+
+  it("renders a scene from a portrait's returned reference, as an IP-Adapter of the preset's FLUX.1 dev", async () => {
+    const r = renderer();
+    const face = await r.renderPortrait(portrait);
+    const image = await r.render(scene([{ name: 'Mara', image: face.reference!, seed: portrait.seed }]));
+
+    expect(lastTask().ipAdapters).toEqual([
+      { model: 'runware:105@1', weight: 0.6, guideImage: face.reference },
+    ]);
+    expect(lastTask().referenceImages).toBeUndefined();
+    expect(image.referenceMode).toBe('ip-adapters');
+    expect(image.reference).toBe(lastTask().imageUUIDs[0]);
+    expect(image.referencesRefused).toBeUndefined();
+  });
+
+  it('passes every portrait as an IP-Adapter with the configured model and weight', async () => {
+    const image = await renderer({
+      referenceMode: 'ip-adapters',
+      ipAdapterModel: 'runware:55@1',
+      ipAdapterWeight: 0.35,
+    }).render(scene([mara, tobin, wren]));
+
+    expect(lastTask().ipAdapters).toEqual(
+      [mara, tobin, wren].map((ref) => ({ model: 'runware:55@1', weight: 0.35, guideImage: ref.image })),
+    );
+    expect(lastTask().referenceImages).toBeUndefined();
+    expect(image.referenceMode).toBe('ip-adapters');
+  });
+
+  it('passes the portraits as referenceImages in reference-images mode, whatever the model', async () => {
+    const image = await renderer({ referenceMode: 'reference-images' }).render(scene([mara, wren]));
+
+    expect(lastTask()).toMatchObject({ model: 'runware:101@1', referenceImages: [mara.image, wren.image] });
+    expect(lastTask().ipAdapters).toBeUndefined();
+    expect(image.referenceMode).toBe('reference-images');
+  });
+
+  it.each(['runware:106@1', 'bfl:3@1', 'BFL:4@1'])(
+    'picks referenceImages in auto mode for the FLUX.1 Kontext model %s set by RUNWARE_MODEL_*',
+    async (kontext) => {
+      const image = await renderer({ modelOverrides: { cinematic: kontext } }).render(scene([mara]));
+
+      expect(lastTask()).toMatchObject({ model: kontext, referenceImages: [mara.image] });
+      expect(lastTask().ipAdapters).toBeUndefined();
+      expect(image.referenceMode).toBe('reference-images');
+    },
+  );
+
+  it('picks IP-Adapters in auto mode for a model not known to take referenceImages', async () => {
+    const image = await renderer({ modelOverrides: { cinematic: 'civitai:4384@128713' } }).render(
+      scene([mara]),
+    );
+    expect(lastTask().ipAdapters).toEqual([{ model: 'runware:105@1', weight: 0.6, guideImage: mara.image }]);
+    expect(image.referenceMode).toBe('ip-adapters');
+  });
+
+  it('sends FLUX.1 Kontext at most the two reference images it takes, the first ones', async () => {
+    const image = await renderer({ modelOverrides: { cinematic: 'runware:106@1' } }).render(
+      scene([mara, tobin, wren], 3),
+    );
+    expect(lastTask().referenceImages).toEqual([mara.image, tobin.image]);
+    expect(image.referenceMode).toBe('reference-images');
+    expect(logged.lines).toEqual([
+      `debug runware:106@1 takes at most 2 reference images: scene 3 gets those of Mara, Tobin of its 3 cast members ${CONTEXT}`,
+    ]);
+  });
+
+  it('sends no references when RUNWARE_REFERENCE_MODE is off', async () => {
+    const image = await renderer({ referenceMode: 'off' }).render(scene([mara, tobin]));
+    expect(lastTask()).toMatchObject({ referenceImages: undefined, ipAdapters: undefined });
+    expect(image.referenceMode).toBeNull();
+    expect(image.reference).toBe(lastTask().imageUUIDs[0]);
+  });
+
+  it('renders a scene without cast (or with an empty one) from text alone', async () => {
+    const r = renderer();
+    const images = [await r.render(scene()), await r.render(scene([]))];
+    for (const task of fake.stats.imageTasks) {
+      expect(task).toMatchObject({
+        referenceImages: undefined,
+        ipAdapters: undefined,
+        width: 1024,
+        height: 576,
+      });
+    }
+    expect(images.map((i) => i.referenceMode)).toEqual([null, null]);
+  });
+
+  it('drops references Runware could not take (paths, plain-http or credentialed URLs), keeping the rest', async () => {
+    const dataUri =
+      'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==';
+    const image = await renderer({ referenceMode: 'reference-images' }).render(
+      scene(
+        [
+          { name: 'Ada', image: 'http://localhost:3000/v1/sessions/s/cast/ada.png', seed: 1 },
+          mara,
+          { name: 'Bo', image: 'sessions/s/cast/bo.png', seed: 2 },
+          { name: 'Cy', image: 'https://user:pw@im.runware.ai/cy.png', seed: 3 },
+          wren,
+          { name: 'Di', image: dataUri, seed: 4 },
+        ],
+        2,
+      ),
+    );
+
+    expect(lastTask().referenceImages).toEqual([mara.image, wren.image, dataUri]);
+    expect(image.referenceMode).toBe('reference-images');
+    expect(logged.lines).toEqual([
+      `warn Not passing the portraits of Ada, Bo, Cy to scene 2: not a Runware image UUID, https URL or data URI ${CONTEXT}`,
+    ]);
+  });
+
+  it('renders from text alone when none of the references is usable', async () => {
+    const image = await renderer().render(scene([{ name: 'Ada', image: 'cast/ada.png', seed: 1 }]));
+    expect(lastTask()).toMatchObject({ referenceImages: undefined, ipAdapters: undefined });
+    expect(image.referenceMode).toBeNull();
+  });
+
+  it.each([
+    ['ip-adapters', 'ip-adapters', 'ipAdapters'],
+    ['reference-images', 'reference-images', 'referenceImages'],
+    ['ip-adapters', 'both', 'ipAdapters'],
+  ] as const)(
+    'renders again once without references when the model refuses %s (fake refusing %s)',
+    async (referenceMode, refuseReferences, parameter) => {
+      fake.set({ refuseReferences });
+      const image = await renderer({ referenceMode }).render(scene([mara, tobin], 4));
+
+      const [refused, retried] = fake.stats.imageTasks;
+      expect(fake.stats.imageTasks).toHaveLength(2);
+      expect(refused[parameter]).toHaveLength(2);
+      expect(refused.imageUUIDs).toEqual([]);
+      expect(retried).toMatchObject({ referenceImages: undefined, ipAdapters: undefined, seed: 424242 });
+      expect(retried.positivePrompt).toBe(refused.positivePrompt);
+      expect(fake.stats.referencesRefused).toBe(1);
+      expect(image.referenceMode).toBeNull();
+      expect(image.reference).toBe(retried.imageUUIDs[0]);
+      expect(image.referencesRefused).toMatch(
+        new RegExp(`^invalid\\w+ \\(${parameter}\\): Invalid value for ${parameter}`),
+      );
+      expect(logged.lines).toEqual([
+        `warn Runware refused the references of scene 4 (${image.referencesRefused}); rendering it from text alone ${CONTEXT}`,
+      ]);
+    },
+  );
+
+  it('does not refuse what the model takes: a fake refusing IP-Adapters renders referenceImages', async () => {
+    fake.set({ refuseReferences: 'ip-adapters' });
+    const image = await renderer({ referenceMode: 'reference-images' }).render(scene([mara]));
+    expect(fake.stats.imageTasks).toHaveLength(1);
+    expect(image.referenceMode).toBe('reference-images');
+    expect(image.referencesRefused).toBeUndefined();
+  });
+
+  it('treats an "unsupported" error naming no parameter as a refusal, and says so without secrets', async () => {
+    fake.enqueue({
+      error: {
+        code: 'unsupportedFeature',
+        message: `This feature is not supported for the selected model (key ${KEY}). See https://ops:hunter2@docs.example.com/models?token=abc#ip`,
+      },
+    });
+    const image = await renderer().render(scene([mara]));
+
+    expect(fake.stats.imageTasks).toHaveLength(2);
+    expect(image.referencesRefused).toBe(
+      'unsupportedFeature: This feature is not supported for the selected model (key [redacted]). See https://docs.example.com/models',
+    );
+    for (const secret of [KEY, 'hunter2', 'ops:', 'token'])
+      expect(image.referencesRefused).not.toContain(secret);
+  });
+
+  it('fails as before when the error names another parameter, without rendering again', async () => {
+    fake.enqueue({ fault: 'invalidParameter' });
+    const error = await providerErrorOf(renderer().render(scene([mara])));
+    expect(error.retryable).toBe(false);
+    expect(error.message).toMatch(/rejected the request parameters \(width\)/);
+    expect(fake.stats.imageTasks).toHaveLength(1);
+  });
+
+  it.each([
+    ['providerError', true, /model provider timed out/],
+    ['insufficientCredits', false, /insufficient credit/],
+    ['invalidApiKey', false, /^Runware rejected the API key$/],
+  ] as const)(
+    'fails a %s of a task with references as before (retryable=%s)',
+    async (fault, retryable, message) => {
+      fake.enqueue({ fault });
+      const error = await providerErrorOf(renderer().render(scene([mara])));
+      expect(error).toMatchObject({ retryable });
+      expect(error.message).toMatch(message);
+      expect(fake.stats.imageTasks).toHaveLength(1);
+    },
+  );
+
+  it("reports the text-only render's own failure as usual after a refusal", async () => {
+    fake.enqueue({ refuseReferences: 'ip-adapters' }, { fault: 'providerError' });
+    const error = await providerErrorOf(renderer().render(scene([mara])));
+    expect(error.retryable).toBe(true);
+    expect(error.message).toMatch(/model provider timed out \(timeoutProvider\)/);
+    expect(fake.stats.imageTasks).toHaveLength(2);
+    expect(fake.stats.imageTasks[1]).toMatchObject({ ipAdapters: undefined });
   });
 });

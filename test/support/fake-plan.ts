@@ -58,10 +58,7 @@ function textOf(content: unknown): string {
 
 export function fakePlan(story: string, numScenes: number): FakePlan {
   const passages = splitInto(story || 'An empty page.', numScenes);
-  const cast = recurringNames(story).map((name) => ({
-    name,
-    description: `${name}: the same face, hair, build and clothes in every scene`,
-  }));
+  const cast = recurringNames(story).map((name) => ({ name, description: lookOf(name) }));
   return {
     style: 'Soft painterly light, muted palette, consistent character design',
     cast,
@@ -72,6 +69,36 @@ export function fakePlan(story: string, numScenes: number): FakePlan {
       characters: cast.filter((member) => passage.includes(member.name)).map((member) => member.name),
     })),
   };
+}
+
+const AGES = ['a child of about nine', 'a woman in her thirties', 'a man in his fifties', 'a teenage boy'];
+const BUILDS = ['slight build', 'stocky build', 'tall and lean', 'average build'];
+const HAIR = ['short black curls', 'long red braids', 'grey hair in a low bun', 'messy sandy-blond hair'];
+const CLOTHES = [
+  'a green wool coat over a yellow jumper and brown boots',
+  'a navy pea jacket, grey trousers and black boots',
+  'a patched orange raincoat, blue jeans and red wellingtons',
+  'a cream knitted cardigan, a plaid skirt and brown shoes',
+];
+const PALETTES = [
+  'green, mustard and brown',
+  'navy, grey and white',
+  'orange, blue and red',
+  'cream and plaid red',
+];
+
+/**
+ * What a model answers for "age, build, hair, clothing, palette": concrete, and the same for the same name
+ * (picked by a hash of it), so tests can tell characters apart by their descriptions.
+ */
+export function lookOf(name: string): string {
+  let hash = 7;
+  for (const ch of name) hash = (hash * 31 + ch.charCodeAt(0)) >>> 0;
+  const pick = (items: string[], shift: number) => items[(hash >>> shift) % items.length];
+  return (
+    `${pick(AGES, 0)}, ${pick(BUILDS, 3)}, ${pick(HAIR, 6)}; wears ${pick(CLOTHES, 9)}; ` +
+    `palette ${pick(PALETTES, 12)}`
+  );
 }
 
 /** Splits along sentences into exactly `n` non-empty parts (falls back to words, then repeats). */

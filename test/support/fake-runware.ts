@@ -37,6 +37,34 @@ export interface FakeRunwareBehaviour {
    * error (authentication still works), counted in `stats.injected.outage`.
    */
   outageUntil?: number;
+  /**
+   * Refuse image references, as Runware refuses a parameter the model does not take: a task carrying a
+   * refused (non-empty) `referenceImages` or `ipAdapters` fails at once with an error naming the parameter,
+   * counted in `stats.referencesRefused`. Tasks without them render as usual.
+   */
+  refuseReferences?: FakeReferenceParameter | 'both';
+}
+
+/** Runware's two ways of passing image references, as RUNWARE_REFERENCE_MODE names them. */
+export type FakeReferenceParameter = 'reference-images' | 'ip-adapters';
+
+/** One imageInference task as the fake received it. */
+export interface FakeImageTask {
+  taskUUID: string;
+  /** The connection (1-based, in accept order) that sent it. */
+  connection: number;
+  positivePrompt: unknown;
+  seed: unknown;
+  model: unknown;
+  width: unknown;
+  height: unknown;
+  /** As sent; undefined when the task had none. */
+  referenceImages: unknown;
+  /** As sent (`[{model, weight, guideImage}]`); undefined when the task had none. */
+  ipAdapters: unknown;
+  /** The `imageUUID`s of the images sent back for it: empty until it is answered, and when it failed. */
+  imageUUIDs: string[];
+  at: number;
 }
 
 export interface FakeRunwareOptions {
@@ -58,10 +86,12 @@ export interface FakeRunwareStats {
   connections: number;
   /** Tasks received, by taskType (authentication, ping, imageInference…). */
   tasks: Record<string, number>;
-  /** Every imageInference task, with the connection (1-based, in accept order) that sent it. */
-  imageTasks: { taskUUID: string; connection: number; positivePrompt: unknown; seed: unknown; at: number }[];
+  /** Every imageInference task, in the order received. */
+  imageTasks: FakeImageTask[];
   /** Random faults injected so far, by kind (drop, disconnect, providerError), and tasks failed by an outage. */
   injected: Record<string, number>;
+  /** Tasks failed by `refuseReferences`. */
+  referencesRefused: number;
 }
 
 export interface FakeRunware {
@@ -161,22 +191,30 @@ export async function startFakeRunware(options: FakeRunwareOptions = {}): Promis
         taskUUID,
       });
     }
-    stats.imageTasks.push({
+    const record: FakeImageTask = {
       taskUUID,
       connection,
       positivePrompt: task.positivePrompt,
       seed: task.seed,
+      model: task.model,
+      width: task.width,
+      height: task.height,
+      referenceImages: task.referenceImages,
+      ipAdapters: task.ipAdapters,
+      imageUUIDs: [],
       at: Date.now(),
-    });
-    imageInference(socket, task, taskUUID, behaviours.next());
+    };
+    stats.imageTasks.push(record);
+    imageInference(socket, task, record, behaviours.next());
   }
 
   function imageInference(
     socket: WebSocket,
     task: Task,
-    taskUUID: string,
+    record: FakeImageTask,
     behaviour: FakeRunwareBehaviour,
   ): void {
+    const { taskUUID } = record;
     const taskType = 'imageInference';
     const randomly = behaviour.fault || behaviour.error ? undefined : randomFault(behaviour, random);
     const fault = behaviour.fault ?? randomly;
@@ -197,6 +235,11 @@ export async function startFakeRunware(options: FakeRunwareOptions = {}): Promis
         taskType,
         taskUUID,
       });
+    }
+    const refusal = referenceRefusal(task, behaviour.refuseReferences);
+    if (refusal) {
+      stats.referencesRefused++;
+      return sendError(socket, { ...refusal, taskType, taskUUID });
     }
     if (behaviour.outageUntil !== undefined && Date.now() < behaviour.outageUntil) {
       stats.injected.outage = (stats.injected.outage ?? 0) + 1;
@@ -263,6 +306,7 @@ export async function startFakeRunware(options: FakeRunwareOptions = {}): Promis
     later(behaviour.latencyMs, () => {
       const data = Array.from({ length: count }, (_, i) => {
         const imageUUID = randomUUID();
+        record.imageUUIDs.push(imageUUID);
         return {
           taskType,
           taskUUID,
@@ -299,6 +343,38 @@ export async function startFakeRunware(options: FakeRunwareOptions = {}): Promis
   };
 }
 
+/**
+ * The error of a task whose references the behaviour refuses, shaped like Runware's parameter errors
+ * (`invalid<Parameter>` codes, "Invalid value for … parameter." messages, the parameter named, a link to its
+ * documentation). The exact code Runware uses for a model that does not take a parameter is not documented.
+ */
+function referenceRefusal(
+  task: Task,
+  refuse: FakeRunwareBehaviour['refuseReferences'],
+): Record<string, unknown> | undefined {
+  if (!refuse) return undefined;
+  const refuses = (parameter: FakeReferenceParameter) => refuse === 'both' || refuse === parameter;
+  const model = typeof task.model === 'string' ? task.model : 'the selected model';
+  const sent = (value: unknown) => Array.isArray(value) && value.length > 0;
+  if (refuses('reference-images') && sent(task.referenceImages)) {
+    return {
+      code: 'invalidReferenceImages',
+      message: `Invalid value for referenceImages parameter. The model ${model} does not support reference images.`,
+      parameter: 'referenceImages',
+      documentation: 'https://runware.ai/docs/en/image-inference/api-reference#request-referenceimages',
+    };
+  }
+  if (refuses('ip-adapters') && sent(task.ipAdapters)) {
+    return {
+      code: 'invalidIpAdapters',
+      message: `Invalid value for ipAdapters parameter. IP-Adapters are not supported for the model ${model}.`,
+      parameter: 'ipAdapters',
+      documentation: 'https://runware.ai/docs/en/image-inference/api-reference#request-ipadapters',
+    };
+  }
+  return undefined;
+}
+
 function randomFault(behaviour: FakeRunwareBehaviour, random: () => number): FakeRunwareFault | undefined {
   const { faults } = behaviour;
   if (!faults) return undefined;
@@ -321,7 +397,7 @@ function sendError(socket: WebSocket, error: Record<string, unknown>): void {
 }
 
 function emptyStats(): FakeRunwareStats {
-  return { connections: 0, tasks: {}, imageTasks: [], injected: {} };
+  return { connections: 0, tasks: {}, imageTasks: [], injected: {}, referencesRefused: 0 };
 }
 
 function listen(server: http.Server, port: number): Promise<void> {

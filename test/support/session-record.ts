@@ -23,6 +23,7 @@ export function session(overrides: Partial<SessionRecord> = {}): SessionRecord {
     download_status: 'not_started',
     download_error: null,
     downloads: {},
+    cast_downloads: {},
     webhook: null,
     created_at: '',
     updated_at: '',

@@ -1,4 +1,4 @@
-import { charactersIn, findRecurringNames } from '../../src/providers/offline/cast-sheet';
+import { charactersIn, findRecurringNames, offlineCastSheet } from '../../src/providers/offline/cast-sheet';
 import { OfflineScenePlanner, titleOf } from '../../src/providers/offline/offline-scene-planner';
 import { codePointLength, splitStory } from '../../src/providers/offline/story-splitter';
 
@@ -63,6 +63,34 @@ describe('cast sheet', () => {
 
   it('ignores sentence-opening words, pronouns and all-caps words', () => {
     expect(findRecurringNames('The cat sat. The dog ran. He ran. He sat. NASA called NASA.')).toEqual([]);
+  });
+
+  it('describes each character concretely enough to draw: age, build, hair, clothing, palette', () => {
+    const [mara, tom] = offlineCastSheet('Mara met Tom. Later Mara smiled at Tom and Mara waved.');
+    for (const member of [mara, tom]) {
+      expect(member.description).toMatch(
+        /^recurring character, (a|an) [^,]+, [\w-]+ build, [^;]+ hair; wears a [^;]+; palette [\w ]+ and [\w ]+; same face, hair, build and clothing in every scene$/,
+      );
+    }
+    expect(mara.description).not.toBe(tom.description);
+  });
+
+  it('gives a name the same description in every story, whatever else the story holds', () => {
+    const [inOne] = offlineCastSheet('Mara ran. Then Mara hid.');
+    const inOther = offlineCastSheet('Ben saw Mara. Ben and Mara and Ben sailed.').find(
+      (m) => m.name === 'Mara',
+    );
+    expect(inOther?.description).toBe(inOne.description);
+  });
+
+  it('spreads looks over many names', () => {
+    const names = ['Mara', 'Tom', 'Ana', 'Ben', 'Theo', 'Lina', 'Kofi', 'Yuki', 'Ines', 'Omar'];
+    const descriptions = names.map(
+      (name) => offlineCastSheet(`${name} came. Then ${name} went.`)[0].description,
+    );
+    expect(new Set(descriptions).size).toBe(names.length);
+    const palettes = descriptions.map((d) => /palette ([^;]+);/.exec(d)?.[1]);
+    expect(new Set(palettes).size).toBeGreaterThan(3);
   });
 
   it('matches possessives to the name', () => {

@@ -112,6 +112,7 @@ describe('ProviderBreaker (shared through Redis)', () => {
       let calls = 0;
       const inner: ImageRenderer = {
         name,
+        renderPortrait: () => Promise.reject(new Error('not used by these tests')),
         render: () => {
           const outcome = outcomes[Math.min(calls++, outcomes.length - 1)];
           return outcome

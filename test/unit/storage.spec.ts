@@ -6,7 +6,14 @@ import { Readable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { AppConfig, ConfigError } from '../../src/config/app-config';
 import { ensureStorage } from '../../src/storage/ensure-storage';
-import { downloadKey, renderKey } from '../../src/storage/image-keys';
+import {
+  contentTypeOfKey,
+  downloadKey,
+  isImageKey,
+  isStoredKey,
+  renderKey,
+  storyboardKey,
+} from '../../src/storage/image-keys';
 import { ImageNotFoundError, StorageUnavailableError } from '../../src/storage/image-storage';
 import { LocalImageStorage } from '../../src/storage/local/local-image-storage';
 
@@ -205,6 +212,37 @@ describe('LocalImageStorage', () => {
     expect(await storage.sizes('..')).toEqual(new Map());
   });
 
+  it('keeps a storyboard PDF beside the images: written, read, listed and removed like them', async () => {
+    const pdf = storyboardKey(SESSION, 'a1'.repeat(32));
+    const bytes = randomBytes(3000);
+    await storage.write(downloadKey(SESSION, 'scene_01.png'), randomBytes(10), 'image/png');
+    expect(await storage.write(pdf, chunksOf(bytes, 1024), 'application/pdf')).toEqual({
+      bytes: 3000,
+      crc32: crc32(bytes),
+    });
+    expect(files()).toEqual([
+      path.join(SESSION, 'scene_01.png'),
+      path.join(SESSION, 'storyboard', 'a1a1a1a1a1a1a1a1.pdf'),
+    ]);
+    expect((await bytesOf(await storage.read(pdf))).equals(bytes)).toBe(true);
+    expect((await storage.info(pdf))?.contentType).toBe('application/pdf');
+    expect(await storage.sizes(SESSION)).toEqual(
+      new Map([
+        [downloadKey(SESSION, 'scene_01.png'), 10],
+        [pdf, 3000],
+      ]),
+    );
+    await storage.remove(pdf);
+    expect(files()).toEqual([path.join(SESSION, 'scene_01.png')]);
+    // Removing what is not there, or a key it would never write, is not an error and removes nothing.
+    await expect(storage.remove(pdf)).resolves.toBeUndefined();
+    await expect(storage.remove(`${SESSION}/../${OTHER_SESSION}`)).resolves.toBeUndefined();
+    expect(files()).toEqual([path.join(SESSION, 'scene_01.png')]);
+    await storage.write(pdf, bytes, 'application/pdf');
+    await storage.removeSession(SESSION);
+    expect(files()).toEqual([]);
+  });
+
   it('removes every image of a session, and only that session', async () => {
     await storage.write(downloadKey(SESSION, 'scene_01.png'), randomBytes(10), 'image/png');
     await storage.write(downloadKey(SESSION, 'scene_02.jpg'), randomBytes(10), 'image/jpeg');
@@ -259,5 +297,33 @@ describe('LocalImageStorage', () => {
     expect((error as ConfigError).variable).toBe('IMAGE_DIR');
     expect((error as ConfigError).message).toMatch(/^Invalid configuration: IMAGE_DIR is not usable: /);
     expect((error as ConfigError).message).not.toContain('\n');
+  });
+});
+
+describe('storyboard keys', () => {
+  const fingerprint = '0123456789abcdef'.repeat(4);
+
+  it('name the PDF by its fingerprint, under the session, as a key the drivers store but /static does not serve', () => {
+    const key = storyboardKey(SESSION, fingerprint);
+    expect(key).toBe(`${SESSION}/storyboard/0123456789abcdef.pdf`);
+    expect(isStoredKey(key)).toBe(true);
+    expect(isImageKey(key)).toBe(false);
+    expect(contentTypeOfKey(key)).toBe('application/pdf');
+  });
+
+  it('refuse a fingerprint that is not a sha256 in hex', () => {
+    expect(() => storyboardKey(SESSION, '../x')).toThrow();
+    expect(() => storyboardKey(SESSION, fingerprint.toUpperCase())).toThrow();
+  });
+
+  it.each([
+    `${SESSION}/storyboard/0123456789abcde.pdf`,
+    `${SESSION}/storyboard/0123456789abcdeg.pdf`,
+    `${SESSION}/storyboard/../0123456789abcdef.pdf`,
+    `${SESSION}/0123456789abcdef.pdf`,
+    `${SESSION}/storyboard/0123456789abcdef.png`,
+    `${SESSION}/renders/storyboard/0123456789abcdef.pdf`,
+  ])('are never %j', (key) => {
+    expect(isStoredKey(key)).toBe(false);
   });
 });

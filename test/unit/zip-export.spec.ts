@@ -5,8 +5,9 @@ import * as path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { ZipExportService } from '../../src/download/zip-export.service';
+import { ZipWriter } from '../../src/download/zip-writer';
 import { newScene, SceneDownload, SessionRecord } from '../../src/domain/session.model';
-import { downloadKey } from '../../src/storage/image-keys';
+import { downloadKey, storyboardKey } from '../../src/storage/image-keys';
 import { LocalImageStorage } from '../../src/storage/local/local-image-storage';
 import { session } from '../support/session-record';
 import { readZip } from '../support/zip-reader';
@@ -55,14 +56,14 @@ describe('ZipExportService.collectImages', () => {
 
   it('uses the CRC recorded at download time when the file still has the recorded size', async () => {
     // A deliberately different recorded value shows which source was used.
-    const images = await service.collectImages(sessionWith({ 0: done('scene_01.png', { crc32: 42 }) }));
+    const { images } = await service.collectImages(sessionWith({ 0: done('scene_01.png', { crc32: 42 }) }));
     expect(images).toEqual([
       { index: 0, file: 'scene_01.png', key: `${SESSION_A}/scene_01.png`, size: bytes.length, crc: 42 },
     ]);
   });
 
   it('computes the CRC when the record has none (older sessions) or the size no longer matches', async () => {
-    const images = await service.collectImages(
+    const { images } = await service.collectImages(
       sessionWith({
         1: done('scene_02.png', {}),
         2: done('scene_03.png', { crc32: 42, bytes: 10 }),
@@ -75,21 +76,38 @@ describe('ZipExportService.collectImages', () => {
   });
 
   it('skips images that are missing from the storage or have names outside the scene pattern', async () => {
-    const images = await service.collectImages(
+    const { images } = await service.collectImages(
       sessionWith({ 0: done('scene_09.png', { crc32: 1 }), 1: done('../../etc/passwd', { crc32: 1 }) }),
     );
     expect(images).toEqual([]);
   });
+
+  it('hands on the one listing it made: every object of the session, storyboard PDFs included', async () => {
+    const pdf = storyboardKey(SESSION_A, 'ab'.repeat(32));
+    await storage.write(pdf, Buffer.from('%PDF-1.3 stand-in'), 'application/pdf');
+    const { stored } = await service.collectImages(sessionWith({ 0: done('scene_01.png', { crc32: 42 }) }));
+    expect(stored).toEqual(
+      new Map([
+        [downloadKey(SESSION_A, 'scene_01.png'), bytes.length],
+        [downloadKey(SESSION_A, 'scene_02.png'), bytes.length],
+        [downloadKey(SESSION_A, 'scene_03.png'), bytes.length],
+        [pdf, 17],
+      ]),
+    );
+  });
 });
 
 describe('ZipExportService.archive', () => {
-  it('stores each approved image byte for byte under its scene name, with CRC-32s that match', async () => {
-    const service = new ZipExportService(storage);
-    // Different bytes per scene, so an image filed under the wrong scene cannot pass.
-    const images = new Map([
-      [0, randomBytes(3000)],
-      [2, randomBytes(4000)],
-    ]);
+  let service: ZipExportService;
+  // Different bytes per scene, so an image filed under the wrong scene cannot pass.
+  const images = new Map([
+    [0, randomBytes(3000)],
+    [2, randomBytes(4000)],
+  ]);
+  let record: SessionRecord;
+
+  beforeAll(async () => {
+    service = new ZipExportService(storage);
     const downloads: Record<number, SceneDownload> = {};
     for (const [index, bytes] of images) {
       const file = `scene_0${index + 1}.png`;
@@ -103,7 +121,7 @@ describe('ZipExportService.archive', () => {
         crc32: crc32(bytes),
       };
     }
-    const record = session({
+    record = session({
       id: SESSION_B,
       status: 'completed',
       scenes: [0, 1, 2].map((index) =>
@@ -120,16 +138,23 @@ describe('ZipExportService.archive', () => {
       downloads,
       completed_at: '2026-03-04T05:06:08Z',
     });
+  });
 
-    const writer = service.archive(record, 'The story.', await service.collectImages(record), 'http://x');
+  async function zipOf(writer: ZipWriter): Promise<Buffer> {
     const out = new PassThrough();
     const chunks: Buffer[] = [];
     out.on('data', (chunk: Buffer) => chunks.push(chunk));
     await writer.write(out);
     const zip = Buffer.concat(chunks);
     expect(zip.length).toBe(writer.totalBytes());
+    return zip;
+  }
 
-    const entries = await readZip(zip);
+  it('stores each approved image byte for byte under its scene name, with CRC-32s that match', async () => {
+    const { images: exported } = await service.collectImages(record);
+    const entries = await readZip(
+      await zipOf(service.archive(record, 'The story.', { images: exported, cast: [] }, 'http://x')),
+    );
     expect(entries.map((e) => e.name)).toEqual([
       'images/scene_01.png',
       'images/scene_03.png',
@@ -144,5 +169,31 @@ describe('ZipExportService.archive', () => {
       { index: 0, file: 'images/scene_01.png', title: 'Scene 1', source_url: 'https://im.example/0.png' },
       { index: 2, file: 'images/scene_03.png', title: 'Scene 3', source_url: 'https://im.example/2.png' },
     ]);
+  });
+
+  it('adds extra entries: stored files after the images, texts deflated after story.txt', async () => {
+    const pdf = Buffer.from('%PDF-1.3 stand-in for a storyboard');
+    const key = storyboardKey(SESSION_B, 'cd'.repeat(32));
+    const written = await storage.write(key, pdf, 'application/pdf');
+    const { images: exported } = await service.collectImages(record);
+    const extra = {
+      files: [
+        { name: 'storyboard.pdf', open: () => storage.read(key), size: written.bytes, crc: written.crc32 },
+      ],
+      texts: [{ name: 'storyboard.html', text: '<!doctype html><p>Storyboard</p>' }],
+    };
+    const entries = await readZip(
+      await zipOf(service.archive(record, 'The story.', { images: exported, cast: [] }, 'http://x', extra)),
+    );
+    expect(entries.map((e) => [e.name, e.compressionMethod])).toEqual([
+      ['images/scene_01.png', 0],
+      ['images/scene_03.png', 0],
+      ['storyboard.pdf', 0],
+      ['scenes.json', 8],
+      ['story.txt', 8],
+      ['storyboard.html', 8],
+    ]);
+    expect(entries[2].data.equals(pdf)).toBe(true);
+    expect(entries[5].data.toString('utf8')).toBe('<!doctype html><p>Storyboard</p>');
   });
 });

@@ -1,4 +1,5 @@
 import { CastMember } from '../../domain/session.model';
+import { characterLook, describeLook } from './character-look';
 
 /** Capitalised words that open sentences or are common enough to never be a character's name. */
 const NOT_NAMES = new Set(
@@ -37,11 +38,17 @@ export function findRecurringNames(story: string): string[] {
     .map(([name]) => name);
 }
 
+/**
+ * The recurring characters, each with a look concrete enough to draw from (age, build, hair, clothing,
+ * palette), the same for the same name in every session.
+ */
 export function offlineCastSheet(story: string): CastMember[] {
-  return findRecurringNames(story).map((name) => ({
-    name,
-    description: `recurring character ${name}; same face, hair, build and clothing in every scene`,
-  }));
+  return findRecurringNames(story).map((name) => ({ name, description: offlineDescription(name) }));
+}
+
+export function offlineDescription(name: string): string {
+  const look = describeLook(characterLook(name));
+  return `recurring character, ${look}; same face, hair, build and clothing in every scene`;
 }
 
 /** Names of the cast that appear in a passage (whole-word match). */

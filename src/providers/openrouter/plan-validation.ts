@@ -27,11 +27,13 @@ export type PlanValidation = { ok: true; plan: ValidPlan } | { ok: false; error:
 
 /**
  * Checks a parsed planner reply against the plan schema: exactly `numScenes` scenes, each with a non-empty
- * title, passage and image prompt, every string within its cap. What only enriches the plan may be missing
- * (models and routes that ignore the schema often leave it out): no style line, no cast, no character
- * lists. Common renamings (`description` for the passage, `prompt`/`imagePrompt` for the image prompt) are
- * accepted. Unknown character names are dropped (models often list a passer-by who is not in the cast) and
- * known ones are rewritten to the cast's spelling.
+ * title, passage and image prompt, every string within its cap, and each cast member with a description
+ * that says how they look (the casting step draws their portrait from it: a blank one, or one that only
+ * repeats the name, is rejected, which earns the reply its one repair). What only enriches the plan may be
+ * missing (models and routes that ignore the schema often leave it out): no style line, no cast, no
+ * character lists. Common renamings (`description` for the passage, `prompt`/`imagePrompt` for the image
+ * prompt) are accepted. Unknown character names are dropped (models often list a passer-by who is not in
+ * the cast) and known ones are rewritten to the cast's spelling.
  */
 export function validatePlan(raw: unknown, numScenes: number): PlanValidation {
   try {
@@ -95,12 +97,24 @@ function readCast(raw: unknown): CastMember[] {
       `cast[${i}].description`,
       PLAN_LIMITS.castDescriptionChars,
     );
+    if (saysNothingBeyond(description, name)) {
+      throw new PlanShapeError(
+        `cast[${i}].description must say how ${name} looks (age, build, hair, clothing, palette), ` +
+          'not only the name',
+      );
+    }
     // A repeated name would make prompt building ambiguous; the first description wins.
     if (seen.has(name.toLowerCase())) return;
     seen.add(name.toLowerCase());
     cast.push({ name, description });
   });
   return cast;
+}
+
+/** A description that is the name again ("Mara", "Mara."): nothing to draw from, so as good as empty. */
+function saysNothingBeyond(description: string, name: string): boolean {
+  const letters = (text: string) => text.toLowerCase().replace(/[^\p{L}\p{N}]+/gu, '');
+  return letters(description) === letters(name);
 }
 
 function readCharacters(
@@ -156,7 +170,10 @@ export function planJsonSchema(numScenes: number): Record<string, unknown> {
           required: ['name', 'description'],
           properties: {
             name: stringProp('The character name as used in the story.'),
-            description: stringProp('Stable visual appearance: age, face, hair, build, clothing.'),
+            description: stringProp(
+              'How the character looks, concrete enough to draw the same person in every scene: age, build, ' +
+                'hair (colour and style), clothing (garments and colours), colour palette. Never empty.',
+            ),
           },
         },
       },

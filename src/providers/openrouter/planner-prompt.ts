@@ -3,6 +3,11 @@ import { sliceCodePoints } from '../code-points';
 import { MEDIA_PRESETS } from '../media-presets';
 import { PLAN_LIMITS } from './plan-validation';
 
+/** The cast description the prompt shows as an example of "concrete enough to draw from". */
+const DESCRIPTION_EXAMPLE =
+  'a girl of about ten, slight build, red hair in two braids, green wool coat over a yellow jumper, ' +
+  'brown boots; palette green, mustard and brown';
+
 export const STORY_OPEN = '<story>';
 export const STORY_CLOSE = '</story>';
 
@@ -33,8 +38,12 @@ export function systemPrompt(numScenes: number, mediaType: MediaType): string {
     `- "scenes" has exactly ${numScenes} entries, in story order, together covering the whole story.`,
     `- "style": one line (under 300 characters) of visual style that suits a ${mediaType} rendering ` +
       `("${MEDIA_PRESETS[mediaType].style}").`,
-    `- "cast": the recurring characters (at most ${PLAN_LIMITS.castMembers}); "description" is their stable ` +
-      'visual appearance (age, face, hair, build, clothing) in under 400 characters, not their personality.',
+    `- "cast": the recurring characters (at most ${PLAN_LIMITS.castMembers}). Each "description" is how the ` +
+      'character looks, concrete enough for an illustrator to draw the same person in every scene: age, ' +
+      'build, hair (colour and style), clothing (garments and their colours) and colour palette, e.g. ' +
+      `"${DESCRIPTION_EXAMPLE}". ` +
+      'Never empty; where the story is silent, choose and keep to it. Under 400 characters; no personality ' +
+      'or backstory.',
     '- "title": a few words, under 80 characters.',
     '- "passage": the part of the story the scene shows, quoted verbatim; if it is longer than about ' +
       '150 words, quote its key sentences verbatim joined by " … ".',

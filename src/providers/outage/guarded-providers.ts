@@ -3,7 +3,7 @@ import { ImageRenderer, RenderedImage } from '../image-renderer';
 import { ProviderError } from '../provider-error';
 import { countProviderRequest, ProviderOperation, providerRequests } from '../provider-metrics';
 import { PlanRequest, ScenePlanner, StoryPlan } from '../scene-planner';
-import { SceneRenderRequest } from '../../domain/jobs';
+import { PortraitRenderRequest, SceneRenderRequest } from '../../domain/jobs';
 import { ProviderBreaker, ProviderOutageError } from './provider-breaker';
 
 /**
@@ -89,6 +89,10 @@ export class GuardedImageRenderer implements ImageRenderer {
 
   render(request: SceneRenderRequest): Promise<RenderedImage> {
     return guarded(this.breaker, this.inner.name, 'render', () => this.inner.render(request));
+  }
+
+  renderPortrait(request: PortraitRenderRequest): Promise<RenderedImage> {
+    return guarded(this.breaker, this.inner.name, 'render', () => this.inner.renderPortrait(request));
   }
 
   /** The live renderer holds a WebSocket, closed at shutdown. */

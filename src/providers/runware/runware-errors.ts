@@ -45,28 +45,49 @@ export function connectTimeoutError(connectTimeoutMs: number): ProviderError {
   return new ProviderError(`Could not connect to Runware within ${shownDuration(connectTimeoutMs)}`, true);
 }
 
-function classify(error: RunwareApiError, secret: string): ProviderError {
+/** What an API error is about, which decides whether retrying can help and what users are told. */
+export type RunwareErrorKind = 'key' | 'credit' | 'content' | 'parameters' | 'timeout' | 'other';
+
+export function errorKind(error: RunwareApiError): RunwareErrorKind {
   const { code } = error;
-  const detail = redact(error.message, secret);
-  if (isKeyError(error)) return new ProviderError('Runware rejected the API key', false);
+  if (isKeyError(error)) return 'key';
   if (
     /credit|balance|funds|payment/i.test(code) ||
     /insufficient (credit|balance|funds)/i.test(error.message)
   ) {
-    return new ProviderError('Runware account has insufficient credit', false);
+    return 'credit';
   }
-  if (/nsfw|moderat|safety|policy/i.test(code)) {
-    return new ProviderError('Runware refused the prompt (content policy)', false);
+  if (/nsfw|moderat|safety|policy/i.test(code)) return 'content';
+  if (/^(invalid|missing|unsupported)/i.test(code)) return 'parameters';
+  if (/timeout/i.test(code)) return 'timeout';
+  return 'other';
+}
+
+function classify(error: RunwareApiError, secret: string): ProviderError {
+  const { code } = error;
+  switch (errorKind(error)) {
+    case 'key':
+      return new ProviderError('Runware rejected the API key', false);
+    case 'credit':
+      return new ProviderError('Runware account has insufficient credit', false);
+    case 'content':
+      return new ProviderError('Runware refused the prompt (content policy)', false);
+    case 'parameters': {
+      const parameter = error.parameter ? ` (${redact(error.parameter, secret, 60)})` : '';
+      const detail = redact(error.message, secret);
+      return new ProviderError(
+        `Runware rejected the request parameters${parameter}: ${detail || code}`,
+        false,
+      );
+    }
+    case 'timeout':
+      return new ProviderError(`Runware's model provider timed out (${code})`, true);
+    case 'other':
+      return new ProviderError(
+        `Runware failed to render the image (${redact(code, secret, 60) || 'unknown error'})`,
+        true,
+      );
   }
-  if (/^(invalid|missing|unsupported)/i.test(code)) {
-    const parameter = error.parameter ? ` (${redact(error.parameter, secret, 60)})` : '';
-    return new ProviderError(`Runware rejected the request parameters${parameter}: ${detail || code}`, false);
-  }
-  if (/timeout/i.test(code)) return new ProviderError(`Runware's model provider timed out (${code})`, true);
-  return new ProviderError(
-    `Runware failed to render the image (${redact(code, secret, 60) || 'unknown error'})`,
-    true,
-  );
 }
 
 /** Accepts `{error: {...}}`, `{errors: [{...}]}` and a bare `{code, message}`. */

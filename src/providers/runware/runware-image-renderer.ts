@@ -3,10 +3,23 @@ import { RunwareServer } from '@runware/sdk-js';
 import { randomUUID } from 'node:crypto';
 import { AppConfig } from '../../config/app-config';
 import { ImageRenderer, RenderedImage } from '../image-renderer';
-import { SceneRenderRequest } from '../../domain/jobs';
+import { PortraitRenderRequest, SceneRenderRequest } from '../../domain/jobs';
+import { MediaType } from '../../domain/session.model';
 import { MEDIA_PRESETS } from '../media-presets';
 import { ProviderError } from '../provider-error';
 import { apiErrorOf, connectTimeoutError, isKeyError, mapRunwareError, timeoutError } from './runware-errors';
+import {
+  describeRefusal,
+  isImageUUID,
+  IpAdapter,
+  isReferenceRefusal,
+  ReferenceParams,
+  referenceImageModel,
+  referenceParameterFor,
+  referenceParams,
+  RunwareReferenceParameter,
+  usableReferences,
+} from './runware-references';
 import {
   connectionError,
   dropListener,
@@ -19,6 +32,11 @@ import {
 /** Extra time past `timeoutMs` before our own backstop fires, should the SDK never settle. */
 const BACKSTOP_MS = 2_000;
 const CONNECT_POLL_MS = 25;
+/**
+ * Cast portraits are full-figure character sheets: 3:4 upright, in multiples of 64 as Runware requires, and
+ * about as many pixels as the presets' scenes (0.6–1 MP). RUNWARE_WIDTH/HEIGHT size scenes, not portraits.
+ */
+const PORTRAIT_SIZE = { width: 768, height: 1024 };
 
 /**
  * Renders one image per call through Runware's WebSocket API with @runware/sdk-js, pinned to the exact
@@ -37,6 +55,9 @@ const CONNECT_POLL_MS = 25;
  *   removes the task's listener after a timeout. Retries belong to the job queue.
  * - A socket that drops mid-task is only noticed by the SDK when the response timeout expires; we watch the
  *   socket's `close` event to fail such a render at once.
+ * - `referenceImages` and `ipAdapters` go into the task as given (the SDK uploads only `seedImage`,
+ *   `maskImage` and ControlNet guide images), so references must already be something Runware can fetch:
+ *   see runware-references.ts.
  */
 export class RunwareImageRenderer implements ImageRenderer {
   readonly name = 'runware';
@@ -54,35 +75,38 @@ export class RunwareImageRenderer implements ImageRenderer {
     this.apiKey = config.apiKey;
   }
 
+  /**
+   * Renders a scene, from the portraits of its cast when it has them and references are not off. When the
+   * model refuses the references, renders it once more from text alone and says what Runware answered.
+   */
   async render(request: SceneRenderRequest): Promise<RenderedImage> {
+    const model = this.modelFor(request.mediaType);
     const preset = MEDIA_PRESETS[request.mediaType];
-    const model = this.config.modelOverrides[request.mediaType] ?? preset.model;
-    const sdk = await this.session();
-    const taskUUID = randomUUID();
+    const params: InferenceParams = {
+      ...this.commonParams(request, model),
+      width: this.config.widthOverride ?? preset.width,
+      height: this.config.heightOverride ?? preset.height,
+    };
+    const references = this.referencesFor(request, model);
+    if (!references) return rendered(await this.runTask(params), request.seed, model, null);
     try {
-      const image = await this.infer(sdk, taskUUID, {
-        positivePrompt: request.prompt,
-        negativePrompt: request.negativePrompt ?? preset.negativePrompt,
-        model,
-        width: this.config.widthOverride ?? preset.width,
-        height: this.config.heightOverride ?? preset.height,
-        steps: this.config.stepsOverride ?? preset.steps,
-        CFGScale: this.config.cfgScaleOverride ?? preset.cfgScale,
-        seed: request.seed,
-        numberResults: 1,
-        outputType: 'URL',
-        outputFormat: this.config.outputFormat,
-      });
-      return {
-        imageUrl: image.imageURL,
-        source: { kind: 'remote', url: image.imageURL },
-        seed: image.seed ?? request.seed,
-        model,
-      };
+      const image = await this.runTask({ ...params, ...references.params });
+      return rendered(image, request.seed, model, references.parameter);
     } catch (err) {
-      forgetTask(sdk, taskUUID);
-      throw mapRunwareError(err, this.config.timeoutMs, this.apiKey);
+      if (!(err instanceof ReferencesRefused)) throw err;
+      this.logger.warn(
+        `Runware refused the references of scene ${request.sceneIndex} (${err.description}); rendering it from text alone`,
+      );
+      const image = await this.runTask(params);
+      return { ...rendered(image, request.seed, model, null), referencesRefused: err.description };
     }
+  }
+
+  /** Renders a cast member's portrait: upright, in the media type's model and style, without references. */
+  async renderPortrait(request: PortraitRenderRequest): Promise<RenderedImage> {
+    const model = this.modelFor(request.mediaType);
+    const image = await this.runTask({ ...this.commonParams(request, model), ...PORTRAIT_SIZE });
+    return rendered(image, request.seed, model, null);
   }
 
   /** Closes the WebSocket for good (graceful shutdown); later renders fail with a retryable error. */
@@ -93,17 +117,31 @@ export class RunwareImageRenderer implements ImageRenderer {
     if (sdk) await shutdown(sdk);
   }
 
+  /** One `imageInference` task on the shared connection; fails with a ProviderError or ReferencesRefused. */
+  private async runTask(params: InferenceParams): Promise<RunwareImage> {
+    const sdk = await this.session();
+    const taskUUID = randomUUID();
+    try {
+      return await this.infer(sdk, taskUUID, params);
+    } catch (err) {
+      forgetTask(sdk, taskUUID);
+      if (err instanceof ReferencesRefused) throw err;
+      throw mapRunwareError(err, this.config.timeoutMs, this.apiKey);
+    }
+  }
+
   private infer(sdk: RunwareServer, taskUUID: string, params: InferenceParams): Promise<RunwareImage> {
     const { timeoutMs } = this.config;
+    const refusable = Boolean(params.referenceImages?.length || params.ipAdapters?.length);
     return new Promise<RunwareImage>((resolve, reject) => {
       let settled = false;
       const socket = socketOf(sdk);
-      const settle = (outcome: RunwareImage | ProviderError): void => {
+      const settle = (outcome: RunwareImage | ProviderError | ReferencesRefused): void => {
         if (settled) return;
         settled = true;
         clearTimeout(backstop);
         socket?.off('close', onClose);
-        if (outcome instanceof ProviderError) reject(outcome);
+        if (outcome instanceof ProviderError || outcome instanceof ReferencesRefused) reject(outcome);
         else resolve(outcome);
       };
       // Closed by us after a key rejection, every task on the connection shares that fate: failing them
@@ -124,7 +162,10 @@ export class RunwareImageRenderer implements ImageRenderer {
           this.keyRejected.set(sdk, raw);
           this.discard(sdk, 'Runware rejected the API key for a task');
         }
-        settle(mapRunwareError(raw, timeoutMs, this.apiKey));
+        // Checked only when the task carried references: the caller renders it again without them.
+        if (api && refusable && isReferenceRefusal(api)) {
+          settle(new ReferencesRefused(describeRefusal(api, this.apiKey)));
+        } else settle(mapRunwareError(raw, timeoutMs, this.apiKey));
       };
       const backstop = setTimeout(() => settle(timeoutError(timeoutMs)), timeoutMs + BACKSTOP_MS);
       // One listener per in-flight render: hundreds are normal on a busy worker, not a leak.
@@ -157,6 +198,66 @@ export class RunwareImageRenderer implements ImageRenderer {
         (err: unknown) => fail(err),
       );
     });
+  }
+
+  /** The media type's model, after RUNWARE_MODEL_* overrides. */
+  private modelFor(mediaType: MediaType): string {
+    return this.config.modelOverrides[mediaType] ?? MEDIA_PRESETS[mediaType].model;
+  }
+
+  /** What scenes and portraits share: prompts, model, sampling, seed and output. */
+  private commonParams(
+    request: SceneRenderRequest | PortraitRenderRequest,
+    model: string,
+  ): Omit<InferenceParams, 'width' | 'height'> {
+    const preset = MEDIA_PRESETS[request.mediaType];
+    return {
+      positivePrompt: request.prompt,
+      negativePrompt: request.negativePrompt ?? preset.negativePrompt,
+      model,
+      steps: this.config.stepsOverride ?? preset.steps,
+      CFGScale: this.config.cfgScaleOverride ?? preset.cfgScale,
+      seed: request.seed,
+      numberResults: 1,
+      outputType: 'URL',
+      outputFormat: this.config.outputFormat,
+    };
+  }
+
+  /** The scene's references as the model takes them; undefined when it is rendered from text alone. */
+  private referencesFor(
+    request: SceneRenderRequest,
+    model: string,
+  ): { parameter: RunwareReferenceParameter; params: ReferenceParams } | undefined {
+    if (!request.references?.length) return undefined;
+    const parameter = referenceParameterFor(this.config.referenceMode, model);
+    if (!parameter) return undefined;
+    const { usable, dropped } = usableReferences(request.references);
+    if (dropped.length > 0) {
+      // The pipeline passes back what `reference` returned (a Runware image UUID), so this is a bug upstream.
+      this.logger.warn(
+        `Not passing the portraits of ${dropped.join(', ')} to scene ${request.sceneIndex}: ` +
+          'not a Runware image UUID, https URL or data URI',
+      );
+    }
+    const limit = parameter === 'reference-images' ? referenceImageModel(model)?.maxImages : undefined;
+    const sent = limit === undefined ? usable : usable.slice(0, limit);
+    if (sent.length < usable.length) {
+      const names = sent.map((reference) => reference.name).join(', ');
+      this.logger.debug(
+        `${model} takes at most ${limit} reference images: scene ${request.sceneIndex} gets those of ` +
+          `${names} of its ${usable.length} cast members`,
+      );
+    }
+    if (sent.length === 0) return undefined;
+    const images = sent.map((reference) => reference.image);
+    return {
+      parameter,
+      params: referenceParams(parameter, images, {
+        model: this.config.ipAdapterModel,
+        weight: this.config.ipAdapterWeight,
+      }),
+    };
   }
 
   /** The shared SDK instance, once its WebSocket is open and authenticated. */
@@ -230,11 +331,39 @@ type InferenceParams = {
   numberResults: number;
   outputType: 'URL';
   outputFormat: 'PNG' | 'JPG' | 'WEBP';
+  referenceImages?: string[];
+  ipAdapters?: IpAdapter[];
 };
 
 interface RunwareImage {
   imageURL: string;
+  imageUUID: string | undefined;
   seed: number | undefined;
+}
+
+/** A task Runware failed because the model does not take its references; `description` is secret-free. */
+class ReferencesRefused extends Error {
+  constructor(readonly description: string) {
+    super(`Runware refused the references: ${description}`);
+    this.name = 'ReferencesRefused';
+  }
+}
+
+function rendered(
+  image: RunwareImage,
+  seed: number,
+  model: string,
+  referenceMode: RunwareReferenceParameter | null,
+): RenderedImage {
+  return {
+    imageUrl: image.imageURL,
+    source: { kind: 'remote', url: image.imageURL },
+    seed: image.seed ?? seed,
+    model,
+    // Runware takes its own images back by UUID; its https URL will do when a result has no UUID.
+    reference: image.imageUUID ?? (/^https:\/\//i.test(image.imageURL) ? image.imageURL : undefined),
+    referenceMode,
+  };
 }
 
 /** The first image of this task with an http(s) URL, from the SDK's (untyped at runtime) image list. */
@@ -242,10 +371,14 @@ function pickImage(images: unknown, taskUUID: string): RunwareImage | undefined 
   if (!Array.isArray(images)) return undefined;
   for (const image of images as unknown[]) {
     if (typeof image !== 'object' || image === null) continue;
-    const { imageURL, seed, taskUUID: owner } = image as Record<string, unknown>;
+    const { imageURL, imageUUID, seed, taskUUID: owner } = image as Record<string, unknown>;
     if (owner !== undefined && owner !== taskUUID) continue;
     if (typeof imageURL !== 'string' || !/^https?:\/\//i.test(imageURL)) continue;
-    return { imageURL, seed: typeof seed === 'number' && Number.isFinite(seed) ? seed : undefined };
+    return {
+      imageURL,
+      imageUUID: typeof imageUUID === 'string' && isImageUUID(imageUUID) ? imageUUID : undefined,
+      seed: typeof seed === 'number' && Number.isFinite(seed) ? seed : undefined,
+    };
   }
   return undefined;
 }

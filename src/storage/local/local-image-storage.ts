@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { isSessionId } from '../../sessions/session-id';
-import { contentTypeOfKey, isImageKey } from '../image-keys';
+import { contentTypeOfKey, isStoredKey } from '../image-keys';
 import {
   ByteRange,
   ImageNotFoundError,
@@ -47,7 +47,7 @@ export class LocalImageStorage implements ImageStorage {
   }
 
   async info(key: string): Promise<StoredImageInfo | null> {
-    if (!isImageKey(key)) return null;
+    if (!isStoredKey(key)) return null;
     try {
       const found = await stat(this.pathOf(key));
       if (!found.isFile()) return null;
@@ -87,11 +87,15 @@ export class LocalImageStorage implements ImageStorage {
     }
     for (const entry of entries) {
       const key = path.relative(this.root, path.join(entry.parentPath, entry.name)).split(path.sep).join('/');
-      if (!entry.isFile() || !isImageKey(key)) continue;
+      if (!entry.isFile() || !isStoredKey(key)) continue;
       const found = await stat(path.join(this.root, key)).catch(() => null);
       if (found) sizes.set(key, found.size);
     }
     return sizes;
+  }
+
+  async remove(key: string): Promise<void> {
+    if (isStoredKey(key)) await rm(this.pathOf(key), { force: true });
   }
 
   async removeSession(sessionId: string): Promise<void> {
@@ -116,7 +120,7 @@ export class LocalImageStorage implements ImageStorage {
   async close(): Promise<void> {}
 
   private pathOf(key: string): string {
-    if (!isImageKey(key)) throw new ImageNotFoundError(key);
+    if (!isStoredKey(key)) throw new ImageNotFoundError(key);
     return path.join(this.root, key);
   }
 }

@@ -11,7 +11,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
 import { S3Config, redactUrl } from '../../config/app-config';
 import { forEachWithLimit } from '../../common/concurrency';
-import { contentTypeOfKey, isImageKey } from '../image-keys';
+import { contentTypeOfKey, isStoredKey } from '../image-keys';
 import {
   ByteRange,
   ImageNotFoundError,
@@ -102,7 +102,7 @@ export class S3ImageStorage implements ImageStorage {
   }
 
   async info(key: string): Promise<StoredImageInfo | null> {
-    if (!isImageKey(key)) return null;
+    if (!isStoredKey(key)) return null;
     try {
       const head = await this.client.send(
         new HeadObjectCommand({ Bucket: this.config.bucket, Key: this.objectKey(key) }),
@@ -120,7 +120,7 @@ export class S3ImageStorage implements ImageStorage {
   }
 
   async read(key: string, range?: ByteRange): Promise<Readable> {
-    if (!isImageKey(key)) throw new ImageNotFoundError(key);
+    if (!isStoredKey(key)) throw new ImageNotFoundError(key);
     try {
       const object = await this.client.send(
         new GetObjectCommand({
@@ -140,9 +140,15 @@ export class S3ImageStorage implements ImageStorage {
     const sizes = new Map<string, number>();
     for (const object of await this.listSession(sessionId)) {
       const key = object.key.slice(this.config.prefix.length);
-      if (isImageKey(key)) sizes.set(key, object.size);
+      if (isStoredKey(key)) sizes.set(key, object.size);
     }
     return sizes;
+  }
+
+  async remove(key: string): Promise<void> {
+    if (!isStoredKey(key)) return;
+    // S3 answers 204 for a key that is not there, so a repeated removal is not an error.
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.config.bucket, Key: this.objectKey(key) }));
   }
 
   async removeSession(sessionId: string): Promise<void> {

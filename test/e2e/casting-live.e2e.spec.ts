@@ -1,0 +1,152 @@
+import { SessionStore } from '../../src/sessions/session.store';
+import { startFakeOpenRouter, FakeOpenRouter } from '../support/fake-openrouter';
+import { startFakeRunware, FakeRunware } from '../support/fake-runware';
+import { request } from '../support/http-client';
+import { liveProviderVars } from '../support/live-vars';
+import { startTestApp, TestApp } from '../support/test-app';
+import { pollUntil } from '../support/test-env';
+import { readZip } from '../support/zip-reader';
+
+/**
+ * Casting in live mode: the real @runware/sdk-js client against the fake Runware, which records the
+ * references each task carries and can refuse them or fail a portrait.
+ */
+
+const OPENROUTER_KEY = 'or-test-key-0123456789';
+const RUNWARE_KEY = 'rw-test-key-0123456789';
+const STORY = [
+  'Mara found the lantern in the attic. It glowed the moment Tom touched it.',
+  'The next morning, Mara and Tom followed its light into the forest.',
+  'At dusk Mara climbed the tower stairs alone, the lantern raised high.',
+].join('\n\n');
+
+type Status = {
+  status: string;
+  warnings: string[];
+  download_status: string;
+  cast: { name: string; status: string; error: string | null; image_url: string | null }[];
+  scenes: { index: number; characters: string[]; references: { name: string; version: number }[] }[];
+};
+
+describe('casting against the fake Runware', () => {
+  let openrouter: FakeOpenRouter;
+  let runware: FakeRunware;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    openrouter = await startFakeOpenRouter({ apiKey: OPENROUTER_KEY });
+    runware = await startFakeRunware({ apiKey: RUNWARE_KEY });
+    t = await startTestApp({
+      ...liveProviderVars(openrouter, runware, { openrouter: OPENROUTER_KEY, runware: RUNWARE_KEY }),
+      JOB_ATTEMPTS: '1',
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+    await Promise.all([openrouter.close(), runware.close()]);
+  });
+  beforeEach(() => runware.reset());
+
+  async function generate(): Promise<{ id: string; done: Status }> {
+    const res = await request<{ session_id: string }>(`${t.url}/generate`, {
+      method: 'POST',
+      json: { story_text: STORY, num_scenes: 3, media_type: 'cinematic' },
+    });
+    expect(res.status).toBe(200);
+    const id = res.body.session_id;
+    const done = await pollUntil(
+      async () => (await request<Status>(`${t.url}/status/${id}`)).body,
+      (s) => s.status !== 'processing',
+    );
+    return { id, done };
+  }
+
+  /** The fake's tasks for this session's prompts: portraits are the ones asking for a reference sheet. */
+  const tasksSince = (from: number) => runware.stats.imageTasks.slice(from);
+  const isPortraitTask = (task: { positivePrompt: unknown }) =>
+    String(task.positivePrompt).includes('Character reference sheet');
+
+  it('renders the portraits first, then each scene with exactly its characters’ portraits as IP-Adapter guides', async () => {
+    const from = runware.stats.imageTasks.length;
+    const { id, done } = await generate();
+    expect(done.status).toBe('completed');
+    expect(done.warnings).toEqual([]);
+    expect(done.cast.map((m) => [m.name, m.status])).toEqual([
+      ['Mara', 'done'],
+      ['Tom', 'done'],
+    ]);
+
+    const tasks = tasksSince(from);
+    const portraits = tasks.filter(isPortraitTask);
+    const scenes = tasks.filter((task) => !isPortraitTask(task));
+    expect(portraits).toHaveLength(2);
+    expect(scenes).toHaveLength(3);
+    // Every portrait task came before every scene task, and carried no reference itself.
+    expect(Math.max(...portraits.map((p) => p.at))).toBeLessThanOrEqual(Math.min(...scenes.map((s) => s.at)));
+    for (const portrait of portraits)
+      expect([portrait.referenceImages, portrait.ipAdapters]).toEqual([undefined, undefined]);
+
+    // The references are this session's portraits: the image UUIDs Runware gave for them.
+    const record = (await t.app.get(SessionStore).get(id))!;
+    const uuidOf = new Map(record.cast.map((m) => [m.name, m.portrait?.reference]));
+    const portraitUuids = new Set(portraits.flatMap((p) => p.imageUUIDs));
+    for (const member of record.cast) expect(portraitUuids.has(member.portrait!.reference!)).toBe(true);
+
+    for (const scene of done.scenes) {
+      const task = scenes.find((s) => String(s.positivePrompt) === record.scenes[scene.index].image_prompt);
+      expect(task).toBeDefined();
+      const guides = (
+        (task!.ipAdapters ?? []) as { model: string; weight: number; guideImage: string }[]
+      ).map((adapter) => {
+        expect(adapter).toMatchObject({ model: 'runware:105@1', weight: 0.6 });
+        return adapter.guideImage;
+      });
+      expect(guides).toEqual(scene.characters.map((name) => uuidOf.get(name)));
+      expect(scene.references).toEqual(scene.characters.map((name) => ({ name, version: 1 })));
+    }
+
+    // Approved, the portraits are copied from Runware's image host into the export.
+    await request(`${t.url}/approve`, { method: 'POST', json: { session_id: id, approved_scenes: [0, 1] } });
+    await pollUntil(
+      async () => (await request<Status>(`${t.url}/status/${id}`)).body,
+      (s) => s.download_status !== 'started',
+    );
+    const zip = await fetch(`${t.url}/download`, {
+      method: 'POST',
+      body: new URLSearchParams({ session_id: id }),
+    });
+    const names = (await readZip(Buffer.from(await zip.arrayBuffer()))).map((e) => e.name);
+    expect(names.filter((n) => n.startsWith('cast/')).sort()).toEqual(['cast/Mara.png', 'cast/Tom.png']);
+  });
+
+  it('renders the scenes from text alone, with a warning, when the model refuses the references', async () => {
+    runware.set({ refuseReferences: 'ip-adapters' });
+    const from = runware.stats.imageTasks.length;
+    const { done } = await generate();
+    expect(done.status).toBe('completed');
+    expect(done.warnings).toEqual([
+      expect.stringMatching(/refused the cast portraits as references.*text-only/),
+    ]);
+    expect(done.scenes.every((scene) => scene.references.length === 0)).toBe(true);
+    // Each scene with a cast member was tried with its guides, then once more without.
+    const scenes = tasksSince(from).filter((task) => !isPortraitTask(task));
+    const withGuides = scenes.filter((task) => Array.isArray(task.ipAdapters));
+    expect(withGuides.length).toBe(done.scenes.filter((s) => s.characters.length > 0).length);
+    expect(scenes.length).toBe(done.scenes.length + withGuides.length);
+  });
+
+  it('keeps going when a portrait fails: a warning names the character, its scenes render from the text', async () => {
+    // The casting step's tasks come first: the first one of them fails for good.
+    runware.enqueue({ fault: 'invalidParameter' });
+    const { done } = await generate();
+    expect(done.status).toBe('completed');
+    const failed = done.cast.filter((m) => m.status === 'failed');
+    expect(failed).toHaveLength(1);
+    expect(failed[0].error).toBeTruthy();
+    const name = failed[0].name;
+    expect(done.warnings).toEqual([expect.stringContaining(`The portrait of ${name} could not be rendered`)]);
+    for (const scene of done.scenes) {
+      expect(scene.references.map((r) => r.name)).toEqual(scene.characters.filter((c) => c !== name));
+    }
+  });
+});
