@@ -32,7 +32,7 @@ export async function exportStoryboard(ctx: MeasureContext): Promise<MeasureResu
       const id = randomUUID();
       const image = await writeImages(path.join(stage.imageDir, id), SCENES);
       await writeSession(stage, id, SCENES, image.length, crc32(image));
-      const board = await stage.startApi();
+      const board = await stage.startApi({ EXPORT_STORYBOARD: 'true' });
       const plain = await stage.startApi({ EXPORT_STORYBOARD: 'false' });
       // Warm the routes (module loading, JIT) with a status read, then let the processes settle.
       for (const api of [board, plain]) await (await fetch(`${api.url}/status/${id}`)).arrayBuffer();

@@ -79,9 +79,11 @@ export class Stage {
         runware: RUNWARE_KEY,
       }),
       RATE_LIMIT_PER_MINUTE: '0',
-      // The scenarios measure what they measured before the casting step existed, so their figures stay
-      // comparable across rounds; fanout-casting turns it on and measures what it adds.
+      // The scenarios measure what they measured before the casting step and the storyboard existed, so
+      // their figures stay comparable across rounds; fanout-casting and export-storyboard turn them on and
+      // measure what they add.
       CAST_PORTRAITS_MAX: '0',
+      EXPORT_STORYBOARD: 'false',
       ...extra,
     };
   }
