@@ -283,7 +283,10 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
       await this.outages.recovered(job, this.renderer.name);
       if (image.referencesRefused)
         await this.sessions.toggleWarning(sessionId, referencesRefusedWarning(image.referencesRefused), true);
-      const used = image.referenceMode ? portraitUses(request.references ?? []) : [];
+      const passed = (request.references ?? []).filter(
+        (reference) => !image.referencesUsed || image.referencesUsed.includes(reference.name),
+      );
+      const used = image.referenceMode ? portraitUses(passed) : [];
       left = await this.sessions.saveRender(sessionId, sceneIndex, {
         ...version,
         references: used,

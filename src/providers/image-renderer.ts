@@ -19,6 +19,11 @@ export interface RenderedImage {
   /** How the request's references were passed; null when it had none, or they were refused. */
   referenceMode?: ReferenceMode | null;
   /**
+   * The cast members whose portraits were actually passed, when not all of the request's were (a model
+   * that takes fewer, a reference that could not be sent); absent: all of them.
+   */
+  referencesUsed?: string[];
+  /**
    * Set when the model refused the references and the image was rendered again from text alone: what the
    * provider said, for the session's warning.
    */

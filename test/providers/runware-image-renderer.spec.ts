@@ -331,6 +331,8 @@ describe('RunwareImageRenderer with cast portraits', () => {
     );
     expect(lastTask().referenceImages).toEqual([mara.image, tobin.image]);
     expect(image.referenceMode).toBe('reference-images');
+    // What the scene records as rendered from: the two sent, not the three asked for.
+    expect(image.referencesUsed).toEqual(['Mara', 'Tobin']);
     expect(logged.lines).toEqual([
       `debug runware:106@1 takes at most 2 reference images: scene 3 gets those of Mara, Tobin of its 3 cast members ${CONTEXT}`,
     ]);

@@ -91,7 +91,10 @@ export class RunwareImageRenderer implements ImageRenderer {
     if (!references) return rendered(await this.runTask(params), request.seed, model, null);
     try {
       const image = await this.runTask({ ...params, ...references.params });
-      return rendered(image, request.seed, model, references.parameter);
+      return {
+        ...rendered(image, request.seed, model, references.parameter),
+        referencesUsed: references.names,
+      };
     } catch (err) {
       if (!(err instanceof ReferencesRefused)) throw err;
       this.logger.warn(
@@ -228,7 +231,7 @@ export class RunwareImageRenderer implements ImageRenderer {
   private referencesFor(
     request: SceneRenderRequest,
     model: string,
-  ): { parameter: RunwareReferenceParameter; params: ReferenceParams } | undefined {
+  ): { parameter: RunwareReferenceParameter; params: ReferenceParams; names: string[] } | undefined {
     if (!request.references?.length) return undefined;
     const parameter = referenceParameterFor(this.config.referenceMode, model);
     if (!parameter) return undefined;
@@ -253,6 +256,7 @@ export class RunwareImageRenderer implements ImageRenderer {
     const images = sent.map((reference) => reference.image);
     return {
       parameter,
+      names: sent.map((reference) => reference.name),
       params: referenceParams(parameter, images, {
         model: this.config.ipAdapterModel,
         weight: this.config.ipAdapterWeight,
