@@ -17,9 +17,11 @@ export class CastController {
   @ApiOperation({
     summary: "Draw a cast member's portrait again, as a new version",
     description:
-      "Optionally with a new `description` (it becomes the cast sheet's) or `seed`. Scenes are not " +
+      "Optionally with a new `description` (it becomes the cast sheet's, and replaces the old one in the " +
+      "prompts of the character's scenes wherever it still stands as written) or `seed`. Scenes are not " +
       'rendered again by this: the answer lists the scenes that show the character, and regenerating one ' +
-      'of them renders it from the new portrait. Poll GET /status (or its `cast` events) for the portrait.',
+      'of them renders it from the new portrait. Until the new portrait is drawn, and if it fails, scenes ' +
+      'keep being rendered from the last one drawn. Poll GET /status (or its `cast` events) for the portrait.',
   })
   @ApiParam({ name: 'session_id', schema: { type: 'string', format: 'uuid' } })
   @ApiParam({ name: 'name', description: 'The cast member, as `cast[].name` gives it (any case)' })
@@ -28,7 +30,7 @@ export class CastController {
   @ApiErrorResponses({
     400: 'session_id is not a UUID, or name is blank or too long; a blank or too long description, a seed out of range, unknown fields',
     404: "Unknown or expired session, another API key's, or no cast member of that name",
-    409: 'The cast is still being drawn, the session was approved or failed before its scenes, or this portrait is being drawn',
+    409: 'The cast is still being drawn, the session was approved or failed before its scenes, this portrait is being drawn, or it has MAX_VERSIONS_PER_SCENE versions',
   })
   regeneratePortrait(
     @Param('session_id', SessionIdPipe) sessionId: string,

@@ -1,7 +1,17 @@
-import { ConflictException, Injectable, Logger, NotFoundException } from '@nestjs/common';
+import { ConflictException, Inject, Injectable, Logger, NotFoundException } from '@nestjs/common';
 import { Tenant } from '../auth/tenant';
 import { isNamed } from '../domain/cast-references';
-import { CastMember, SessionRecord } from '../domain/session.model';
+import { APP_CONFIG, AppConfig } from '../config/app-config';
+import {
+  CastMember,
+  DrawnPortrait,
+  drawnPortrait,
+  PortraitRecord,
+  SceneRecord,
+  SessionRecord,
+} from '../domain/session.model';
+import { plannedPart } from '../domain/scene-versions';
+import { promptLine } from '../providers/prompt-builder';
 import { pendingPortrait, portraitRequest } from '../generation/casting';
 import { JobQueue } from '../queue/job-queue.service';
 import { SessionStore } from '../sessions/session.store';
@@ -17,6 +27,7 @@ export class CastService {
   constructor(
     private readonly sessions: SessionStore,
     private readonly jobs: JobQueue,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async regenerate(
@@ -33,14 +44,25 @@ export class CastService {
       assertRedrawable(session, session.cast[castIndex]);
 
       const current = session.cast[castIndex];
+      const version = (current.portrait?.version ?? 0) + 1;
+      if (version > this.config.maxVersionsPerScene)
+        throw new ConflictException(
+          `The portrait of ${current.name} has ${version - 1} versions, the most MAX_VERSIONS_PER_SCENE allows`,
+        );
       const member: CastMember = { ...current, description: request.description ?? current.description };
-      const portrait = pendingPortrait(
-        request.seed ?? current.portrait?.seed ?? session.seed,
-        (current.portrait?.version ?? 0) + 1,
-      );
+      const lastDone = drawnPortrait(current.portrait);
+      const portrait: PortraitRecord = {
+        ...pendingPortrait(request.seed ?? current.portrait?.seed ?? session.seed, version),
+        ...(lastDone ? { last_done: pick(lastDone) } : {}),
+      };
       const cast = session.cast.map((m, i) => (i === castIndex ? member : m));
+      // The scenes' prompts carry the cast sheet's description of each character they show (prompt-builder):
+      // the new description replaces the old wherever it is still there as written, so the next
+      // regeneration of those scenes describes the character as the new portrait shows it.
+      const scenes = request.description === undefined ? [] : rewrittenPrompts(session, current, member);
       const written = await this.sessions.writeIfUnchanged(session, {
         fields: request.description !== undefined ? { cast } : {},
+        scenes,
         portraits: [{ castIndex, portrait: { ...portrait, status: 'rendering' } }],
       });
       if (!written) continue;
@@ -82,4 +104,19 @@ function assertRedrawable(session: SessionRecord, member: CastMember): void {
   const status = member.portrait?.status;
   if (status === 'pending' || status === 'rendering')
     throw new ConflictException(`The portrait of ${member.name} is being drawn`);
+}
+
+function pick({ version, image_url, source, reference, seed }: DrawnPortrait): DrawnPortrait {
+  return { version, image_url, source, reference, seed };
+}
+
+/** The planned part of each scene showing `before`, with its description in the prompt replaced. */
+function rewrittenPrompts(session: SessionRecord, before: CastMember, after: CastMember): SceneRecord[] {
+  const from = promptLine(before.description);
+  const to = promptLine(after.description);
+  if (!from || from === to) return [];
+  return session.scenes
+    .filter((scene) => scene.characters.some((name) => isNamed(before, name)))
+    .filter((scene) => scene.image_prompt.includes(from))
+    .map((scene) => ({ ...plannedPart(scene), image_prompt: scene.image_prompt.split(from).join(to) }));
 }

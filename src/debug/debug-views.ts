@@ -1,3 +1,4 @@
+import { SESSION_PHASES } from '../domain/session.model';
 import { ApiProperty } from '@nestjs/swagger';
 import { MEDIA_TYPES } from '../domain/session.model';
 
@@ -7,7 +8,7 @@ const PRESENT = ['exists', 'missing'];
 class DebugSession {
   @ApiProperty({ format: 'uuid' }) session_id!: string;
   @ApiProperty({ enum: ['processing', 'completed', 'failed'] }) status!: string;
-  @ApiProperty({ enum: ['queued', 'planning', 'rendering', 'awaiting_approval', 'failed'] }) phase!: string;
+  @ApiProperty({ enum: SESSION_PHASES }) phase!: string;
   @ApiProperty({ enum: MEDIA_TYPES }) media_type!: string;
   @ApiProperty({ type: 'integer', minimum: 0 }) num_scenes!: number;
   @ApiProperty({ enum: ['not_started', 'started', 'completed', 'failed'] }) download_status!: string;

@@ -147,6 +147,20 @@ export interface PortraitRecord {
   error: string | null;
   attempts: number;
   rendered_at: string | null;
+  /**
+   * The last version that was drawn, while a newer one renders or after it failed: scenes keep being
+   * rendered from it, and the export keeps it, so a redraw never loses a good portrait.
+   */
+  last_done?: DrawnPortrait;
+}
+
+/** A portrait version that was drawn: what scenes are rendered from and the export copies. */
+export type DrawnPortrait = Pick<PortraitRecord, 'version' | 'image_url' | 'source' | 'reference' | 'seed'>;
+
+/** The portrait scenes are rendered from now: the current version once drawn, else the last one drawn. */
+export function drawnPortrait(portrait: PortraitRecord | undefined): DrawnPortrait | undefined {
+  if (portrait?.status === 'done' && portrait.reference) return portrait;
+  return portrait?.last_done;
 }
 
 export interface SessionRecord {

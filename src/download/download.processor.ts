@@ -7,7 +7,7 @@ import { IMAGE_FETCHER, ImageFetcher } from '../providers/image-fetcher';
 import { ProviderError, userMessage } from '../providers/provider-error';
 import { failedForGood, isFinalFailure, runHandler, unknownJob } from '../queue/failure-policy';
 import { JobName, JobOf, JobProcessor, QueueName } from '../domain/jobs';
-import { ImageSource, SceneRecord, SessionRecord } from '../domain/session.model';
+import { drawnPortrait, ImageSource, SceneRecord, SessionRecord } from '../domain/session.model';
 import { SessionStore } from '../sessions/session.store';
 import { forEachWithLimit } from '../common/concurrency';
 import { IMAGE_STORAGE, ImageStorage } from '../storage/image-storage';
@@ -151,9 +151,10 @@ export class DownloadProcessor extends WorkerHost implements JobProcessor {
    */
   private async fetchPortraits(session: SessionRecord): Promise<void> {
     const wanted = session.cast.flatMap((member, castIndex) => {
-      const portrait = member.portrait;
+      // The current version once drawn; while a redraw renders (or after it failed), the last one drawn.
+      const portrait = drawnPortrait(member.portrait);
       const copied = session.cast_downloads[castIndex];
-      if (portrait?.status !== 'done' || !portrait.source) return [];
+      if (!portrait?.source) return [];
       if (copied?.status === 'done' && copied.version === portrait.version) return [];
       return [{ castIndex, member, portrait }];
     });

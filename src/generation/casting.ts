@@ -73,6 +73,11 @@ export function portraitFailureWarning(name: string, error: string | null): stri
   return `The portrait of ${name} could not be rendered${error ? ` (${error})` : ''}; its scenes are rendered from the text alone`;
 }
 
+/** Whether `warning` is portraitFailureWarning's for `name`, whatever the error was. */
+export function isPortraitFailureWarning(warning: string, name: string): boolean {
+  return warning.startsWith(`The portrait of ${name} could not be rendered`);
+}
+
 /** The session's warning when the model refused the portraits as references. */
 export function referencesRefusedWarning(reason: string): string {
   return `The image model refused the cast portraits as references (${reason}); scenes fell back to text-only rendering`;

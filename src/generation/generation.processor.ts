@@ -26,6 +26,7 @@ import { SessionStore } from '../sessions/session.store';
 import { WebhookEvents } from '../sessions/webhook-events';
 import {
   castingChoice,
+  isPortraitFailureWarning,
   pendingPortrait,
   portraitFailureWarning,
   portraitRequest,
@@ -133,7 +134,7 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
           sessionId,
           job.data.castIndex,
           { ...current, status: 'failed', attempts: job.attemptsMade, error: 'Rendering did not complete' },
-          (job.data.version ?? 1) === 1,
+          (job.data.version ?? 1) === 1 && session?.phase === 'casting',
         );
         if (left === 0) await this.startScenes(sessionId);
         return;
@@ -339,11 +340,12 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
     const request = job.data;
     const { sessionId, castIndex } = request;
     const version = request.version ?? 1;
-    const casting = version === 1;
     const session = await this.sessions.get(sessionId);
     const current = session?.cast[castIndex]?.portrait;
     // Gone, or rendered again since (this job's version is not the portrait's any more).
     if (!session || !current || current.version !== version) return;
+    // Counted by the casting fan-in only while casting: a redraw (or a first portrait asked for later) is not.
+    const casting = version === 1 && session.phase === 'casting';
     if (current.status === 'done' || current.status === 'failed') {
       // An earlier run of this job ended it, and may have stopped before moving the session on.
       if (casting && (await this.sessions.portraitsLeft(sessionId)) === 0) await this.startScenes(sessionId);
@@ -394,6 +396,9 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
       throw err;
     }
     if (casting && left === 0) await this.startScenes(sessionId);
+    // A redraw that worked: the warning about this character's failed portrait no longer holds.
+    const stale = session.warnings.find((w) => isPortraitFailureWarning(w, request.name));
+    if (!casting && stale) await this.sessions.toggleWarning(sessionId, stale, false);
   }
 
   /**
@@ -402,7 +407,11 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
    */
   private async startScenes(sessionId: string): Promise<void> {
     const session = await this.sessions.get(sessionId);
-    if (!session || session.phase !== 'casting') return;
+    if (!session) return;
+    // Moved on already, by a run that may have stopped before its scenes were queued (this is a retry):
+    // queue those still to render again; job ids make a scene already queued a no-op.
+    if (session.phase === 'rendering') return this.queueUnfinishedRenders(session);
+    if (session.phase !== 'casting') return;
     const failures = session.cast
       .filter((member) => member.portrait?.status === 'failed')
       .map((member) => portraitFailureWarning(member.name, member.portrait?.error ?? null));

@@ -37,7 +37,8 @@ export class StalledSessionWatchdog {
         if (!state || now - Date.parse(state.updated_at) < stallMs) continue;
         // Most quiet sessions are simply finished: only a moving one is worth asking the queue about.
         const moving = state.status === 'processing' || state.download_status === 'started';
-        if (!moving || (await this.queue.hasPendingJobs(ids[i], state.scene_count))) continue;
+        if (!moving || (await this.queue.hasPendingJobs(ids[i], state.scene_count, state.cast_count)))
+          continue;
         if (state.status === 'processing') {
           // A planned session whose renders all ended but whose last signal was lost is finalised: its
           // rendered scenes stay usable. Only one that cannot be finalised is failed.

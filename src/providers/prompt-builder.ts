@@ -65,6 +65,11 @@ function describeMember(member: CastMember): string {
     : `${member.name}: ${description}`;
 }
 
+/** A text as the prompts carry it: whitespace runs as one space, no trailing full stops. */
+export function promptLine(text: string): string {
+  return collapse(text);
+}
+
 /** Whitespace runs as one space, without trailing full stops: lines are joined with ". ". */
 function collapse(text: string): string {
   const spaced = text.replace(/\s+/g, ' ').trim();

@@ -123,15 +123,19 @@ export class JobQueue {
    * Whether any job of the session is still waiting, delayed or running, so a session that is merely queued
    * behind a backlog is not mistaken for a stalled one.
    */
-  async hasPendingJobs(sessionId: string, sceneCount: number): Promise<boolean> {
-    // A regeneration's job is named by its version (regenerateScene): every name a scene's versions can have.
-    const versions = Array.from({ length: this.config.maxVersionsPerScene - 1 }, (_, v) => `-v${v + 2}`);
+  async hasPendingJobs(sessionId: string, sceneCount: number, castCount = 0): Promise<boolean> {
+    // A regeneration's job is named by its version (regenerateScene, renderPortraits): every name a scene's
+    // or a portrait's versions can have.
+    const versions = [
+      '',
+      ...Array.from({ length: this.config.maxVersionsPerScene - 1 }, (_, v) => `-v${v + 2}`),
+    ];
+    const each = (count: number, name: (i: number) => string) =>
+      Array.from({ length: count }, (_, i) => versions.map((v) => `${name(i)}${v}`)).flat();
     const ids = [
       `plan-${sessionId}`,
-      ...Array.from({ length: sceneCount }, (_, i) => `render-${sessionId}-${i}`),
-      ...Array.from({ length: sceneCount }, (_, i) =>
-        versions.map((v) => `render-${sessionId}-${i}${v}`),
-      ).flat(),
+      ...each(sceneCount, (i) => `render-${sessionId}-${i}`),
+      ...each(castCount, (i) => `portrait-${sessionId}-${i}`),
     ];
     const states = await Promise.all([
       ...ids.map((id) => this.generation.getJobState(id)),

@@ -262,7 +262,8 @@ export function toStatusView(session: SessionRecord, baseUrl: string, sign = uns
 
 function castMemberView(member: CastMember, ownUrl: (path: string) => string): CastMemberView {
   const portrait = member.portrait;
-  const url = portrait?.image_url ?? null;
+  // While a portrait is drawn again, or after the redraw failed, the last version drawn is shown.
+  const url = portrait?.image_url ?? portrait?.last_done?.image_url ?? null;
   return {
     name: member.name,
     description: member.description,

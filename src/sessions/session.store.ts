@@ -49,6 +49,8 @@ export interface SessionActivity {
   updated_at: string;
   /** Scenes requested: an upper bound on the render jobs the session can have. */
   scene_count: number;
+  /** Cast members planned: an upper bound on the portrait jobs it can have. */
+  cast_count: number;
 }
 
 export type ApproveResult = 'ok' | 'missing' | 'not_completed' | 'already_approved';
@@ -599,15 +601,23 @@ export class SessionStore {
 
   /** The fields that tell whether a session is still moving, without reading its scenes. */
   async activity(id: string): Promise<SessionActivity | null> {
-    const [status, download_status, updated_at, requested] = await this.redis.commands.hmget(
+    const [status, download_status, updated_at, requested, cast] = await this.redis.commands.hmget(
       this.key(id),
       'status',
       'download_status',
       'updated_at',
       'requested_scenes',
+      'cast',
     );
     if (!status || !download_status || !updated_at) return null;
-    return { status, download_status, updated_at, scene_count: Number(requested ?? 0) };
+    const castCount = (JSON.parse(cast || '[]') as unknown[]).length;
+    return {
+      status,
+      download_status,
+      updated_at,
+      scene_count: Number(requested ?? 0),
+      cast_count: castCount,
+    };
   }
 
   /** Ids of sessions whose expiry time has passed, oldest first, so their files can be removed. */

@@ -152,7 +152,7 @@ export interface paths {
         put?: never;
         /**
          * Draw a cast member's portrait again, as a new version
-         * @description Optionally with a new `description` (it becomes the cast sheet's) or `seed`. Scenes are not rendered again by this: the answer lists the scenes that show the character, and regenerating one of them renders it from the new portrait. Poll GET /status (or its `cast` events) for the portrait.
+         * @description Optionally with a new `description` (it becomes the cast sheet's, and replaces the old one in the prompts of the character's scenes wherever it still stands as written) or `seed`. Scenes are not rendered again by this: the answer lists the scenes that show the character, and regenerating one of them renders it from the new portrait. Until the new portrait is drawn, and if it fails, scenes keep being rendered from the last one drawn. Poll GET /status (or its `cast` events) for the portrait.
          */
         post: operations["regeneratePortrait"];
         delete?: never;
@@ -664,7 +664,7 @@ export interface components {
             /** @enum {string} */
             status: "processing" | "completed" | "failed";
             /** @enum {string} */
-            phase: "queued" | "planning" | "rendering" | "awaiting_approval" | "failed";
+            phase: "queued" | "planning" | "casting" | "rendering" | "awaiting_approval" | "failed";
             /** @enum {string} */
             media_type: "cinematic" | "cartoon" | "realistic";
             num_scenes: number;
@@ -1384,7 +1384,7 @@ export interface operations {
                     "application/json": components["schemas"]["ErrorEnvelope"];
                 };
             };
-            /** @description The cast is still being drawn, the session was approved or failed before its scenes, or this portrait is being drawn */
+            /** @description The cast is still being drawn, the session was approved or failed before its scenes, this portrait is being drawn, or it has MAX_VERSIONS_PER_SCENE versions */
             409: {
                 headers: {
                     [name: string]: unknown;

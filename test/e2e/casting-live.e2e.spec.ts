@@ -138,7 +138,7 @@ describe('casting against the fake Runware', () => {
   it('keeps going when a portrait fails: a warning names the character, its scenes render from the text', async () => {
     // The casting step's tasks come first: the first one of them fails for good.
     runware.enqueue({ fault: 'invalidParameter' });
-    const { done } = await generate();
+    const { id, done } = await generate();
     expect(done.status).toBe('completed');
     const failed = done.cast.filter((m) => m.status === 'failed');
     expect(failed).toHaveLength(1);
@@ -148,5 +148,48 @@ describe('casting against the fake Runware', () => {
     for (const scene of done.scenes) {
       expect(scene.references.map((r) => r.name)).toEqual(scene.characters.filter((c) => c !== name));
     }
+
+    // Drawn again, it works this time, and the warning goes.
+    const redraw = await request(`${t.url}/sessions/${id}/cast/${name}/regenerate`, { method: 'POST' });
+    expect(redraw.status).toBe(202);
+    const redrawn = await pollUntil(
+      async () => (await request<Status>(`${t.url}/status/${id}`)).body,
+      (s) => s.cast.find((m) => m.name === name)?.status === 'done',
+    );
+    expect(redrawn.warnings).toEqual([]);
+  });
+
+  it('keeps rendering scenes from the last portrait drawn while a redraw renders, and after it fails', async () => {
+    const { id, done } = await generate();
+    const record = (await t.app.get(SessionStore).get(id))!;
+    const maraV1 = record.cast.find((m) => m.name === 'Mara')!.portrait!;
+    // The redraw fails for good (the next task is the portrait's).
+    runware.enqueue({ fault: 'invalidParameter' });
+    const redraw = await request(`${t.url}/sessions/${id}/cast/Mara/regenerate`, {
+      method: 'POST',
+      json: { seed: 5 },
+    });
+    expect(redraw.status).toBe(202);
+    const failed = await pollUntil(
+      async () => (await request<Status>(`${t.url}/status/${id}`)).body,
+      (s) => s.cast.find((m) => m.name === 'Mara')?.status === 'failed',
+    );
+    // The failed version shows its error, and the last portrait drawn is still shown and used.
+    const mara = failed.cast.find((m) => m.name === 'Mara')!;
+    expect(mara.error).toBeTruthy();
+    expect(mara.image_url).toBe(done.cast.find((m) => m.name === 'Mara')!.image_url);
+    const index = done.scenes.find((s) => s.characters.includes('Mara'))!.index;
+    const before = runware.stats.imageTasks.length;
+    expect(
+      (await request(`${t.url}/sessions/${id}/scenes/${index}/regenerate`, { method: 'POST' })).status,
+    ).toBe(202);
+    const after = await pollUntil(
+      async () => (await request<Status>(`${t.url}/status/${id}`)).body,
+      (s) => s.status === 'completed' && s.scenes[index].references.length > 0,
+    );
+    expect(after.scenes[index].references).toContainEqual({ name: 'Mara', version: 1 });
+    const task = runware.stats.imageTasks.slice(before).find((t) => !isPortraitTask(t))!;
+    const guides = (task.ipAdapters as { guideImage: string }[]).map((a) => a.guideImage);
+    expect(guides).toContain(maraV1.reference);
   });
 });

@@ -39,6 +39,7 @@ type CastView = {
 };
 type SceneView = {
   index: number;
+  image_prompt: string;
   status: string;
   characters: string[];
   references: { name: string; version: number }[];
@@ -163,6 +164,13 @@ describe('casting (offline providers)', () => {
     const again = await request(`${t.url}/sessions/${id}/scenes/${index}/regenerate`, { method: 'POST' });
     expect(again.status).toBe(202);
     const after = await pollUntil(status, (s) => s.status === 'completed' && s.scenes[index].version === 2);
+    // The new description replaced the old one in the prompts of Tom's scenes.
+    expect(after.scenes[index].image_prompt).toContain(
+      'Tom: a tall old sailor with a grey beard, yellow oilskin coat',
+    );
+    expect(after.scenes[index].image_prompt).not.toContain(
+      before.cast[1].description.replace(/\s+/g, ' ').trim(),
+    );
     expect(after.scenes[index].references).toEqual(
       after.scenes[index].characters.map((name) => ({ name, version: name === 'Tom' ? 2 : 1 })),
     );
