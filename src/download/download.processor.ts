@@ -7,7 +7,13 @@ import { IMAGE_FETCHER, ImageFetcher } from '../providers/image-fetcher';
 import { ProviderError, userMessage } from '../providers/provider-error';
 import { failedForGood, isFinalFailure, runHandler, unknownJob } from '../queue/failure-policy';
 import { JobName, JobOf, JobProcessor, QueueName } from '../domain/jobs';
-import { drawnPortrait, ImageSource, SceneRecord, SessionRecord } from '../domain/session.model';
+import {
+  drawnPortrait,
+  ImageSource,
+  SceneDownload,
+  SceneRecord,
+  SessionRecord,
+} from '../domain/session.model';
 import { SessionStore } from '../sessions/session.store';
 import { forEachWithLimit } from '../common/concurrency';
 import { IMAGE_STORAGE, ImageStorage } from '../storage/image-storage';
@@ -106,18 +112,27 @@ export class DownloadProcessor extends WorkerHost implements JobProcessor {
 
   private async fetchScene(sessionId: string, index: number, scene: SceneRecord | undefined): Promise<void> {
     if (!scene?.source) throw new ProviderError('The scene has no rendered image to download', false);
-    const image = await this.fetcher.open(scene.source);
-    const file = `${sceneFileBase(index)}.${image.ext}`;
+    await this.sessions.saveDownload(
+      sessionId,
+      index,
+      await this.copy(sessionId, scene.source, sceneFileBase(index)),
+    );
+  }
+
+  /** Fetches an image into the image storage as <session>/<base>.<ext>; what to record of it. */
+  private async copy(sessionId: string, source: ImageSource, base: string): Promise<SceneDownload> {
+    const image = await this.fetcher.open(source);
+    const file = `${base}.${image.ext}`;
     try {
       const stored = await this.storage.write(downloadKey(sessionId, file), image.body, image.contentType);
-      await this.sessions.saveDownload(sessionId, index, {
+      return {
         status: 'done',
         file,
         bytes: stored.bytes,
         content_type: image.contentType,
         error: null,
         crc32: stored.crc32,
-      });
+      };
     } finally {
       image.cancel();
     }
@@ -163,26 +178,15 @@ export class DownloadProcessor extends WorkerHost implements JobProcessor {
       this.config.downloadConcurrency,
       async ({ castIndex, member, portrait }) => {
         try {
-          const image = await this.fetcher.open(portrait.source as ImageSource);
-          const file = `${portraitFileBase(castIndex)}.${image.ext}`;
-          try {
-            const stored = await this.storage.write(
-              downloadKey(session.id, file),
-              image.body,
-              image.contentType,
-            );
-            await this.sessions.saveCastDownload(session.id, castIndex, {
-              status: 'done',
-              file,
-              bytes: stored.bytes,
-              content_type: image.contentType,
-              error: null,
-              crc32: stored.crc32,
-              version: portrait.version,
-            });
-          } finally {
-            image.cancel();
-          }
+          const copied = await this.copy(
+            session.id,
+            portrait.source as ImageSource,
+            portraitFileBase(castIndex),
+          );
+          await this.sessions.saveCastDownload(session.id, castIndex, {
+            ...copied,
+            version: portrait.version,
+          });
         } catch (err) {
           this.logger.warn(
             `The portrait of ${member.name} in ${session.id} was not copied: ${userMessage(err)}`,
