@@ -55,9 +55,16 @@ describe('images in an S3-compatible bucket', () => {
         60_000,
       );
       expect(done.body.download_status).toBe('completed');
-      // Exactly one object per approved scene, each what the provider served, and the export is made of them.
-      const keys = await s3.keys(`${prefix}${id}/`);
+      // Exactly one object per approved scene, each what the provider served, and the export is made of them
+      // (beside them: the cast portraits copied for the export, and the storyboard PDF built from them all).
+      const all = await s3.keys(`${prefix}${id}/`);
+      const keys = all.filter((key) => /\/scene_\d+\.png$/.test(key));
       expect(keys).toEqual(imagePaths.map((_, i) => `${prefix}${id}/scene_0${i + 1}.png`));
+      const { cast } = (await cluster.client.call<{ cast: { status: string }[] }>(`/status/${id}`)).body;
+      const castCount = cast.filter((member) => member.status === 'done').length;
+      expect(all.filter((key) => /\/cast_\d+\.png$/.test(key))).toHaveLength(castCount);
+      expect(all.filter((key) => /\/storyboard\/[0-9a-f]{16}\.pdf$/.test(key))).toHaveLength(1);
+      expect(all).toHaveLength(keys.length + castCount + 1);
       const zip = await fetch(`${cluster.apis[0].url}/download`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
