@@ -47,13 +47,27 @@ describe('casting against the fake Runware', () => {
   });
   beforeEach(() => runware.reset());
 
-  async function generate(): Promise<{ id: string; done: Status }> {
+  async function generate(
+    during?: (
+      s: Status & { phase: string; progress: { current_step: number; total_steps: number } },
+    ) => boolean,
+  ): Promise<{ id: string; done: Status }> {
     const res = await request<{ session_id: string }>(`${t.url}/generate`, {
       method: 'POST',
       json: { story_text: STORY, num_scenes: 3, media_type: 'cinematic' },
     });
     expect(res.status).toBe(200);
     const id = res.body.session_id;
+    if (during)
+      await pollUntil(
+        async () =>
+          (
+            await request<
+              Status & { phase: string; progress: { current_step: number; total_steps: number } }
+            >(`${t.url}/status/${id}`)
+          ).body,
+        during,
+      );
     const done = await pollUntil(
       async () => (await request<Status>(`${t.url}/status/${id}`)).body,
       (s) => s.status !== 'processing',
@@ -68,7 +82,19 @@ describe('casting against the fake Runware', () => {
 
   it('renders the portraits first, then each scene with exactly its characters’ portraits as IP-Adapter guides', async () => {
     const from = runware.stats.imageTasks.length;
-    const { id, done } = await generate();
+    // Each image takes 300 ms, so the casting phase lasts long enough to be seen: queued → planning →
+    // casting (progress counting the planned step, then the portraits) → rendering → awaiting_approval.
+    runware.set({ latencyMs: 300 });
+    const phases: string[] = [];
+    const { id, done } = await generate((s) => {
+      if (phases.at(-1) !== s.phase) phases.push(s.phase);
+      return s.status !== 'processing';
+    });
+    expect(phases.filter((p) => p !== 'queued' && p !== 'planning')).toEqual([
+      'casting',
+      'rendering',
+      'awaiting_approval',
+    ]);
     expect(done.status).toBe('completed');
     expect(done.warnings).toEqual([]);
     expect(done.cast.map((m) => [m.name, m.status])).toEqual([
