@@ -28,6 +28,23 @@ type Status = {
   scenes: { index: number; characters: string[]; references: { name: string; version: number }[] }[];
 };
 
+const isPortraitTask = (task: { positivePrompt: unknown }) =>
+  String(task.positivePrompt).includes('Character reference sheet');
+
+async function generateIn(t: TestApp): Promise<{ id: string; done: Status }> {
+  const res = await request<{ session_id: string }>(`${t.url}/generate`, {
+    method: 'POST',
+    json: { story_text: STORY, num_scenes: 3, media_type: 'cinematic' },
+  });
+  expect(res.status).toBe(200);
+  const id = res.body.session_id;
+  const done = await pollUntil(
+    async () => (await request<Status>(`${t.url}/status/${id}`)).body,
+    (s) => s.status !== 'processing',
+  );
+  return { id, done };
+}
+
 describe('casting against the fake Runware', () => {
   let openrouter: FakeOpenRouter;
   let runware: FakeRunware;
@@ -75,10 +92,8 @@ describe('casting against the fake Runware', () => {
     return { id, done };
   }
 
-  /** The fake's tasks for this session's prompts: portraits are the ones asking for a reference sheet. */
+  /** The fake's tasks since `from`: portraits are the ones asking for a reference sheet. */
   const tasksSince = (from: number) => runware.stats.imageTasks.slice(from);
-  const isPortraitTask = (task: { positivePrompt: unknown }) =>
-    String(task.positivePrompt).includes('Character reference sheet');
 
   it('renders the portraits first, then each scene with exactly its characters’ portraits as IP-Adapter guides', async () => {
     const from = runware.stats.imageTasks.length;
@@ -145,22 +160,6 @@ describe('casting against the fake Runware', () => {
     expect(names.filter((n) => n.startsWith('cast/')).sort()).toEqual(['cast/Mara.png', 'cast/Tom.png']);
   });
 
-  it('renders the scenes from text alone, with a warning, when the model refuses the references', async () => {
-    runware.set({ refuseReferences: 'ip-adapters' });
-    const from = runware.stats.imageTasks.length;
-    const { done } = await generate();
-    expect(done.status).toBe('completed');
-    expect(done.warnings).toEqual([
-      expect.stringMatching(/refused the cast portraits as references.*text-only/),
-    ]);
-    expect(done.scenes.every((scene) => scene.references.length === 0)).toBe(true);
-    // Each scene with a cast member was tried with its guides, then once more without.
-    const scenes = tasksSince(from).filter((task) => !isPortraitTask(task));
-    const withGuides = scenes.filter((task) => Array.isArray(task.ipAdapters));
-    expect(withGuides.length).toBe(done.scenes.filter((s) => s.characters.length > 0).length);
-    expect(scenes.length).toBe(done.scenes.length + withGuides.length);
-  });
-
   it('keeps going when a portrait fails: a warning names the character, its scenes render from the text', async () => {
     // The casting step's tasks come first: the first one of them fails for good.
     runware.enqueue({ fault: 'invalidParameter' });
@@ -217,5 +216,53 @@ describe('casting against the fake Runware', () => {
     const task = runware.stats.imageTasks.slice(before).find((t) => !isPortraitTask(t))!;
     const guides = (task.ipAdapters as { guideImage: string }[]).map((a) => a.guideImage);
     expect(guides).toContain(maraV1.reference);
+  });
+});
+
+describe('casting against a fake Runware that refuses references', () => {
+  let openrouter: FakeOpenRouter;
+  let runware: FakeRunware;
+  let t: TestApp;
+
+  // An app of its own: its renderer remembers the refusal, which must not reach the tests above.
+  beforeAll(async () => {
+    openrouter = await startFakeOpenRouter({ apiKey: OPENROUTER_KEY });
+    runware = await startFakeRunware({ apiKey: RUNWARE_KEY });
+    t = await startTestApp({
+      ...liveProviderVars(openrouter, runware, { openrouter: OPENROUTER_KEY, runware: RUNWARE_KEY }),
+      JOB_ATTEMPTS: '1',
+    });
+  });
+  afterAll(async () => {
+    await t.close();
+    await Promise.all([openrouter.close(), runware.close()]);
+  });
+
+  const generate = () => generateIn(t);
+  const tasksSince = (from: number) => runware.stats.imageTasks.slice(from);
+
+  it('renders the scenes from text alone, with a warning, when the model refuses the references', async () => {
+    runware.set({ refuseReferences: 'ip-adapters' });
+    const from = runware.stats.imageTasks.length;
+    const { done } = await generate();
+    expect(done.status).toBe('completed');
+    expect(done.warnings).toEqual([
+      expect.stringMatching(/refused the cast portraits as references.*text-only/),
+    ]);
+    expect(done.scenes.every((scene) => scene.references.length === 0)).toBe(true);
+    // A scene sent with its guides before the first refusal came back was tried again without them; once
+    // refused, the renderer sends the model's scenes text-only straight away (it remembers the refusal).
+    const scenes = tasksSince(from).filter((task) => !isPortraitTask(task));
+    const withGuides = scenes.filter((task) => Array.isArray(task.ipAdapters));
+    expect(withGuides.length).toBeGreaterThanOrEqual(1);
+    expect(withGuides.length).toBeLessThanOrEqual(done.scenes.filter((s) => s.characters.length > 0).length);
+    expect(scenes.length).toBe(done.scenes.length + withGuides.length);
+    expect(runware.stats.referencesRefused).toBe(withGuides.length);
+
+    // The next session of that model is rendered from text at once, with the same warning.
+    const before = runware.stats.imageTasks.length;
+    const next = await generate();
+    expect(next.done.warnings).toEqual(done.warnings);
+    expect(tasksSince(before).some((task) => Array.isArray(task.ipAdapters))).toBe(false);
   });
 });

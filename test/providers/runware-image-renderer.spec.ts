@@ -417,6 +417,26 @@ describe('RunwareImageRenderer with cast portraits', () => {
     },
   );
 
+  it('remembers a refusal: the next scenes of that model go straight to text, with the same warning', async () => {
+    fake.set({ refuseReferences: 'ip-adapters' });
+    const r = renderer({ referenceMode: 'ip-adapters', modelOverrides: { cartoon: 'runware:100@1' } });
+    const first = await r.render(scene([mara], 1));
+    const second = await r.render(scene([mara, tobin], 2));
+    // One refused task, then one text-only task per scene: three in all, not four.
+    expect(fake.stats.imageTasks.map((task) => Array.isArray(task.ipAdapters))).toEqual([true, false, false]);
+    expect(fake.stats.referencesRefused).toBe(1);
+    expect(second.referencesRefused).toBe(first.referencesRefused);
+    expect(second.referenceMode).toBeNull();
+    // Another model has not refused anything yet: its scene is tried with the portraits (then refused too).
+    await r.render({ ...scene([mara], 3), mediaType: 'cartoon' });
+    expect(
+      fake.stats.imageTasks.slice(3).map((task) => [task.model, Array.isArray(task.ipAdapters)]),
+    ).toEqual([
+      ['runware:100@1', true],
+      ['runware:100@1', false],
+    ]);
+  });
+
   it('does not refuse what the model takes: a fake refusing IP-Adapters renders referenceImages', async () => {
     fake.set({ refuseReferences: 'ip-adapters' });
     const image = await renderer({ referenceMode: 'reference-images' }).render(scene([mara]));

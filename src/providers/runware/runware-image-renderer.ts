@@ -29,6 +29,8 @@ import {
   socketOf,
 } from './runware-sdk-internals';
 
+/** How long a model's refusal of references is taken as its answer for the next scenes. */
+const REFUSAL_MEMORY_MS = 10 * 60_000;
 /** Extra time past `timeoutMs` before our own backstop fires, should the SDK never settle. */
 const BACKSTOP_MS = 2_000;
 const CONNECT_POLL_MS = 25;
@@ -69,6 +71,11 @@ export class RunwareImageRenderer implements ImageRenderer {
   private readonly keyRejected = new WeakMap<RunwareServer, unknown>();
   /** Sockets whose loss is logged; the SDK opens a new one on each reconnect. */
   private readonly watchedSockets = new WeakSet<object>();
+  /**
+   * Models that refused a reference parameter lately, with what Runware said: their scenes go straight to
+   * text-only rendering (each with the same warning) instead of a task that is sure to be refused again.
+   */
+  private readonly refusals = new Map<string, { until: number; description: string }>();
 
   constructor(private readonly config: AppConfig['runware']) {
     if (!config.apiKey) throw new Error('RUNWARE_API_KEY is required for the Runware image renderer');
@@ -89,6 +96,12 @@ export class RunwareImageRenderer implements ImageRenderer {
     };
     const references = this.referencesFor(request, model);
     if (!references) return rendered(await this.runTask(params), request.seed, model, null);
+    const refusalKey = `${model}|${references.parameter}`;
+    const refused = this.refusals.get(refusalKey);
+    if (refused && refused.until > Date.now()) {
+      const image = await this.runTask(params);
+      return { ...rendered(image, request.seed, model, null), referencesRefused: refused.description };
+    }
     try {
       const image = await this.runTask({ ...params, ...references.params });
       return {
@@ -97,6 +110,7 @@ export class RunwareImageRenderer implements ImageRenderer {
       };
     } catch (err) {
       if (!(err instanceof ReferencesRefused)) throw err;
+      this.refusals.set(refusalKey, { until: Date.now() + REFUSAL_MEMORY_MS, description: err.description });
       this.logger.warn(
         `Runware refused the references of scene ${request.sceneIndex} (${err.description}); rendering it from text alone`,
       );
