@@ -3,7 +3,7 @@ import { figure } from './lib/figures';
 import { ServiceProcess } from '../test/support/service-process';
 import { generate, waitViaStatus } from './lib/sessions';
 import { withStage } from './lib/stage';
-import { round } from './lib/stats';
+import { median, round } from './lib/stats';
 import { Load, load } from './status-reads';
 
 /** Many short rounds: the machine's drift over a minute is larger than the effect measured. */
@@ -25,8 +25,6 @@ const LABELS: Record<Setting, string> = {
   full: 'metrics, JSON at info (Docker)',
 };
 const SETTING_NAMES = Object.keys(SETTINGS) as Setting[];
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /**
  * The cost of metrics and logs on status reads: the status measurement's load (GET /status of a completed

@@ -4,7 +4,6 @@ import { isNamed } from '../domain/cast-references';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import {
   CastMember,
-  DrawnPortrait,
   drawnPortrait,
   PortraitRecord,
   SceneRecord,
@@ -53,7 +52,7 @@ export class CastService {
       const lastDone = drawnPortrait(current.portrait);
       const portrait: PortraitRecord = {
         ...pendingPortrait(request.seed ?? current.portrait?.seed ?? session.seed, version),
-        ...(lastDone ? { last_done: pick(lastDone) } : {}),
+        ...(lastDone ? { last_done: lastDone } : {}),
       };
       const cast = session.cast.map((m, i) => (i === castIndex ? member : m));
       // The scenes' prompts carry the cast sheet's description of each character they show (prompt-builder):
@@ -104,10 +103,6 @@ function assertRedrawable(session: SessionRecord, member: CastMember): void {
   const status = member.portrait?.status;
   if (status === 'pending' || status === 'rendering')
     throw new ConflictException(`The portrait of ${member.name} is being drawn`);
-}
-
-function pick({ version, image_url, source, reference, seed }: DrawnPortrait): DrawnPortrait {
-  return { version, image_url, source, reference, seed };
 }
 
 /** The planned part of each scene showing `before`, with its description in the prompt replaced. */

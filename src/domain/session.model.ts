@@ -159,8 +159,9 @@ export type DrawnPortrait = Pick<PortraitRecord, 'version' | 'image_url' | 'sour
 
 /** The portrait scenes are rendered from now: the current version once drawn, else the last one drawn. */
 export function drawnPortrait(portrait: PortraitRecord | undefined): DrawnPortrait | undefined {
-  if (portrait?.status === 'done' && portrait.reference) return portrait;
-  return portrait?.last_done;
+  if (portrait?.status !== 'done' || !portrait.reference) return portrait?.last_done;
+  const { version, image_url, source, reference, seed } = portrait;
+  return { version, image_url, source, reference, seed };
 }
 
 export interface SessionRecord {

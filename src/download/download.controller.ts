@@ -17,13 +17,14 @@ import type { Request, Response } from 'express';
 import { CurrentTenant, Tenant } from '../auth/tenant';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ApiErrorResponses, RETRY_AFTER_HEADER } from '../http/api-error.decorator';
+import { RetryLaterException } from '../http/retry-later.exception';
 import { publicBaseUrl } from '../http/public-base-url';
 import { SessionStore } from '../sessions/session.store';
 import { DownloadRequestDto } from './download-request.dto';
 import { StoryboardService } from './storyboard/storyboard.service';
 import { ZipExportService } from './zip-export.service';
 
-const RETRY_AFTER_SECONDS = '2';
+const RETRY_AFTER_SECONDS = 2;
 
 @ApiTags('download')
 @Controller()
@@ -89,8 +90,11 @@ export class DownloadController {
       throw new ConflictException('Nothing approved yet: approve scenes with POST /approve first');
     }
     if (session.download_status === 'started') {
-      res.setHeader('Retry-After', RETRY_AFTER_SECONDS);
-      throw new ConflictException('Approved images are still downloading; retry shortly');
+      throw new RetryLaterException(
+        409,
+        'Approved images are still downloading; retry shortly',
+        RETRY_AFTER_SECONDS,
+      );
     }
     const [exported, story] = await Promise.all([
       this.zip.collectImages(session),

@@ -192,11 +192,7 @@ export class DownloadProcessor extends WorkerHost implements JobProcessor {
             `The portrait of ${member.name} in ${session.id} was not copied: ${userMessage(err)}`,
           );
           await this.sessions.saveCastDownload(session.id, castIndex, {
-            status: 'failed',
-            file: null,
-            bytes: null,
-            content_type: null,
-            error: userMessage(err),
+            ...failedDownload(err),
             version: portrait.version,
           });
         }
@@ -206,12 +202,11 @@ export class DownloadProcessor extends WorkerHost implements JobProcessor {
 
   /** A failure retrying cannot mend (or the last attempt's), kept so the scene is not fetched again. */
   private async saveFailure(sessionId: string, index: number, err: unknown): Promise<void> {
-    await this.sessions.saveDownload(sessionId, index, {
-      status: 'failed',
-      file: null,
-      bytes: null,
-      content_type: null,
-      error: userMessage(err),
-    });
+    await this.sessions.saveDownload(sessionId, index, failedDownload(err));
   }
+}
+
+/** The record of an image that could not be copied, with what users are told. */
+function failedDownload(err: unknown): SceneDownload {
+  return { status: 'failed', file: null, bytes: null, content_type: null, error: userMessage(err) };
 }

@@ -1,5 +1,5 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
-import { SessionRecord } from '../domain/session.model';
+import { SceneDownload, SessionRecord } from '../domain/session.model';
 import { mapWithLimit } from '../common/concurrency';
 import { downloadKey, isPortraitFileName, isSceneFileName } from '../storage/image-keys';
 import { IMAGE_STORAGE, ImageNotFoundError, ImageStorage } from '../storage/image-storage';
@@ -67,18 +67,8 @@ export class ZipExportService {
     const found = await mapWithLimit(wanted, LOOKUP_CONCURRENCY, async (index) => {
       const download = session.downloads[index];
       const file = download.file as string;
-      const key = downloadKey(session.id, file);
-      const size = sizes.get(key);
-      if (size === undefined) {
-        this.logger.warn(`Image ${file} of ${session.id} is missing from the image storage`);
-        return null;
-      }
-      // The CRC recorded when the image was written, unless the record predates it or the size differs.
-      const recorded = typeof download.crc32 === 'number' && download.bytes === size;
-      const crc = recorded ? (download.crc32 as number) : await this.crcOf(key);
-      // Gone between the listing and the read (an expiry sweep): skipped like any missing image.
-      if (crc === null) return null;
-      return { index, file, key, size, crc };
+      const stored = await this.locate(session.id, download, sizes);
+      return stored && { index, file, ...stored };
     });
     return {
       images: found.filter((image): image is ZipImage => image !== null),
@@ -89,22 +79,47 @@ export class ZipExportService {
 
   /** The portraits the approval copied, under entry names unique within the ZIP. */
   private async collectPortraits(session: SessionRecord, sizes: Map<string, number>): Promise<ZipPortrait[]> {
-    const taken = new Set<string>();
-    const found: ZipPortrait[] = [];
-    for (const [castIndex, member] of session.cast.entries()) {
+    const copied = [...session.cast.keys()].filter((castIndex) => {
       const download = session.cast_downloads[castIndex];
-      if (download?.status !== 'done' || !download.file || !isPortraitFileName(download.file)) continue;
-      const key = downloadKey(session.id, download.file);
-      const size = sizes.get(key);
-      if (size === undefined) continue;
-      const recorded = typeof download.crc32 === 'number' && download.bytes === size;
-      const crc = recorded ? (download.crc32 as number) : await this.crcOf(key);
-      if (crc === null) continue;
-      const ext = download.file.slice(download.file.lastIndexOf('.'));
-      const entry = uniqueName(`cast/${safeFileName(member.name)}`, ext, taken);
-      found.push({ castIndex, entry, key, size, crc, version: download.version ?? 1 });
+      return download?.status === 'done' && !!download.file && isPortraitFileName(download.file);
+    });
+    const located = await mapWithLimit(copied, LOOKUP_CONCURRENCY, (castIndex) =>
+      this.locate(session.id, session.cast_downloads[castIndex], sizes),
+    );
+    const taken = new Set<string>();
+    return copied.flatMap((castIndex, i) => {
+      const stored = located[i];
+      if (!stored) return [];
+      const download = session.cast_downloads[castIndex];
+      const file = download.file as string;
+      const entry = uniqueName(
+        `cast/${safeFileName(session.cast[castIndex].name)}`,
+        file.slice(file.lastIndexOf('.')),
+        taken,
+      );
+      return [{ castIndex, entry, ...stored, version: download.version ?? 1 }];
+    });
+  }
+
+  /**
+   * Where a copied image is, and its size and CRC: the CRC recorded when it was written, unless the record
+   * predates it or the size differs. Null when it is missing from the listing, or gone by the time it is
+   * read (an expiry sweep): it is left out like any missing image.
+   */
+  private async locate(
+    sessionId: string,
+    download: SceneDownload,
+    sizes: Map<string, number>,
+  ): Promise<{ key: string; size: number; crc: number } | null> {
+    const key = downloadKey(sessionId, download.file as string);
+    const size = sizes.get(key);
+    if (size === undefined) {
+      this.logger.warn(`Image ${download.file} of ${sessionId} is missing from the image storage`);
+      return null;
     }
-    return found;
+    const recorded = typeof download.crc32 === 'number' && download.bytes === size;
+    const crc = recorded ? (download.crc32 as number) : await this.crcOf(key);
+    return crc === null ? null : { key, size, crc };
   }
 
   /** The archive for these images (and `extra` entries); its size is known before anything is sent. */

@@ -96,9 +96,7 @@ export class ProviderStatusService implements OnModuleInit, OnApplicationShutdow
   /** Live providers that AI_PROVIDERS=live requires but whose last check failed. */
   requiredButUnavailable(): string[] {
     if (this.config.providers !== 'live') return [];
-    // Refreshes stale checks in the background: without it, only GET /health would, so a provider that was
-    // down once would keep POST /generate refusing after it recovered.
-    void this.statuses();
+    // The checks are refreshed every PROVIDER_CHECK_INTERVAL_MS (onModuleInit), not on this hot path.
     return [...this.cache.entries()].filter(([, c]) => c.value === 'unavailable').map(([name]) => name);
   }
 

@@ -1,8 +1,10 @@
+import { WEBHOOK_EVENTS } from './webhook-events';
 import { ApiProperty } from '@nestjs/swagger';
 import { Progress, progressOf } from './session-lifecycle';
 import {
   CastMember,
   DownloadStatus,
+  drawnPortrait,
   SESSION_PHASES,
   MEDIA_TYPES,
   MediaType,
@@ -148,13 +150,7 @@ export class WebhookView {
   @ApiProperty({
     type: String,
     nullable: true,
-    enum: [
-      'session.completed',
-      'session.failed',
-      'scene.regenerated',
-      'download.completed',
-      'download.failed',
-    ],
+    enum: WEBHOOK_EVENTS,
     description: 'The last event a delivery was attempted for; null before the first',
   })
   last_event!: string | null;
@@ -263,7 +259,7 @@ export function toStatusView(session: SessionRecord, baseUrl: string, sign = uns
 function castMemberView(member: CastMember, ownUrl: (path: string) => string): CastMemberView {
   const portrait = member.portrait;
   // While a portrait is drawn again, or after the redraw failed, the last version drawn is shown.
-  const url = portrait?.image_url ?? portrait?.last_done?.image_url ?? null;
+  const url = drawnPortrait(portrait)?.image_url ?? null;
   return {
     name: member.name,
     description: member.description,

@@ -113,38 +113,21 @@ redis.call('hset', KEYS[1], ARGV[1], ARGV[2], 'updated_at', ARGV[3])
 bump_version()
 return 1`;
 
-// A render's outcome, and the session's fan-in: the first final outcome (done, or failed for good) is kept
-// and counts the scene as ended, once, however often the job is re-run or its failure reported. Returns
-// the scenes still rendering, or -1 when the session is gone or has no counter (planned before the
-// counter existed: its legacy finalize job ends it).
+// A render's outcome (a scene's, or a portrait's), and its fan-in counter (ARGV[5]: renders_left, or
+// portraits_left while casting): the first final outcome (done, or failed for good) is kept and, when
+// ARGV[3] = '1', counts as ended, once, however often the job is re-run or its failure reported. Returns
+// what is still rendering, or -1 when the session is gone or has no such counter (planned before the
+// counter existed: its legacy finalize job ends it; or never cast).
 const SAVE_RENDER = `${RENDER_ENDED}${BUMP_VERSION}
 if redis.call('exists', KEYS[1]) == 0 then return -1 end
 if ended(redis.call('hget', KEYS[1], ARGV[1])) then
-  return tonumber(redis.call('hget', KEYS[1], 'renders_left') or '-1')
+  return tonumber(redis.call('hget', KEYS[1], ARGV[5]) or '-1')
 end
 redis.call('hset', KEYS[1], ARGV[1], ARGV[2], 'updated_at', ARGV[4])
 bump_version()
-local left = redis.call('hget', KEYS[1], 'renders_left')
+local left = redis.call('hget', KEYS[1], ARGV[5])
 if not left then return -1 end
-if ARGV[3] == '1' then return redis.call('hincrby', KEYS[1], 'renders_left', -1) end
-return tonumber(left)`;
-
-// A portrait's outcome, and the casting fan-in: like SAVE_RENDER, the first final outcome is kept, and
-// (ARGV[3] = '1', the casting step's own portraits) counts the portrait as ended once. Returns the portraits
-// still rendering, or -1 when the session is gone or was not cast.
-const SAVE_PORTRAIT = `${RENDER_ENDED}${BUMP_VERSION}
-if redis.call('exists', KEYS[1]) == 0 then return -1 end
-if ended(redis.call('hget', KEYS[1], ARGV[1])) then
-  return tonumber(redis.call('hget', KEYS[1], 'portraits_left') or '-1')
-end
-redis.call('hset', KEYS[1], ARGV[1], ARGV[2], 'updated_at', ARGV[4])
-bump_version()
-local left = redis.call('hget', KEYS[1], 'portraits_left')
-if not left then return -1 end
-if ARGV[3] == '1' and (string.find(ARGV[2], '"status":"done"', 1, true)
-    or string.find(ARGV[2], '"status":"failed"', 1, true)) then
-  return redis.call('hincrby', KEYS[1], 'portraits_left', -1)
-end
+if ARGV[3] == '1' then return redis.call('hincrby', KEYS[1], ARGV[5], -1) end
 return tonumber(left)`;
 
 // Casting ends once: of the portraits ending together, one moves the session on to its scenes.
@@ -201,6 +184,25 @@ redis.call('hset', KEYS[1], 'approved', ARGV[1], 'download_status', 'started', '
 bump_version()
 return 'ok'`;
 
+// Adds (ARGV[2] = '1', only while processing) or removes one warning; writes only when the list changes.
+const TOGGLE_WARNING = `${BUMP_VERSION}
+if redis.call('exists', KEYS[1]) == 0 then return 0 end
+local list = cjson.decode(redis.call('hget', KEYS[1], 'warnings') or '[]')
+local found = nil
+for i, warning in ipairs(list) do if warning == ARGV[1] then found = i end end
+if ARGV[2] == '1' then
+  if found or redis.call('hget', KEYS[1], 'status') ~= 'processing' then return 0 end
+  table.insert(list, ARGV[1])
+elseif found then
+  table.remove(list, found)
+else
+  return 0
+end
+-- cjson encodes an empty table as an object
+redis.call('hset', KEYS[1], 'warnings', #list > 0 and cjson.encode(list) or '[]', 'updated_at', ARGV[3])
+bump_version()
+return 1`;
+
 /**
  * The one place that reads and writes session state. A session is one Redis hash with a TTL; scenes are
  * separate fields so parallel render jobs never overwrite each other's results.
@@ -216,8 +218,8 @@ export class SessionStore {
   private readonly failScript;
   private readonly savePlanScript;
   private readonly writeIfUnchangedScript;
-  private readonly savePortraitScript;
   private readonly beginScenesScript;
+  private readonly toggleWarningScript;
 
   constructor(
     private readonly redis: RedisService,
@@ -232,8 +234,8 @@ export class SessionStore {
     this.failScript = redis.defineScript('sessionFailOnce', FAIL_ONCE, 1);
     this.savePlanScript = redis.defineScript('sessionSavePlan', SAVE_PLAN, 1);
     this.writeIfUnchangedScript = redis.defineScript('sessionWriteIfUnchanged', WRITE_IF_UNCHANGED, 1);
-    this.savePortraitScript = redis.defineScript('sessionSavePortrait', SAVE_PORTRAIT, 1);
     this.beginScenesScript = redis.defineScript('sessionBeginScenes', BEGIN_SCENES, 1);
+    this.toggleWarningScript = redis.defineScript('sessionToggleWarning', TOGGLE_WARNING, 1);
   }
 
   private key(id: string): string {
@@ -304,8 +306,7 @@ export class SessionStore {
 
   /** Whether the session exists and `tenant` may see it; one small read. */
   async visibleTo(id: string, tenant: Tenant): Promise<boolean> {
-    const [version, owner] = await this.redis.commands.hmget(this.key(id), 'version', 'owner');
-    return version !== null && visibleTo(owner, tenant);
+    return (await this.versionFor(id, tenant)) !== null;
   }
 
   async getStory(id: string): Promise<string | null> {
@@ -362,6 +363,7 @@ export class SessionStore {
       JSON.stringify(render),
       ended ? '1' : '0',
       new Date().toISOString(),
+      'renders_left',
     );
     return Number(left);
   }
@@ -412,12 +414,14 @@ export class SessionStore {
     portrait: PortraitRecord,
     casting: boolean,
   ): Promise<number> {
-    const left = await this.savePortraitScript(
+    const ended = portrait.status === 'done' || portrait.status === 'failed';
+    const left = await this.saveRenderScript(
       this.key(id),
       PORTRAIT_PREFIX + castIndex,
       JSON.stringify(portrait),
-      casting ? '1' : '0',
+      ended && casting ? '1' : '0',
       new Date().toISOString(),
+      'portraits_left',
     );
     return Number(left);
   }
@@ -629,36 +633,13 @@ export class SessionStore {
     if (ids.length > 0) await this.redis.commands.zrem(this.indexKey, ...ids);
   }
 
-  // Adds (ARGV[2] = '1', only while processing) or removes one warning; writes only when the list changes.
-  private static readonly TOGGLE_WARNING = `${BUMP_VERSION}
-if redis.call('exists', KEYS[1]) == 0 then return 0 end
-local list = cjson.decode(redis.call('hget', KEYS[1], 'warnings') or '[]')
-local found = nil
-for i, warning in ipairs(list) do if warning == ARGV[1] then found = i end end
-if ARGV[2] == '1' then
-  if found or redis.call('hget', KEYS[1], 'status') ~= 'processing' then return 0 end
-  table.insert(list, ARGV[1])
-elseif found then
-  table.remove(list, found)
-else
-  return 0
-end
--- cjson encodes an empty table as an object
-redis.call('hset', KEYS[1], 'warnings', #list > 0 and cjson.encode(list) or '[]', 'updated_at', ARGV[3])
-bump_version()
-return 1`;
-
   /**
    * Shows (`present`) or withdraws a warning about a passing condition, such as a provider outage the
    * session is waiting out; a warning is shown once, and only while the session is processing. Returns
-   * whether the list changed. Plain EVAL: a script defined after start-up would be missing from an
-   * auto-pipeline already open in that tick (ioredis copies scripts when it creates one); it runs only while
-   * a provider fails.
+   * whether the list changed.
    */
   async toggleWarning(id: string, warning: string, present: boolean): Promise<boolean> {
-    const changed = await this.redis.commands.eval(
-      SessionStore.TOGGLE_WARNING,
-      1,
+    const changed = await this.toggleWarningScript(
       this.key(id),
       warning,
       present ? '1' : '0',

@@ -1,6 +1,6 @@
-import { Controller, Get, Header, Inject } from '@nestjs/common';
+import { Controller, Get, Header } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { KeyRing } from '../auth/api-keys';
 import { APP_VERSION } from '../config/version';
 import { MEDIA_TYPES } from '../domain/session.model';
 import { DEFAULT_MEDIA_TYPE, DEFAULT_SCENES, MAX_SCENES } from '../generation/generate-request.dto';
@@ -18,11 +18,11 @@ import { ServiceInfoView } from './service-info.view';
 export class ServiceInfoController {
   private readonly view: ServiceInfoView;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+  constructor(keys: KeyRing) {
     this.view = {
       version: APP_VERSION,
       auth: {
-        api_key_required: config.apiKeys.length > 0,
+        api_key_required: keys.required,
         api_key_headers: ['X-API-Key', 'Authorization: Bearer'],
       },
       generate: {

@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import { Module } from '@nestjs/common';
 import { ServeStaticModule } from '@nestjs/serve-static';
+import { AuthModule } from '../auth/auth.module';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { ServiceInfoController } from './service-info.controller';
 
@@ -14,6 +15,7 @@ export const STUDIO_ROOT = path.join(__dirname, '..', '..', 'public');
  */
 @Module({
   imports: [
+    AuthModule,
     ServeStaticModule.forRootAsync({
       inject: [APP_CONFIG],
       useFactory: (config: AppConfig) =>

@@ -22,6 +22,7 @@ const STORY = [
 
 type Status = {
   status: string;
+  phase: string;
   warnings: string[];
   download_status: string;
   cast: { name: string; status: string; error: string | null; image_url: string | null }[];
@@ -31,66 +32,52 @@ type Status = {
 const isPortraitTask = (task: { positivePrompt: unknown }) =>
   String(task.positivePrompt).includes('Character reference sheet');
 
-async function generateIn(t: TestApp): Promise<{ id: string; done: Status }> {
+/** Starts a session of STORY and waits for its end, calling `during` on each status read until it is true. */
+async function generateIn(
+  t: TestApp,
+  during?: (s: Status) => boolean,
+): Promise<{ id: string; done: Status }> {
   const res = await request<{ session_id: string }>(`${t.url}/generate`, {
     method: 'POST',
     json: { story_text: STORY, num_scenes: 3, media_type: 'cinematic' },
   });
   expect(res.status).toBe(200);
   const id = res.body.session_id;
-  const done = await pollUntil(
-    async () => (await request<Status>(`${t.url}/status/${id}`)).body,
-    (s) => s.status !== 'processing',
-  );
+  const read = async () => (await request<Status>(`${t.url}/status/${id}`)).body;
+  if (during) await pollUntil(read, during);
+  const done = await pollUntil(read, (s) => s.status !== 'processing');
   return { id, done };
 }
 
-describe('casting against the fake Runware', () => {
-  let openrouter: FakeOpenRouter;
-  let runware: FakeRunware;
-  let t: TestApp;
-
+/** The service in live mode against fakes of its own, started before and stopped after the describe. */
+function liveStage(): { openrouter: FakeOpenRouter; runware: FakeRunware; t: TestApp } {
+  const stage = {} as { openrouter: FakeOpenRouter; runware: FakeRunware; t: TestApp };
   beforeAll(async () => {
-    openrouter = await startFakeOpenRouter({ apiKey: OPENROUTER_KEY });
-    runware = await startFakeRunware({ apiKey: RUNWARE_KEY });
-    t = await startTestApp({
-      ...liveProviderVars(openrouter, runware, { openrouter: OPENROUTER_KEY, runware: RUNWARE_KEY }),
+    stage.openrouter = await startFakeOpenRouter({ apiKey: OPENROUTER_KEY });
+    stage.runware = await startFakeRunware({ apiKey: RUNWARE_KEY });
+    stage.t = await startTestApp({
+      ...liveProviderVars(stage.openrouter, stage.runware, {
+        openrouter: OPENROUTER_KEY,
+        runware: RUNWARE_KEY,
+      }),
       JOB_ATTEMPTS: '1',
     });
   });
   afterAll(async () => {
-    await t.close();
-    await Promise.all([openrouter.close(), runware.close()]);
+    await stage.t.close();
+    await Promise.all([stage.openrouter.close(), stage.runware.close()]);
   });
+  return stage;
+}
+
+describe('casting against the fake Runware', () => {
+  const stage = liveStage();
+  let runware: FakeRunware;
+  let t: TestApp;
+  beforeAll(() => ({ runware, t } = stage));
   beforeEach(() => runware.reset());
 
-  async function generate(
-    during?: (
-      s: Status & { phase: string; progress: { current_step: number; total_steps: number } },
-    ) => boolean,
-  ): Promise<{ id: string; done: Status }> {
-    const res = await request<{ session_id: string }>(`${t.url}/generate`, {
-      method: 'POST',
-      json: { story_text: STORY, num_scenes: 3, media_type: 'cinematic' },
-    });
-    expect(res.status).toBe(200);
-    const id = res.body.session_id;
-    if (during)
-      await pollUntil(
-        async () =>
-          (
-            await request<
-              Status & { phase: string; progress: { current_step: number; total_steps: number } }
-            >(`${t.url}/status/${id}`)
-          ).body,
-        during,
-      );
-    const done = await pollUntil(
-      async () => (await request<Status>(`${t.url}/status/${id}`)).body,
-      (s) => s.status !== 'processing',
-    );
-    return { id, done };
-  }
+  const generate = (during?: (s: Status) => boolean) => generateIn(t, during);
 
   /** The fake's tasks since `from`: portraits are the ones asking for a reference sheet. */
   const tasksSince = (from: number) => runware.stats.imageTasks.slice(from);
@@ -220,23 +207,11 @@ describe('casting against the fake Runware', () => {
 });
 
 describe('casting against a fake Runware that refuses references', () => {
-  let openrouter: FakeOpenRouter;
+  // An app of its own: its renderer remembers the refusal, which must not reach the tests above.
+  const stage = liveStage();
   let runware: FakeRunware;
   let t: TestApp;
-
-  // An app of its own: its renderer remembers the refusal, which must not reach the tests above.
-  beforeAll(async () => {
-    openrouter = await startFakeOpenRouter({ apiKey: OPENROUTER_KEY });
-    runware = await startFakeRunware({ apiKey: RUNWARE_KEY });
-    t = await startTestApp({
-      ...liveProviderVars(openrouter, runware, { openrouter: OPENROUTER_KEY, runware: RUNWARE_KEY }),
-      JOB_ATTEMPTS: '1',
-    });
-  });
-  afterAll(async () => {
-    await t.close();
-    await Promise.all([openrouter.close(), runware.close()]);
-  });
+  beforeAll(() => ({ runware, t } = stage));
 
   const generate = () => generateIn(t);
   const tasksSince = (from: number) => runware.stats.imageTasks.slice(from);

@@ -92,6 +92,7 @@ describe('provider outages are ridden out, not passed on', () => {
     expect(during.body.warnings).toContain(
       `Runware is unavailable; the session is waiting for it and retrying (for up to ${TOLERANCE_S} s)`,
     );
+    expect(during.body.scenes.length).toBeGreaterThan(0);
     for (const scene of during.body.scenes) expect(['pending', 'rendering']).toContain(scene.status);
     const degraded = await pollUntil(health, (r) => r.body.services.runware === 'degraded', outageMs);
     expect(degraded.body).toMatchObject({ status: 'healthy', services: { openrouter: 'available' } });
