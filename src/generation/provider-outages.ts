@@ -9,10 +9,10 @@ import { withoutLogContext } from '../common/log-context';
 import { JobQueue } from '../queue/job-queue.service';
 import { SessionStore } from '../sessions/session.store';
 
-/** The job that calls each provider. */
-const JOB_OF: Record<GuardedProvider, JobName> = {
-  openrouter: JobName.PlanStory,
-  runware: JobName.RenderScene,
+/** The jobs that call each provider: every one of them may be waiting for it. */
+const JOBS_OF: Record<GuardedProvider, readonly JobName[]> = {
+  openrouter: [JobName.PlanStory],
+  runware: [JobName.RenderScene, JobName.RenderPortrait],
 };
 
 /**
@@ -116,7 +116,7 @@ export class ProviderOutages implements OnModuleDestroy {
   private async resume(provider: GuardedProvider): Promise<void> {
     try {
       const woken = await this.jobs.promoteDelayed(
-        JOB_OF[provider],
+        JOBS_OF[provider],
         (data) => data.outage?.waitingSince !== undefined,
       );
       if (woken > 0) this.logger.log(`${woken} job(s) waiting for ${PROVIDER_LABELS[provider]} resumed`);

@@ -145,13 +145,19 @@ export class JobQueue {
   }
 
   /**
-   * Runs now the delayed generation jobs named `name` whose data passes `test`, among the first `limit`
+   * Runs now the delayed generation jobs named one of `names` whose data passes `test`, among the first `limit`
    * delayed ones (e.g. jobs waiting for a provider that has just recovered; the rest wake on time). Returns
    * how many it moved; a job that started meanwhile is left alone.
    */
-  async promoteDelayed(name: JobName, test: (data: SessionJob) => boolean, limit = 1000): Promise<number> {
+  async promoteDelayed(
+    names: readonly JobName[],
+    test: (data: SessionJob) => boolean,
+    limit = 1000,
+  ): Promise<number> {
     const delayed = await this.generation.getDelayed(0, limit - 1);
-    const chosen = delayed.filter((job) => job.name === name && test(job.data as SessionJob));
+    const chosen = delayed.filter(
+      (job) => names.includes(job.name as JobName) && test(job.data as SessionJob),
+    );
     const moved = await Promise.all(
       chosen.map((job) =>
         job.promote().then(

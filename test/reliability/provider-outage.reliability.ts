@@ -65,9 +65,14 @@ describe('a provider outage', () => {
       expect(failed).toBeLessThanOrEqual(SESSIONS * SCENES + Math.ceil(OUTAGE_MS / PROBE_MS) + 2);
       // From 5 s on only probes remain: one per 5 s across both workers, not one per worker.
       expect(afterBurst.length).toBeLessThanOrEqual(Math.ceil((OUTAGE_MS - PROBE_MS) / PROBE_MS) + 1);
-      // Once Runware answers the next probe (at most one interval after it recovered), the jobs waiting for
-      // it are resumed at once rather than at their own next wake: every session completes soon after.
-      expect(settled - outageEnd).toBeLessThan(PROBE_MS + 3_000);
+      // Runware answers the next probe, at most one interval after it recovered. The jobs waiting for it,
+      // scene renders and portraits alike, are then resumed at once rather than at their own next wake (a
+      // whole interval later): every session completes well within one interval of that first answer. Timed
+      // by the sessions' own completed_at, not by when this test's polling noticed.
+      const firstAnswer = Math.min(...tasks.filter((t) => t.at >= outageEnd).map((t) => t.at));
+      const lastCompleted = Math.max(...finals.map((f) => Date.parse(f.body.completed_at ?? '')));
+      expect(firstAnswer - outageEnd).toBeLessThanOrEqual(PROBE_MS + 1_000);
+      expect(lastCompleted - firstAnswer).toBeLessThan(PROBE_MS - 1_000);
       expect(cluster.crashed()).toEqual([]);
 
       const took = finals.map((f) => Date.parse(f.body.completed_at ?? '') - Date.parse(f.body.created_at));
@@ -75,7 +80,9 @@ describe('a provider outage', () => {
         session_seconds: { min: Math.min(...took) / 1000, max: Math.max(...took) / 1000 },
         runware_requests_in_outage: failed,
         of_which_after_first_5_s: afterBurst.length,
-        all_sessions_completed_after_outage_end_ms: settled - outageEnd,
+        first_answer_after_outage_end_ms: firstAnswer - outageEnd,
+        last_completed_after_first_answer_ms: lastCompleted - firstAnswer,
+        test_saw_all_settled_after_outage_end_ms: settled - outageEnd,
         total_image_tasks: tasks.length,
       };
       process.stdout.write(`provider outage figures: ${JSON.stringify(figures)}\n`);
