@@ -439,16 +439,21 @@ function versionOf(request: SceneRenderRequest): SceneRender {
   };
 }
 
+/**
+ * The render of a scene's current version: the first render, or a regeneration queued again with its own
+ * prompt, seed and request time (and so its own job id).
+ */
 const renderRequest =
   (session: Pick<SessionRecord, 'id' | 'media_type' | 'seed' | 'cast'>) =>
   (scene: SceneRecord): SceneRenderRequest => ({
     sessionId: session.id,
     sceneIndex: scene.index,
     title: scene.title,
-    prompt: scene.image_prompt,
+    prompt: scene.prompt ?? scene.image_prompt,
     negativePrompt: scene.negative_prompt,
     mediaType: session.media_type,
-    seed: session.seed,
+    seed: scene.seed ?? session.seed,
     version: scene.version,
+    ...(scene.requested_at ? { requestedAt: scene.requested_at } : {}),
     references: referencesFor(session.cast, scene.characters),
   });

@@ -47,7 +47,7 @@ export class JobQueue {
         data: data satisfies JobDataOf[JobName.RenderScene],
         opts: {
           ...this.options,
-          jobId: `render-${sessionId}-${data.sceneIndex}`,
+          jobId: renderJobId(sessionId, data.sceneIndex, data.version),
           // Jobs without a priority go first: plans never queue behind other sessions' renders, so a new
           // session starts planning at once even when workers are saturated.
           priority: 1,
@@ -57,14 +57,14 @@ export class JobQueue {
   }
 
   /**
-   * A scene rendered again as a new version: the same render job, under an id of its own (the first
-   * render's job may still be kept), so BullMQ retries it like any render if its worker dies.
+   * A scene rendered again as a new version: the same render job, under an id of its own (renderJobId), so
+   * BullMQ retries it like any render if its worker dies.
    */
   async regenerateScene(render: SceneRenderRequest & { version: number }): Promise<void> {
     const { sessionId, sceneIndex, version } = render;
     await this.generation.add(JobName.RenderScene, render satisfies JobDataOf[JobName.RenderScene], {
       ...this.options,
-      jobId: `render-${sessionId}-${sceneIndex}-v${version}`,
+      jobId: renderJobId(sessionId, sceneIndex, version),
       priority: 1,
     });
   }
@@ -80,7 +80,7 @@ export class JobQueue {
         data: data satisfies JobDataOf[JobName.RenderPortrait],
         opts: {
           ...this.options,
-          jobId: `portrait-${data.sessionId}-${data.castIndex}${(data.version ?? 1) > 1 ? `-v${data.version}` : ''}`,
+          jobId: portraitJobId(data.sessionId, data.castIndex, data.version),
           priority: 1,
         },
       })),
@@ -124,18 +124,14 @@ export class JobQueue {
    * behind a backlog is not mistaken for a stalled one.
    */
   async hasPendingJobs(sessionId: string, sceneCount: number, castCount = 0): Promise<boolean> {
-    // A regeneration's job is named by its version (regenerateScene, renderPortraits): every name a scene's
-    // or a portrait's versions can have.
-    const versions = [
-      '',
-      ...Array.from({ length: this.config.maxVersionsPerScene - 1 }, (_, v) => `-v${v + 2}`),
-    ];
-    const each = (count: number, name: (i: number) => string) =>
-      Array.from({ length: count }, (_, i) => versions.map((v) => `${name(i)}${v}`)).flat();
+    // A regeneration's job is named by its version: every id a scene's or a portrait's versions can have.
+    const versions = Array.from({ length: this.config.maxVersionsPerScene }, (_, v) => v + 1);
+    const each = (count: number, jobId: (index: number, version: number) => string) =>
+      Array.from({ length: count }, (_, i) => versions.map((v) => jobId(i, v))).flat();
     const ids = [
       `plan-${sessionId}`,
-      ...each(sceneCount, (i) => `render-${sessionId}-${i}`),
-      ...each(castCount, (i) => `portrait-${sessionId}-${i}`),
+      ...each(sceneCount, (i, v) => renderJobId(sessionId, i, v)),
+      ...each(castCount, (i, v) => portraitJobId(sessionId, i, v)),
     ];
     const states = await Promise.all([
       ...ids.map((id) => this.generation.getJobState(id)),
@@ -190,4 +186,17 @@ export class JobQueue {
       removeOnFail: { age: 24 * 3600, count: 5000 },
     };
   }
+}
+
+/**
+ * A scene's render job id: one per version, so a regeneration is retried like any render while the first
+ * render's job may still be kept, and re-queuing a version already queued is a no-op.
+ */
+export function renderJobId(sessionId: string, sceneIndex: number, version = 1): string {
+  return `render-${sessionId}-${sceneIndex}${version > 1 ? `-v${version}` : ''}`;
+}
+
+/** A cast portrait's render job id, one per version, as renderJobId. */
+export function portraitJobId(sessionId: string, castIndex: number, version = 1): string {
+  return `portrait-${sessionId}-${castIndex}${version > 1 ? `-v${version}` : ''}`;
 }

@@ -1,5 +1,6 @@
 import { JobName, JobProcessor, QueueName, QUEUE_OF } from '../../src/domain/jobs';
 import { assertOneHandlerPerJob } from '../../src/queue/worker-lifecycle';
+import { portraitJobId, renderJobId } from '../../src/queue/job-queue.service';
 
 const byQueue = (queue: QueueName): JobProcessor => ({
   queue,
@@ -37,5 +38,19 @@ describe('the start-up check that every job has exactly one handler', () => {
     expect(() => assertOneHandlerPerJob(withoutPlan)).toThrow(
       '"plan-story" is handled on queue "download", not "generation"',
     );
+  });
+});
+
+describe('render job ids', () => {
+  it('name each version of a scene or a portrait apart, the first without a suffix', () => {
+    expect(renderJobId('s1', 0)).toBe('render-s1-0');
+    expect(renderJobId('s1', 0, 1)).toBe('render-s1-0');
+    expect(renderJobId('s1', 0, 2)).toBe('render-s1-0-v2');
+    expect(portraitJobId('s1', 3)).toBe('portrait-s1-3');
+    expect(portraitJobId('s1', 3, 4)).toBe('portrait-s1-3-v4');
+    const ids = [1, 2, 3].flatMap((v) => [renderJobId('s1', 1, v), portraitJobId('s1', 1, v)]);
+    expect(new Set(ids).size).toBe(ids.length);
+    // BullMQ reserves ':' in job ids.
+    for (const id of ids) expect(id).not.toContain(':');
   });
 });
