@@ -52,10 +52,12 @@ export class SessionFinalizer {
     );
     if (written) {
       this.logger.log(`Session ${sessionId} ${outcome.status}`);
-      countSessionEnd(outcome.status === 'completed' ? 'completed' : 'failed');
-      // Finalised again after a regeneration: scene.regenerated reports that, with the session's new state.
-      // Without a callback_url (read above) nothing is read again: the render ending the session waits less.
-      if (session.completed_at === null && session.webhook) await this.webhooks.sessionEnded(sessionId);
+      // Finalised again after a regeneration: that is not a session ending (sessions_total counts each once),
+      // and scene.regenerated reports it, with the session's new state. Without a callback_url (read above)
+      // nothing is read again: the render ending the session waits less.
+      const firstOutcome = session.completed_at === null;
+      if (firstOutcome) countSessionEnd(outcome.status === 'completed' ? 'completed' : 'failed');
+      if (firstOutcome && session.webhook) await this.webhooks.sessionEnded(sessionId);
     }
     return written;
   }

@@ -121,6 +121,28 @@ describe('GET /metrics', () => {
       ).toBeGreaterThanOrEqual(1);
   });
 
+  it('counts a session once in sessions_total, however often a regeneration ends it again', async () => {
+    const generated = await request<{ session_id: string }>(`${t.url}/generate`, {
+      method: 'POST',
+      json: { story_text: STORY, num_scenes: 2 },
+    });
+    const id = generated.body.session_id;
+    type Versioned = { status: string; scenes: { version: number; status: string }[] };
+    const settled = (version: number) =>
+      pollUntil(
+        () => request<Versioned>(`${t.url}/status/${id}`),
+        (r) => r.body.status !== 'processing' && r.body.scenes[1]?.version === version,
+      );
+    expect((await settled(1)).body.status).toBe('completed');
+    const once = valueOf(await scrape(t.url), 'sessions_total', { outcome: 'completed' });
+
+    const regenerated = await request(`${t.url}/sessions/${id}/scenes/1/regenerate`, { method: 'POST' });
+    expect(regenerated.status).toBe(202);
+    const again = await settled(2);
+    expect(again.body).toMatchObject({ status: 'completed', scenes: [{}, { version: 2, status: 'done' }] });
+    expect(valueOf(await scrape(t.url), 'sessions_total', { outcome: 'completed' })).toBe(once);
+  });
+
   it('labels a path no route matches as unmatched, not by the path', async () => {
     expectEnvelope(await request(`${t.url}/no/such/path/1234`), 404);
     const metrics = await scrape(t.url);
