@@ -41,7 +41,7 @@ export async function perScene(ctx: MeasureContext): Promise<MeasureResult> {
   const scenes = sessions * SCENES;
   return withStage('perscene', ctx.redis, { plannerLatencyMs: 0, imageLatencyMs: 0 }, async (stage) => {
     const api = await stage.startApi();
-    const [worker] = await stage.startWorkers(1, { WORKER_CONCURRENCY: String(CONCURRENCY), NODE_OPTIONS: '--require /tmp/prof.js' });
+    const [worker] = await stage.startWorkers(1, { WORKER_CONCURRENCY: String(CONCURRENCY) });
     // Warm-up (not counted): one run's worth of sessions. The service has far more code to warm (HTTP,
     // both provider SDKs, sessions) than the bare worker, whose own warm-up is WARMUP_JOBS jobs.
     const warm = await generateMany(api.url, sessions, SCENES);
