@@ -6,10 +6,11 @@ import { QueueModule } from '../queue/queue.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { GenerationProcessor } from './generation.processor';
 import { ProviderOutages } from './provider-outages';
+import { SceneDispatchModule } from './scene-dispatch.module';
 
 /** Worker role: planning, rendering and finalising sessions. */
 @Module({
-  imports: [SessionsModule, QueueModule, ProvidersModule],
+  imports: [SessionsModule, QueueModule, ProvidersModule, SceneDispatchModule],
   providers: [processorProvider(GenerationProcessor, QueueName.Generation), ProviderOutages],
 })
 export class GenerationWorkerModule {}

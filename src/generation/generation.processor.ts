@@ -21,19 +21,19 @@ import {
   SessionJob,
 } from '../domain/jobs';
 import { SessionFinalizer } from '../sessions/session-finalizer';
-import { newScene, SceneRecord, SceneRender, SessionRecord } from '../domain/session.model';
+import { newScene, SceneRender } from '../domain/session.model';
 import { SessionStore } from '../sessions/session.store';
 import { WebhookEvents } from '../sessions/webhook-events';
 import {
   castingChoice,
   isPortraitFailureWarning,
   pendingPortrait,
-  portraitFailureWarning,
   portraitRequest,
   referencesRefusedWarning,
 } from './casting';
-import { portraitUses, referencesFor } from '../domain/cast-references';
+import { portraitUses } from '../domain/cast-references';
 import { ProviderOutages } from './provider-outages';
+import { renderRequest, SceneDispatch } from './scene-dispatch';
 
 const WORKER_ID = `${hostname()}:${process.pid}`;
 
@@ -71,6 +71,7 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
     private readonly finalizer: SessionFinalizer,
     private readonly outages: ProviderOutages,
     private readonly webhooks: WebhookEvents,
+    private readonly dispatch: SceneDispatch,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     super();
@@ -136,7 +137,7 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
           { ...current, status: 'failed', attempts: job.attemptsMade, error: 'Rendering did not complete' },
           (job.data.version ?? 1) === 1 && session?.phase === 'casting',
         );
-        if (left === 0) await this.startScenes(sessionId);
+        if (left === 0) await this.dispatch.startScenes(sessionId);
         return;
       }
       if (job.name !== JobName.PlanStory) return;
@@ -153,7 +154,7 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
     const session = await this.sessions.get(sessionId);
     if (!session || session.status === 'failed') return;
     // A retried plan job (e.g. its worker died after planning) must not plan twice.
-    if (session.planned) return this.queueUnfinishedRenders(session);
+    if (session.planned) return this.dispatch.queueUnfinished(session);
     const [, story] = await Promise.all([
       this.sessions.update(sessionId, { phase: 'planning' }),
       this.sessions.getStory(sessionId),
@@ -224,34 +225,10 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
     else {
       // Another run of this job planned the session first (one that stalled and came back): its plan stands.
       const planned = await this.sessions.get(sessionId);
-      if (planned) await this.queueUnfinishedRenders(planned);
+      if (planned) await this.dispatch.queueUnfinished(planned);
     }
     // After the plan is saved: it carries the warnings read before this run, which may include this one.
     await this.outages.recovered(job, this.planner.name);
-  }
-
-  /**
-   * Renders of a planned session that have not ended, queued again (a job id that still exists is not
-   * added twice): a scene that already ended is never rendered, and paid for, again.
-   */
-  private async queueUnfinishedRenders(session: SessionRecord): Promise<void> {
-    if (session.finalized) return;
-    if (session.phase === 'casting') {
-      const drawing = session.cast.flatMap((member, castIndex) =>
-        member.portrait && (member.portrait.status === 'pending' || member.portrait.status === 'rendering')
-          ? [portraitRequest(session, castIndex, member, member.portrait)]
-          : [],
-      );
-      if (drawing.length > 0) await this.jobs.renderPortraits(drawing);
-      // Every portrait had ended, but the run that ended the last one stopped before moving on.
-      else await this.startScenes(session.id);
-      return;
-    }
-    const unfinished = session.scenes.filter(
-      (scene) => scene.status === 'pending' || scene.status === 'rendering',
-    );
-    if (unfinished.length > 0)
-      await this.jobs.renderScenes(session.id, unfinished.map(renderRequest(session)));
   }
 
   /**
@@ -348,7 +325,8 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
     const casting = version === 1 && session.phase === 'casting';
     if (current.status === 'done' || current.status === 'failed') {
       // An earlier run of this job ended it, and may have stopped before moving the session on.
-      if (casting && (await this.sessions.portraitsLeft(sessionId)) === 0) await this.startScenes(sessionId);
+      if (casting && (await this.sessions.portraitsLeft(sessionId)) === 0)
+        await this.dispatch.startScenes(sessionId);
       return;
     }
     const attempt = attemptOf(job);
@@ -392,32 +370,13 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
         },
         casting,
       );
-      if (final && casting && remaining === 0) await this.startScenes(sessionId);
+      if (final && casting && remaining === 0) await this.dispatch.startScenes(sessionId);
       throw err;
     }
-    if (casting && left === 0) await this.startScenes(sessionId);
+    if (casting && left === 0) await this.dispatch.startScenes(sessionId);
     // A redraw that worked: the warning about this character's failed portrait no longer holds.
     const stale = session.warnings.find((w) => isPortraitFailureWarning(w, request.name));
     if (!casting && stale) await this.sessions.toggleWarning(sessionId, stale, false);
-  }
-
-  /**
-   * Casting is over: the session moves on to its scenes, once (of several portraits ending together, one
-   * does it), each rendered from the portraits of its characters that were drawn.
-   */
-  private async startScenes(sessionId: string): Promise<void> {
-    const session = await this.sessions.get(sessionId);
-    if (!session) return;
-    // Moved on already, by a run that may have stopped before its scenes were queued (this is a retry):
-    // queue those still to render again; job ids make a scene already queued a no-op.
-    if (session.phase === 'rendering') return this.queueUnfinishedRenders(session);
-    if (session.phase !== 'casting') return;
-    const failures = session.cast
-      .filter((member) => member.portrait?.status === 'failed')
-      .map((member) => portraitFailureWarning(member.name, member.portrait?.error ?? null));
-    const warnings = [...session.warnings, ...failures.filter((w) => !session.warnings.includes(w))];
-    if (!(await this.sessions.beginScenes(sessionId, { warnings }))) return;
-    await this.jobs.renderScenes(sessionId, session.scenes.map(renderRequest(session)));
   }
 
   /** A regeneration's render has ended (the first render's end is reported with the session's). */
@@ -438,22 +397,3 @@ function versionOf(request: SceneRenderRequest): SceneRender {
     ...(request.requestedAt ? { requested_at: request.requestedAt } : {}),
   };
 }
-
-/**
- * The render of a scene's current version: the first render, or a regeneration queued again with its own
- * prompt, seed and request time (and so its own job id).
- */
-const renderRequest =
-  (session: Pick<SessionRecord, 'id' | 'media_type' | 'seed' | 'cast'>) =>
-  (scene: SceneRecord): SceneRenderRequest => ({
-    sessionId: session.id,
-    sceneIndex: scene.index,
-    title: scene.title,
-    prompt: scene.prompt ?? scene.image_prompt,
-    negativePrompt: scene.negative_prompt,
-    mediaType: session.media_type,
-    seed: scene.seed ?? session.seed,
-    version: scene.version,
-    ...(scene.requested_at ? { requestedAt: scene.requested_at } : {}),
-    references: referencesFor(session.cast, scene.characters),
-  });

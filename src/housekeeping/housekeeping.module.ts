@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { QueueModule } from '../queue/queue.module';
+import { SceneDispatchModule } from '../generation/scene-dispatch.module';
 import { processorProvider } from '../queue/processor-provider';
 import { QueueName } from '../domain/jobs';
 import { SessionsModule } from '../sessions/sessions.module';
@@ -8,9 +9,9 @@ import { ExpiredSessionSweeper } from './expired-session.sweeper';
 import { HousekeepingProcessor } from './housekeeping.processor';
 import { StalledSessionWatchdog } from './stalled-session.watchdog';
 
-/** Worker role: removing expired sessions' files, stopping stalled sessions. */
+/** Worker role: removing expired sessions' files, moving on or stopping stalled sessions. */
 @Module({
-  imports: [SessionsModule, QueueModule, StorageModule],
+  imports: [SessionsModule, QueueModule, StorageModule, SceneDispatchModule],
   providers: [
     ExpiredSessionSweeper,
     StalledSessionWatchdog,

@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, AppConfig } from '../config/app-config';
+import { SceneDispatch } from '../generation/scene-dispatch';
 import { JobQueue } from '../queue/job-queue.service';
 import { SessionFinalizer } from '../sessions/session-finalizer';
 import { SessionStore } from '../sessions/session.store';
@@ -11,7 +12,7 @@ const PAGE = 500;
  * The last line of defence against a session that never ends: jobs retry, failures are recorded, but if
  * a session still shows no change for SESSION_STALL_MINUTES while processing (or downloading), and none of
  * its jobs is waiting or running any more, it is failed with a clear error rather than left for the client
- * to poll forever. It runs once per tick for the whole cluster (HousekeepingProcessor).
+ * to poll forever. One stuck in its casting step moves on to its scenes instead, as when portraits fail. It runs once per tick for the whole cluster (HousekeepingProcessor).
  */
 @Injectable()
 export class StalledSessionWatchdog {
@@ -22,14 +23,16 @@ export class StalledSessionWatchdog {
     private readonly finalizer: SessionFinalizer,
     private readonly queue: JobQueue,
     private readonly webhooks: WebhookEvents,
+    private readonly dispatch: SceneDispatch,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
-  /** Fails stalled sessions and downloads; returns how many it stopped. */
+  /** Fails stalled sessions and downloads, or moves a stalled casting step on; returns how many it handled. */
   async check(now = Date.now()): Promise<number> {
     const stallMs = this.config.sessionStallMinutes * 60_000;
     const minutes = this.config.sessionStallMinutes;
     let stopped = 0;
+    let movedOn = 0;
     for (let offset = 0; ; offset += PAGE) {
       const ids = await this.sessions.listActive(PAGE, offset);
       const states = await Promise.all(ids.map((id) => this.sessions.activity(id)));
@@ -39,6 +42,14 @@ export class StalledSessionWatchdog {
         const moving = state.status === 'processing' || state.download_status === 'started';
         if (!moving || (await this.queue.hasPendingJobs(ids[i], state.scene_count, state.cast_count)))
           continue;
+        if (state.status === 'processing' && state.phase === 'casting') {
+          // Its portrait jobs were lost: like portraits that failed, they cost the session only their
+          // references, and its scenes render from the text.
+          if (await this.dispatch.closeAbandonedCasting(ids[i])) {
+            movedOn++;
+            continue;
+          }
+        }
         if (state.status === 'processing') {
           // A planned session whose renders all ended but whose last signal was lost is finalised: its
           // rendered scenes stay usable. Only one that cannot be finalised is failed.
@@ -63,6 +74,8 @@ export class StalledSessionWatchdog {
       if (ids.length < PAGE) break;
     }
     if (stopped > 0) this.logger.warn(`Stopped ${stopped} stalled session(s)`);
-    return stopped;
+    if (movedOn > 0)
+      this.logger.warn(`Moved ${movedOn} stalled session(s) on from casting: their portraits never ended`);
+    return stopped + movedOn;
   }
 }

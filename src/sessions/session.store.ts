@@ -47,6 +47,8 @@ export interface SessionActivity {
   status: string;
   download_status: string;
   updated_at: string;
+  /** Empty for a session written before phases existed. */
+  phase: string;
   /** Scenes requested: an upper bound on the render jobs the session can have. */
   scene_count: number;
   /** Cast members planned: an upper bound on the portrait jobs it can have. */
@@ -605,13 +607,14 @@ export class SessionStore {
 
   /** The fields that tell whether a session is still moving, without reading its scenes. */
   async activity(id: string): Promise<SessionActivity | null> {
-    const [status, download_status, updated_at, requested, cast] = await this.redis.commands.hmget(
+    const [status, download_status, updated_at, requested, cast, phase] = await this.redis.commands.hmget(
       this.key(id),
       'status',
       'download_status',
       'updated_at',
       'requested_scenes',
       'cast',
+      'phase',
     );
     if (!status || !download_status || !updated_at) return null;
     const castCount = (JSON.parse(cast || '[]') as unknown[]).length;
@@ -619,6 +622,7 @@ export class SessionStore {
       status,
       download_status,
       updated_at,
+      phase: phase ?? '',
       scene_count: Number(requested ?? 0),
       cast_count: castCount,
     };

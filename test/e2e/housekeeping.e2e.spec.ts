@@ -7,6 +7,7 @@ import Redis from 'ioredis';
 import { ExpiredSessionSweeper } from '../../src/housekeeping/expired-session.sweeper';
 import { JobName, QueueName } from '../../src/domain/jobs';
 import { newScene } from '../../src/domain/session.model';
+import { pendingPortrait, portraitFailureWarning } from '../../src/generation/casting';
 import { SessionStore } from '../../src/sessions/session.store';
 import { StalledSessionWatchdog } from '../../src/housekeeping/stalled-session.watchdog';
 import { request } from '../support/http-client';
@@ -94,6 +95,71 @@ describe('stalled-session watchdog', () => {
       error: null,
       scenes: [{ status: 'done' }, { status: 'failed' }],
     });
+  });
+
+  it('moves a session whose portrait jobs were lost on to its scenes, from the text, with a warning each', async () => {
+    const store = t.app.get(SessionStore);
+    const id = randomUUID();
+    await store.create({
+      id,
+      owner: null,
+      media_type: 'cartoon',
+      requested_scenes: 2,
+      story: 'Mira meets Tomas. They cross the bridge.',
+      seed: 7,
+    });
+    const cast = [
+      { name: 'Mira', description: 'a girl of ten, red coat' },
+      { name: 'Tomas', description: 'an old ferryman, grey beard' },
+    ];
+    const scene = (index: number, characters: string[]) =>
+      newScene(index, {
+        title: `Scene ${index}`,
+        description: 'They meet.',
+        image_prompt: `scene ${index}`,
+        negative_prompt: null,
+        characters,
+      });
+    // Casting, one portrait's job lost while it ran and the other's before it started: nothing is queued.
+    await store.savePlan(
+      id,
+      { renders_left: 2, portraits_left: 2, phase: 'casting', cast },
+      [scene(0, ['Mira']), scene(1, ['Mira', 'Tomas'])],
+      [
+        { castIndex: 0, portrait: { ...pendingPortrait(7), status: 'rendering', attempts: 1 } },
+        { castIndex: 1, portrait: pendingPortrait(7) },
+      ],
+    );
+    await redis.hset(
+      `${t.env.prefix}:session:${id}`,
+      'updated_at',
+      new Date(Date.now() - 6 * 60_000).toISOString(),
+    );
+
+    expect(await t.app.get(StalledSessionWatchdog).check()).toBe(1);
+
+    type Status = {
+      status: string;
+      phase: string;
+      warnings: string[];
+      cast: { name: string; status: string; error: string | null }[];
+      scenes: { status: string; references?: unknown[] }[];
+    };
+    const done = await pollUntil(
+      () => request<Status>(`${t.url}/status/${id}`),
+      (r) => r.body.status !== 'processing',
+    );
+    // Rendered by this app's worker from the text alone, not failed for want of portraits.
+    expect(done.body).toMatchObject({ status: 'completed', phase: 'awaiting_approval' });
+    expect(done.body.scenes.map((s) => s.status)).toEqual(['done', 'done']);
+    expect(done.body.cast).toEqual([
+      expect.objectContaining({ name: 'Mira', status: 'failed', error: 'Rendering did not complete' }),
+      expect.objectContaining({ name: 'Tomas', status: 'failed', error: 'Rendering did not complete' }),
+    ]);
+    expect(done.body.warnings).toEqual([
+      portraitFailureWarning('Mira', 'Rendering did not complete'),
+      portraitFailureWarning('Tomas', 'Rendering did not complete'),
+    ]);
   });
 });
 

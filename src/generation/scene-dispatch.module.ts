@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { QueueModule } from '../queue/queue.module';
+import { SessionsModule } from '../sessions/sessions.module';
+import { SceneDispatch } from './scene-dispatch';
+
+/** Worker role: queuing a planned session's renders, for the generation worker and the watchdog. */
+@Module({
+  imports: [SessionsModule, QueueModule],
+  providers: [SceneDispatch],
+  exports: [SceneDispatch],
+})
+export class SceneDispatchModule {}
