@@ -19,8 +19,12 @@ export class SessionFinalizer {
     private readonly webhooks: WebhookEvents,
   ) {}
 
-  /** Writes the session's outcome once; returns whether this call did. */
-  async finalize(sessionId: string): Promise<boolean> {
+  /**
+   * Writes the session's outcome once; returns whether this call did. Called when the session's last render
+   * has ended, it writes nothing if a render has started since (a regeneration). The watchdog's call
+   * (`stalled`) ends the renders that never recorded an end as failed.
+   */
+  async finalize(sessionId: string, { stalled = false } = {}): Promise<boolean> {
     const session = await this.sessions.get(sessionId);
     if (!session || session.finalized || !session.planned) return false;
     const scenes = session.scenes.map((scene): SceneRecord =>
@@ -49,6 +53,7 @@ export class SessionFinalizer {
         prompt,
         requested_at,
       })),
+      !stalled,
     );
     if (written) {
       this.logger.log(`Session ${sessionId} ${outcome.status}`);

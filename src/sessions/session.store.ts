@@ -104,13 +104,21 @@ const RENDER_ENDED = `
 local function ended(render)
   return render and (string.find(render, '"status":"done"', 1, true)
     or string.find(render, '"status":"failed"', 1, true))
+end
+local function other_version(render, version)
+  if not render then return false end
+  local ok, decoded = pcall(cjson.decode, render)
+  local current = ok and type(decoded) == 'table' and tonumber(decoded.version) or 1
+  return current ~= tonumber(version)
 end`;
 
 // Skips scenes whose render has ended (done, or failed for good), so a re-run job (e.g. after a worker
-// crash) does not pay for a second image, and a late mark never hides an outcome.
+// crash) does not pay for a second image, and a late mark never hides an outcome; and a mark of a version
+// other than the current one (ARGV[4]), which a regeneration has replaced.
 const MARK_RENDERING = `${RENDER_ENDED}${BUMP_VERSION}
 if redis.call('exists', KEYS[1]) == 0 then return -1 end
-if ended(redis.call('hget', KEYS[1], ARGV[1])) then return 0 end
+local current = redis.call('hget', KEYS[1], ARGV[1])
+if ended(current) or other_version(current, ARGV[4]) then return 0 end
 redis.call('hset', KEYS[1], ARGV[1], ARGV[2], 'updated_at', ARGV[3])
 bump_version()
 return 1`;
@@ -119,10 +127,13 @@ return 1`;
 // portraits_left while casting): the first final outcome (done, or failed for good) is kept and, when
 // ARGV[3] = '1', counts as ended, once, however often the job is re-run or its failure reported. Returns
 // what is still rendering, or -1 when the session is gone or has no such counter (planned before the
-// counter existed: its legacy finalize job ends it; or never cast).
+// counter existed: its legacy finalize job ends it; or never cast). An outcome of a version other than the
+// current one (ARGV[6]) is dropped: a late failure report of a render that a regeneration or a redraw has
+// replaced since must neither overwrite the new version nor count it as ended.
 const SAVE_RENDER = `${RENDER_ENDED}${BUMP_VERSION}
 if redis.call('exists', KEYS[1]) == 0 then return -1 end
-if ended(redis.call('hget', KEYS[1], ARGV[1])) then
+local current = redis.call('hget', KEYS[1], ARGV[1])
+if ended(current) or other_version(current, ARGV[6]) then
   return tonumber(redis.call('hget', KEYS[1], ARGV[5]) or '-1')
 end
 redis.call('hset', KEYS[1], ARGV[1], ARGV[2], 'updated_at', ARGV[4])
@@ -151,11 +162,14 @@ return 1`;
 
 // Finalising writes once: concurrent or repeated attempts (the last two renders of a session ending
 // together, a retried job) must not append their warnings twice.
+// ARGV[1] = '1' finalises only when no render is left: a finaliser that learnt "none left" before a
+// regeneration started one (a late failure report of an ended render, say) must not end the new render.
 const FINALIZE_ONCE = `${BUMP_VERSION}
 if redis.call('exists', KEYS[1]) == 0 then return 0 end
 if redis.call('hget', KEYS[1], 'finalized') == '1' then return 0 end
 if redis.call('hget', KEYS[1], 'status') ~= 'processing' then return 0 end
-redis.call('hset', KEYS[1], 'finalized', '1', unpack(ARGV))
+if ARGV[1] == '1' and tonumber(redis.call('hget', KEYS[1], 'renders_left') or '0') > 0 then return 0 end
+redis.call('hset', KEYS[1], 'finalized', '1', unpack(ARGV, 2))
 bump_version()
 return 1`;
 
@@ -348,6 +362,7 @@ export class SessionStore {
       RENDER_PREFIX + index,
       JSON.stringify(state),
       new Date().toISOString(),
+      version.version ?? 1,
     );
     return result === 1;
   }
@@ -366,6 +381,7 @@ export class SessionStore {
       ended ? '1' : '0',
       new Date().toISOString(),
       'renders_left',
+      render.version ?? 1,
     );
     return Number(left);
   }
@@ -402,6 +418,7 @@ export class SessionStore {
       PORTRAIT_PREFIX + castIndex,
       JSON.stringify({ ...portrait, status: 'rendering' }),
       new Date().toISOString(),
+      portrait.version,
     );
     return result === 1;
   }
@@ -424,6 +441,7 @@ export class SessionStore {
       ended && casting ? '1' : '0',
       new Date().toISOString(),
       'portraits_left',
+      portrait.version,
     );
     return Number(left);
   }
@@ -445,15 +463,17 @@ export class SessionStore {
   /**
    * Writes the session's outcome once every scene has ended, while it is still processing (a session
    * failed meanwhile, e.g. by the watchdog, stays failed): `finalized` and the given fields, unless an
-   * earlier attempt already did. Returns whether this call wrote it.
+   * earlier attempt already did; with `onlyIfNoneLeft`, only while no render is left to end (renders_left
+   * is 0, or the session predates the counter). Returns whether this call wrote it.
    */
   async finalize(
     id: string,
     fields: SessionFields,
     renders: ({ index: number } & SceneRender)[],
+    onlyIfNoneLeft: boolean,
   ): Promise<boolean> {
     const args = this.fieldArgs(fields, [], renders);
-    return (await this.finalizeScript(this.key(id), ...args)) === 1;
+    return (await this.finalizeScript(this.key(id), onlyIfNoneLeft ? '1' : '0', ...args)) === 1;
   }
 
   /** Records that the delivery job of the session's webhook event `key` was queued. */

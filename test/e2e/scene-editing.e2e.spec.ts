@@ -1,6 +1,7 @@
 import { getQueueToken } from '@nestjs/bullmq';
 import type { Queue } from 'bullmq';
 import { QueueName } from '../../src/domain/jobs';
+import { SessionStore } from '../../src/sessions/session.store';
 import { startFakeOpenRouter, FakeOpenRouter } from '../support/fake-openrouter';
 import { startFakeRunware, FakeRunware } from '../support/fake-runware';
 import { expectEnvelope, request } from '../support/http-client';
@@ -307,6 +308,45 @@ describe('directing scenes: edit, regenerate, select, export (offline)', () => {
     expect(after.scenes[0].image_prompt).toBe(after.scenes[0].versions[0].image_prompt);
   });
 
+  it('drops a late failure report of the version a regeneration replaced: it ends neither the scene nor the session', async () => {
+    const res = await request<{ session_id: string }>(`${t.url}/generate`, {
+      method: 'POST',
+      headers: as(ALICE),
+      json: { story_text: STORY, num_scenes: 2 },
+    });
+    const other = res.body.session_id;
+    const statusOf = async () =>
+      (await request<Status>(`${t.url}/status/${other}`, { headers: as(ALICE) })).body;
+    expect((await pollUntil(statusOf, (s) => s.status !== 'processing')).status).toBe('completed');
+    await renders().pause();
+    try {
+      const regenerated = await request(`${t.url}/sessions/${other}/scenes/1/regenerate`, {
+        method: 'POST',
+        headers: as(ALICE),
+      });
+      expect(regenerated.status).toBe(202);
+      // What the first render's failure event writes when it arrives after the regeneration was asked for
+      // (it read the session before): the scene is still rendering, one render is left.
+      const store = t.app.get(SessionStore);
+      const late = {
+        version: 1,
+        status: 'failed' as const,
+        attempts: 3,
+        error: 'Rendering did not complete',
+      };
+      expect(await store.saveRender(other, 1, late)).toBe(1);
+      expect((await statusOf()).scenes[1]).toMatchObject({ status: 'rendering', version: 2, error: null });
+    } finally {
+      await renders().resume();
+    }
+    const after = await pollUntil(statusOf, (s) => s.status !== 'processing');
+    expect(after).toMatchObject({ status: 'completed', error: null, warnings: [] });
+    expect(after.scenes.map((s) => [s.status, s.version])).toEqual([
+      ['done', 1],
+      ['done', 2],
+    ]);
+  });
+
   it('answers 404 for an unknown session and 400 for a malformed one', async () => {
     const unknown = '00000000-0000-4000-8000-000000000000';
     const res = await request(`${t.url}/sessions/${unknown}/scenes/0/regenerate`, {
@@ -424,8 +464,16 @@ describe('directing scenes in live mode, against the fake providers', () => {
       expect.stringMatching(/^Scene\(s\) 2, 3 failed to render/),
     ]);
 
-    expect((await regenerate(id, 1)).status).toBe(202);
-    expect((await regenerate(id, 2)).status).toBe(202);
+    // Held until both are asked for: a first one ending before the second is asked for would leave the
+    // session finishing, and the second would rightly be told to try again (409).
+    const renders = t.app.get<Queue>(getQueueToken(QueueName.Generation), { strict: false });
+    await renders.pause();
+    try {
+      expect((await regenerate(id, 1)).status).toBe(202);
+      expect((await regenerate(id, 2)).status).toBe(202);
+    } finally {
+      await renders.resume();
+    }
     const whole = await settle(id);
     expect(whole.status).toBe('completed');
     expect(whole.scenes.map((s) => [s.status, s.version])).toEqual([
