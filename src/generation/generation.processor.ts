@@ -131,13 +131,15 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
         const session = await this.sessions.get(sessionId);
         const current = session?.cast[job.data.castIndex]?.portrait;
         if (!current || current.version !== (job.data.version ?? 1)) return;
+        // Counted by the casting fan-in only while casting, as in renderPortrait.
+        const casting = current.version === 1 && session?.phase === 'casting';
         const left = await this.sessions.savePortrait(
           sessionId,
           job.data.castIndex,
           { ...current, status: 'failed', attempts: job.attemptsMade, error: 'Rendering did not complete' },
-          (job.data.version ?? 1) === 1 && session?.phase === 'casting',
+          casting,
         );
-        if (left === 0) await this.dispatch.startScenes(sessionId);
+        if (casting && left === 0) await this.dispatch.startScenes(sessionId);
         return;
       }
       if (job.name !== JobName.PlanStory) return;
@@ -388,12 +390,13 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
 
 /**
  * The version fields every write of a render carries: each write replaces the scene's render record whole,
- * and a regeneration's must keep saying which version it is (src/scenes/).
+ * and a regeneration's must keep saying which version it is (src/scenes/), with the seed it was asked
+ * for (a first render's seed is the one the provider reports).
  */
 function versionOf(request: SceneRenderRequest): SceneRender {
   return {
     version: request.version ?? 1,
     prompt: request.prompt,
-    ...(request.requestedAt ? { requested_at: request.requestedAt } : {}),
+    ...(request.requestedAt ? { requested_at: request.requestedAt, seed: request.seed } : {}),
   };
 }

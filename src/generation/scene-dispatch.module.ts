@@ -3,7 +3,7 @@ import { QueueModule } from '../queue/queue.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { SceneDispatch } from './scene-dispatch';
 
-/** Worker role: queuing a planned session's renders, for the generation worker and the watchdog. */
+/** Queuing a planned session's renders, for the generation worker and the watchdog (both in the worker role). */
 @Module({
   imports: [SessionsModule, QueueModule],
   providers: [SceneDispatch],

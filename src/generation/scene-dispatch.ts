@@ -91,7 +91,7 @@ function isUnfinished(status: string): boolean {
 
 /**
  * The render of a scene's current version: the first render, or a regeneration queued again with its own
- * prompt, seed and request time (and so its own job id).
+ * prompt, seed and request time, under its version's job id.
  */
 export const renderRequest =
   (session: Pick<SessionRecord, 'id' | 'media_type' | 'seed' | 'cast'>) =>

@@ -3,7 +3,7 @@ import { APP_CONFIG, AppConfig } from '../config/app-config';
 import { SceneDispatch } from '../generation/scene-dispatch';
 import { JobQueue } from '../queue/job-queue.service';
 import { SessionFinalizer } from '../sessions/session-finalizer';
-import { SessionStore } from '../sessions/session.store';
+import { SessionActivity, SessionStore } from '../sessions/session.store';
 import { WebhookEvents } from '../sessions/webhook-events';
 
 const PAGE = 500;
@@ -12,7 +12,8 @@ const PAGE = 500;
  * The last line of defence against a session that never ends: jobs retry, failures are recorded, but if
  * a session still shows no change for SESSION_STALL_MINUTES while processing (or downloading), and none of
  * its jobs is waiting or running any more, it is failed with a clear error rather than left for the client
- * to poll forever. One stuck in its casting step moves on to its scenes instead, as when portraits fail. It runs once per tick for the whole cluster (HousekeepingProcessor).
+ * to poll forever. One stuck in its casting step moves on to its scenes instead, as when portraits
+ * fail. It runs once per tick for the whole cluster (HousekeepingProcessor).
  */
 @Injectable()
 export class StalledSessionWatchdog {
@@ -30,7 +31,6 @@ export class StalledSessionWatchdog {
   /** Fails stalled sessions and downloads, or moves a stalled casting step on; returns how many it handled. */
   async check(now = Date.now()): Promise<number> {
     const stallMs = this.config.sessionStallMinutes * 60_000;
-    const minutes = this.config.sessionStallMinutes;
     let stopped = 0;
     let movedOn = 0;
     for (let offset = 0; ; offset += PAGE) {
@@ -38,38 +38,13 @@ export class StalledSessionWatchdog {
       const states = await Promise.all(ids.map((id) => this.sessions.activity(id)));
       for (const [i, state] of states.entries()) {
         if (!state || now - Date.parse(state.updated_at) < stallMs) continue;
-        // Most quiet sessions are simply finished: only a moving one is worth asking the queue about.
-        const moving = state.status === 'processing' || state.download_status === 'started';
-        if (!moving || (await this.queue.hasPendingJobs(ids[i], state.scene_count, state.cast_count)))
-          continue;
-        if (state.status === 'processing' && state.phase === 'casting') {
-          // Its portrait jobs were lost: like portraits that failed, they cost the session only their
-          // references, and its scenes render from the text.
-          if (await this.dispatch.closeAbandonedCasting(ids[i])) {
-            movedOn++;
-            continue;
-          }
-        }
-        if (state.status === 'processing') {
-          // A planned session whose renders all ended but whose last signal was lost is finalised: its
-          // rendered scenes stay usable. Only one that cannot be finalised is failed.
-          if (await this.finalizer.finalize(ids[i])) {
-            stopped++;
-            continue;
-          }
-          await this.finalizer.fail(
-            ids[i],
-            `The session made no progress for ${minutes} minutes and was stopped; please try again`,
-          );
-          stopped++;
-        } else {
-          await this.sessions.update(ids[i], {
-            download_status: 'failed',
-            download_error: `The download made no progress for ${minutes} minutes and was stopped`,
-          });
-          await this.webhooks.downloadEnded(ids[i]);
-          stopped++;
-        }
+        // One session's Redis error must not leave the others of this tick unchecked.
+        const outcome = await this.handleQuiet(ids[i], state).catch((err: unknown) => {
+          this.logger.warn(`Could not check the stalled session ${ids[i]}: ${String(err)}`);
+          return null;
+        });
+        if (outcome === 'stopped') stopped++;
+        if (outcome === 'moved-on') movedOn++;
       }
       if (ids.length < PAGE) break;
     }
@@ -77,5 +52,35 @@ export class StalledSessionWatchdog {
     if (movedOn > 0)
       this.logger.warn(`Moved ${movedOn} stalled session(s) on from casting: their portraits never ended`);
     return stopped + movedOn;
+  }
+
+  /** A session unchanged for SESSION_STALL_MINUTES: what, if anything, was done about it. */
+  private async handleQuiet(id: string, state: SessionActivity): Promise<'stopped' | 'moved-on' | null> {
+    const minutes = this.config.sessionStallMinutes;
+    // Most quiet sessions are simply finished: only a moving one is worth asking the queue about.
+    const moving = state.status === 'processing' || state.download_status === 'started';
+    if (!moving || (await this.queue.hasPendingJobs(id, state.scene_count, state.cast_count))) return null;
+    if (state.status === 'processing' && state.phase === 'casting') {
+      // Its portrait jobs were lost: like portraits that failed, they cost the session only their
+      // references, and its scenes render from the text. A session that changed since it was read (a
+      // last portrait's failure moving it on just now) is left to the next tick.
+      return (await this.dispatch.closeAbandonedCasting(id)) ? 'moved-on' : null;
+    }
+    if (state.status === 'processing') {
+      // A planned session whose renders all ended but whose last signal was lost is finalised: its
+      // rendered scenes stay usable. Only one that cannot be finalised is failed.
+      if (await this.finalizer.finalize(id, { stalled: true })) return 'stopped';
+      await this.finalizer.fail(
+        id,
+        `The session made no progress for ${minutes} minutes and was stopped; please try again`,
+      );
+      return 'stopped';
+    }
+    await this.sessions.update(id, {
+      download_status: 'failed',
+      download_error: `The download made no progress for ${minutes} minutes and was stopped`,
+    });
+    await this.webhooks.downloadEnded(id);
+    return 'stopped';
   }
 }

@@ -151,7 +151,10 @@ describe('stalled-session watchdog', () => {
     );
     // Rendered by this app's worker from the text alone, not failed for want of portraits.
     expect(done.body).toMatchObject({ status: 'completed', phase: 'awaiting_approval' });
-    expect(done.body.scenes.map((s) => s.status)).toEqual(['done', 'done']);
+    expect(done.body.scenes.map((s) => [s.status, s.references])).toEqual([
+      ['done', []],
+      ['done', []],
+    ]);
     expect(done.body.cast).toEqual([
       expect.objectContaining({ name: 'Mira', status: 'failed', error: 'Rendering did not complete' }),
       expect.objectContaining({ name: 'Tomas', status: 'failed', error: 'Rendering did not complete' }),
