@@ -326,8 +326,10 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
     // Counted by the casting fan-in only while casting: a redraw (or a first portrait asked for later) is not.
     const casting = version === 1 && session.phase === 'casting';
     if (current.status === 'done' || current.status === 'failed') {
-      // An earlier run of this job ended it, and may have stopped before moving the session on.
-      if (casting && (await this.sessions.portraitsLeft(sessionId)) === 0)
+      // An earlier run of this job ended it, and may have stopped before moving the session on: before the
+      // casting step was closed, or after, before its scenes were queued (the phase is then `rendering`,
+      // and startScenes queues the scenes not yet ended). A redraw never moves the session on.
+      if (version === 1 && (await this.sessions.portraitsLeft(sessionId)) === 0)
         await this.dispatch.startScenes(sessionId);
       return;
     }

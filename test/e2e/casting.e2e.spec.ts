@@ -1,6 +1,10 @@
 import sharp from 'sharp';
 import { portraitMarkPosition } from '../../src/providers/offline/portrait-svg';
 import { referenceMarkPosition } from '../../src/providers/offline/reference-marks';
+import { randomUUID } from 'node:crypto';
+import { newScene } from '../../src/domain/session.model';
+import { pendingPortrait, portraitRequest } from '../../src/generation/casting';
+import { JobQueue } from '../../src/queue/job-queue.service';
 import { SessionStore } from '../../src/sessions/session.store';
 import { expectEnvelope, request } from '../support/http-client';
 import { startTestApp, TestApp } from '../support/test-app';
@@ -212,6 +216,58 @@ describe('casting (offline providers)', () => {
       expect(scene.references.map(({ name, version }) => ({ name, version }))).toEqual(
         final.scenes[scene.index].references,
       );
+    }
+  });
+});
+
+describe('a portrait job run again after its worker died', () => {
+  it('queues the scenes when the first run closed the casting step but died before queuing them', async () => {
+    const t = await startTestApp();
+    try {
+      const store = t.app.get(SessionStore);
+      const id = randomUUID();
+      await store.create({
+        id,
+        owner: null,
+        media_type: 'cartoon',
+        requested_scenes: 2,
+        story: 'Mara finds the lantern. Tom follows its light.',
+        seed: 11,
+      });
+      const cast = [{ name: 'Mara', description: 'a girl of ten, red coat' }];
+      const scene = (index: number) =>
+        newScene(index, {
+          title: `Scene ${index + 1}`,
+          description: 'Mara walks.',
+          image_prompt: `scene ${index + 1}`,
+          negative_prompt: null,
+          characters: ['Mara'],
+        });
+      // Where the first run stopped: its portrait ended (failed here, so the scenes need no image of it), the
+      // casting step closed (phase rendering), and no render job queued.
+      const portrait = {
+        ...pendingPortrait(11),
+        status: 'failed' as const,
+        error: 'Rendering did not complete',
+      };
+      await store.savePlan(
+        id,
+        { renders_left: 2, portraits_left: 0, phase: 'rendering', cast },
+        [scene(0), scene(1)],
+        [{ castIndex: 0, portrait }],
+      );
+      const session = await store.get(id);
+      await t.app.get(JobQueue).renderPortraits([portraitRequest(session!, 0, cast[0], portrait)]);
+
+      const done = await pollUntil(
+        () => request<Status>(`${t.url}/status/${id}`),
+        (r) => r.body.status !== 'processing',
+        15_000,
+      );
+      expect(done.body.status).toBe('completed');
+      expect(done.body.scenes.map((s) => s.status)).toEqual(['done', 'done']);
+    } finally {
+      await t.close();
     }
   });
 });
