@@ -110,12 +110,8 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
       if (!job || !(await failedForGood(job))) return;
       const { sessionId } = job.data;
       if (job.name === JobName.RenderScene) {
-        // A scene regenerated (or another version selected) since has moved on: this job's version had ended
-        // (a scene changes version only once its render ended), and a late failure event must not overwrite
-        // the current one.
-        const session = await this.sessions.get(sessionId);
-        const current = session?.scenes.find((scene) => scene.index === job.data.sceneIndex);
-        if (current && (current.version ?? 1) !== (job.data.version ?? 1)) return;
+        // Written only if this job's version is still the scene's and has not ended (SessionStore's script):
+        // a late failure event of a version a regeneration or a selection replaced changes nothing.
         const left = await this.sessions.saveRender(sessionId, job.data.sceneIndex, {
           ...versionOf(job.data),
           status: 'failed',

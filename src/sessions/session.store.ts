@@ -99,26 +99,25 @@ redis.call('hset', KEYS[1], unpack(ARGV))
 bump_version()
 return 1`;
 
-// Whether a scene's render record (JSON, or false when absent) holds a final outcome: done, or failed for good.
-const RENDER_ENDED = `
-local function ended(render)
-  return render and (string.find(render, '"status":"done"', 1, true)
-    or string.find(render, '"status":"failed"', 1, true))
-end
-local function other_version(render, version)
+// Whether a stored render record (a scene's or a portrait's) takes no more writes for `version`: it has
+// ended (done, or failed for good), or it is another version's, one a regeneration or a redraw replaced. A
+// record written before versions existed is version 1.
+const RENDER_CLOSED = `
+local function closed(render, version)
   if not render then return false end
-  local ok, decoded = pcall(cjson.decode, render)
-  local current = ok and type(decoded) == 'table' and tonumber(decoded.version) or 1
-  return current ~= tonumber(version)
+  local ok, record = pcall(cjson.decode, render)
+  if not ok or type(record) ~= 'table' then return false end
+  if record.status == 'done' or record.status == 'failed' then return true end
+  return (tonumber(record.version) or 1) ~= tonumber(version)
 end`;
 
 // Skips scenes whose render has ended (done, or failed for good), so a re-run job (e.g. after a worker
 // crash) does not pay for a second image, and a late mark never hides an outcome; and a mark of a version
 // other than the current one (ARGV[4]), which a regeneration has replaced.
-const MARK_RENDERING = `${RENDER_ENDED}${BUMP_VERSION}
+const MARK_RENDERING = `${RENDER_CLOSED}${BUMP_VERSION}
 if redis.call('exists', KEYS[1]) == 0 then return -1 end
 local current = redis.call('hget', KEYS[1], ARGV[1])
-if ended(current) or other_version(current, ARGV[4]) then return 0 end
+if closed(current, ARGV[4]) then return 0 end
 redis.call('hset', KEYS[1], ARGV[1], ARGV[2], 'updated_at', ARGV[3])
 bump_version()
 return 1`;
@@ -130,10 +129,10 @@ return 1`;
 // counter existed: its legacy finalize job ends it; or never cast). An outcome of a version other than the
 // current one (ARGV[6]) is dropped: a late failure report of a render that a regeneration or a redraw has
 // replaced since must neither overwrite the new version nor count it as ended.
-const SAVE_RENDER = `${RENDER_ENDED}${BUMP_VERSION}
+const SAVE_RENDER = `${RENDER_CLOSED}${BUMP_VERSION}
 if redis.call('exists', KEYS[1]) == 0 then return -1 end
 local current = redis.call('hget', KEYS[1], ARGV[1])
-if ended(current) or other_version(current, ARGV[6]) then
+if closed(current, ARGV[6]) then
   return tonumber(redis.call('hget', KEYS[1], ARGV[5]) or '-1')
 end
 redis.call('hset', KEYS[1], ARGV[1], ARGV[2], 'updated_at', ARGV[4])

@@ -1,8 +1,6 @@
 import sharp from 'sharp';
 import { portraitMarkPosition } from '../../src/providers/offline/portrait-svg';
 import { referenceMarkPosition } from '../../src/providers/offline/reference-marks';
-import { randomUUID } from 'node:crypto';
-import { newScene } from '../../src/domain/session.model';
 import { pendingPortrait, portraitRequest } from '../../src/generation/casting';
 import { JobQueue } from '../../src/queue/job-queue.service';
 import { SessionStore } from '../../src/sessions/session.store';
@@ -10,6 +8,7 @@ import { expectEnvelope, request } from '../support/http-client';
 import { startTestApp, TestApp } from '../support/test-app';
 import { pollUntil } from '../support/test-env';
 import { readZip } from '../support/zip-reader';
+import { createSession, plannedScene } from '../support/session-record';
 
 /** The casting step offline: a portrait per main character, and every scene rendered from its cast's. */
 
@@ -225,24 +224,8 @@ describe('a portrait job run again after its worker died', () => {
     const t = await startTestApp();
     try {
       const store = t.app.get(SessionStore);
-      const id = randomUUID();
-      await store.create({
-        id,
-        owner: null,
-        media_type: 'cartoon',
-        requested_scenes: 2,
-        story: 'Mara finds the lantern. Tom follows its light.',
-        seed: 11,
-      });
+      const id = await createSession(store, { story: 'Mara finds the lantern. Tom follows it.', seed: 11 });
       const cast = [{ name: 'Mara', description: 'a girl of ten, red coat' }];
-      const scene = (index: number) =>
-        newScene(index, {
-          title: `Scene ${index + 1}`,
-          description: 'Mara walks.',
-          image_prompt: `scene ${index + 1}`,
-          negative_prompt: null,
-          characters: ['Mara'],
-        });
       // Where the first run stopped: its portrait ended (failed here, so the scenes need no image of it), the
       // casting step closed (phase rendering), and no render job queued.
       const portrait = {
@@ -253,7 +236,7 @@ describe('a portrait job run again after its worker died', () => {
       await store.savePlan(
         id,
         { renders_left: 2, portraits_left: 0, phase: 'rendering', cast },
-        [scene(0), scene(1)],
+        [plannedScene(0, ['Mara']), plannedScene(1, ['Mara'])],
         [{ castIndex: 0, portrait }],
       );
       const session = await store.get(id);

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { getQueueToken } from '@nestjs/bullmq';
@@ -6,13 +5,13 @@ import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import { ExpiredSessionSweeper } from '../../src/housekeeping/expired-session.sweeper';
 import { JobName, QueueName } from '../../src/domain/jobs';
-import { newScene } from '../../src/domain/session.model';
 import { pendingPortrait, portraitFailureWarning } from '../../src/generation/casting';
 import { SessionStore } from '../../src/sessions/session.store';
 import { StalledSessionWatchdog } from '../../src/housekeeping/stalled-session.watchdog';
 import { request } from '../support/http-client';
 import { startTestApp, TestApp } from '../support/test-app';
 import { pollUntil, REDIS_URL } from '../support/test-env';
+import { createSession, plannedScene } from '../support/session-record';
 
 describe('stalled-session watchdog', () => {
   let t: TestApp;
@@ -28,17 +27,9 @@ describe('stalled-session watchdog', () => {
 
   it('fails sessions and downloads that made no progress for SESSION_STALL_MINUTES, and nothing else', async () => {
     const store = t.app.get(SessionStore);
-    const [stalled, fresh, downloading, queued, rendered] = [1, 2, 3, 4, 5].map(() => randomUUID());
-    for (const id of [stalled, fresh, downloading, queued, rendered]) {
-      await store.create({
-        id,
-        owner: null,
-        media_type: 'cartoon',
-        requested_scenes: 2,
-        story: 'A. B.',
-        seed: 3,
-      });
-    }
+    const [stalled, fresh, downloading, queued, rendered] = await Promise.all(
+      [1, 2, 3, 4, 5].map(() => createSession(store)),
+    );
     const longAgo = new Date(Date.now() - 6 * 60_000).toISOString();
     await redis.hset(`${t.env.prefix}:session:${stalled}`, 'updated_at', longAgo);
     // Quiet for as long, but its plan job is still queued (delayed): a backlog, not a stall.
@@ -53,20 +44,8 @@ describe('stalled-session watchdog', () => {
 
     // Planned, and both renders ended, but the signal that should have finalised it was lost.
     await store.savePlan(rendered, { renders_left: 2, phase: 'rendering' }, [
-      newScene(0, {
-        title: 'One',
-        description: 'A.',
-        image_prompt: 'a',
-        negative_prompt: null,
-        characters: [],
-      }),
-      newScene(1, {
-        title: 'Two',
-        description: 'B.',
-        image_prompt: 'b',
-        negative_prompt: null,
-        characters: [],
-      }),
+      plannedScene(0),
+      plannedScene(1),
     ]);
     for (const index of [0, 1]) {
       const outcome =
@@ -99,32 +78,16 @@ describe('stalled-session watchdog', () => {
 
   it('moves a session whose portrait jobs were lost on to its scenes, from the text, with a warning each', async () => {
     const store = t.app.get(SessionStore);
-    const id = randomUUID();
-    await store.create({
-      id,
-      owner: null,
-      media_type: 'cartoon',
-      requested_scenes: 2,
-      story: 'Mira meets Tomas. They cross the bridge.',
-      seed: 7,
-    });
+    const id = await createSession(store, { story: 'Mira meets Tomas. They cross the bridge.', seed: 7 });
     const cast = [
       { name: 'Mira', description: 'a girl of ten, red coat' },
       { name: 'Tomas', description: 'an old ferryman, grey beard' },
     ];
-    const scene = (index: number, characters: string[]) =>
-      newScene(index, {
-        title: `Scene ${index}`,
-        description: 'They meet.',
-        image_prompt: `scene ${index}`,
-        negative_prompt: null,
-        characters,
-      });
     // Casting, one portrait's job lost while it ran and the other's before it started: nothing is queued.
     await store.savePlan(
       id,
       { renders_left: 2, portraits_left: 2, phase: 'casting', cast },
-      [scene(0, ['Mira']), scene(1, ['Mira', 'Tomas'])],
+      [plannedScene(0, ['Mira']), plannedScene(1, ['Mira', 'Tomas'])],
       [
         { castIndex: 0, portrait: { ...pendingPortrait(7), status: 'rendering', attempts: 1 } },
         { castIndex: 1, portrait: pendingPortrait(7) },

@@ -62,6 +62,24 @@ describe('directing scenes: edit, regenerate, select, export (offline)', () => {
   const untilSettled = () => pollUntil(status, (s) => s.status !== 'processing');
   /** The render queue, paused so that a regeneration stays "rendering" until it is resumed. */
   const renders = () => t.app.get<Queue>(getQueueToken(QueueName.Generation), { strict: false });
+  /** A completed session of its own, for tests that must not change the shared one. */
+  const anotherSession = async (numScenes: number) => {
+    const res = await request<{ session_id: string }>(`${t.url}/generate`, {
+      method: 'POST',
+      headers: as(ALICE),
+      json: { story_text: STORY, num_scenes: numScenes },
+    });
+    const other = res.body.session_id;
+    const statusOf = async () =>
+      (await request<Status>(`${t.url}/status/${other}`, { headers: as(ALICE) })).body;
+    expect((await pollUntil(statusOf, (s) => s.status !== 'processing')).status).toBe('completed');
+    const regenerate = (index: number) =>
+      request(`${t.url}/sessions/${other}/scenes/${index}/regenerate`, {
+        method: 'POST',
+        headers: as(ALICE),
+      });
+    return { other, statusOf, regenerate };
+  };
   const bytesOf = async (imageUrl: string) => {
     const res = await fetch(imageUrl);
     expect(res.status).toBe(200);
@@ -272,20 +290,7 @@ describe('directing scenes: edit, regenerate, select, export (offline)', () => {
   });
 
   it('finalises once after concurrent regenerations of different scenes, when the last one ends', async () => {
-    const res = await request<{ session_id: string }>(`${t.url}/generate`, {
-      method: 'POST',
-      headers: as(ALICE),
-      json: { story_text: STORY, num_scenes: 3 },
-    });
-    const other = res.body.session_id;
-    const statusOf = async () =>
-      (await request<Status>(`${t.url}/status/${other}`, { headers: as(ALICE) })).body;
-    expect((await pollUntil(statusOf, (s) => s.status !== 'processing')).status).toBe('completed');
-    const regenerate = (index: number) =>
-      request(`${t.url}/sessions/${other}/scenes/${index}/regenerate`, {
-        method: 'POST',
-        headers: as(ALICE),
-      });
+    const { statusOf, regenerate } = await anotherSession(3);
     await renders().pause();
     try {
       const answers = await Promise.all([regenerate(0), regenerate(2)]);
@@ -309,22 +314,10 @@ describe('directing scenes: edit, regenerate, select, export (offline)', () => {
   });
 
   it('drops a late failure report of the version a regeneration replaced: it ends neither the scene nor the session', async () => {
-    const res = await request<{ session_id: string }>(`${t.url}/generate`, {
-      method: 'POST',
-      headers: as(ALICE),
-      json: { story_text: STORY, num_scenes: 2 },
-    });
-    const other = res.body.session_id;
-    const statusOf = async () =>
-      (await request<Status>(`${t.url}/status/${other}`, { headers: as(ALICE) })).body;
-    expect((await pollUntil(statusOf, (s) => s.status !== 'processing')).status).toBe('completed');
+    const { other, statusOf, regenerate } = await anotherSession(2);
     await renders().pause();
     try {
-      const regenerated = await request(`${t.url}/sessions/${other}/scenes/1/regenerate`, {
-        method: 'POST',
-        headers: as(ALICE),
-      });
-      expect(regenerated.status).toBe(202);
+      expect((await regenerate(1)).status).toBe(202);
       // What the first render's failure event writes when it arrives after the regeneration was asked for
       // (it read the session before): the scene is still rendering, one render is left.
       const store = t.app.get(SessionStore);

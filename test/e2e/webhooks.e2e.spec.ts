@@ -3,7 +3,6 @@ import type { Queue } from 'bullmq';
 import * as http from 'node:http';
 import { AddressInfo } from 'node:net';
 import Redis from 'ioredis';
-import { randomUUID } from 'node:crypto';
 import { Webhook } from 'standardwebhooks';
 import { SessionStore } from '../../src/sessions/session.store';
 import { QueueName } from '../../src/domain/jobs';
@@ -13,6 +12,7 @@ import { expectEnvelope, request } from '../support/http-client';
 import { liveProviderVars } from '../support/live-vars';
 import { CapturingLogger, startTestApp, TestApp } from '../support/test-app';
 import { pollUntil, REDIS_URL } from '../support/test-env';
+import { createSession } from '../support/session-record';
 
 // 32 bytes, base64: a secret in the form the standardwebhooks package generates.
 const SECRET = `whsec_${Buffer.from('webhook-test-secret-0123456789ab').toString('base64')}`;
@@ -382,14 +382,9 @@ describe('signed webhooks: an outcome whose event was never queued', () => {
 
   it('is queued by housekeeping once the outcome has stood for a few seconds, and only once', async () => {
     const store = t.app.get(SessionStore);
-    const id = randomUUID();
-    await store.create({
-      id,
-      owner: null,
-      media_type: 'cartoon',
+    const id = await createSession(store, {
       requested_scenes: 1,
       story: STORY,
-      seed: 1,
       callbackUrl: receiver.url('/lost'),
     });
     // As a worker that died right after writing the outcome would leave it: failed, no event queued.
