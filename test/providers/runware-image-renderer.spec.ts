@@ -181,6 +181,27 @@ describe('RunwareImageRenderer against the fake Runware', () => {
     expect(logged.lines).toEqual([dropping('Runware rejected the API key for a task')]);
   });
 
+  it('fails a render still waiting to authenticate when a task on the same connection is rejected for the key', async () => {
+    const r = renderer({ connectTimeoutMs: 3000 });
+    // Both renders wait for a slow authentication; the first to see it sends its task, which is rejected for
+    // the key, and the connection is dropped. The other must fail for the key as well, at once: waiting on
+    // the dropped connection used to end only at the connect timeout, as a retryable error.
+    fake.set({ authLatencyMs: 100, fault: 'invalidApiKey' });
+    const first = providerErrorOf(r.render(request(0)));
+    // Half a connection poll (25 ms) apart, so that they do not both see the authentication at once.
+    await new Promise((resolve) => setTimeout(resolve, 12));
+    const second = providerErrorOf(r.render(request(1)));
+    const started = Date.now();
+    const errors = await Promise.all([first, second]);
+    expect(Date.now() - started).toBeLessThan(1000);
+    expect(errors.map((e) => [e.retryable, e.message])).toEqual([
+      [false, 'Runware rejected the API key'],
+      [false, 'Runware rejected the API key'],
+    ]);
+    expect(fake.stats.connections).toBe(1);
+    expect(logged.lines).toEqual([dropping('Runware rejected the API key for a task')]);
+  });
+
   it('times out a dropped task as retryable', async () => {
     fake.enqueue({ fault: 'drop' });
     const error = await renderError(renderer({ timeoutMs: 1000 }));
@@ -210,6 +231,23 @@ describe('RunwareImageRenderer against the fake Runware', () => {
     expect(error.retryable).toBe(true);
     expect(error.message).toMatch(/Could not connect to Runware/);
     expect(logged.lines).toEqual([dropping('not connected and authenticated within 500 ms')]);
+  });
+
+  it('fails a render still waiting to authenticate at close() at once, as retryable', async () => {
+    const r = renderer({ connectTimeoutMs: 3000 });
+    fake.set({ authLatencyMs: 500 });
+    const waiting = providerErrorOf(r.render(request()));
+    await pollUntil(
+      () => Promise.resolve(fake.stats.tasks.authentication ?? 0),
+      (n) => n === 1,
+      2000,
+    );
+    const closing = Date.now();
+    await r.close();
+    const error = await waiting;
+    expect(Date.now() - closing).toBeLessThan(400);
+    expect(error).toMatchObject({ retryable: true, message: expect.stringMatching(/shutting down/) });
+    expect(fake.stats.tasks.imageInference ?? 0).toBe(0);
   });
 
   it('refuses to render after close()', async () => {

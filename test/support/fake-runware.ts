@@ -25,6 +25,8 @@ export type FakeRunwareFault =
 export interface FakeRunwareBehaviour {
   /** Time before an image result is sent. */
   latencyMs: number;
+  /** Time before an authentication is answered (accepted or refused). */
+  authLatencyMs?: number;
   fault?: FakeRunwareFault;
   /** A custom error for the task, instead of a named fault. */
   error?: { code: string; message: string; parameter?: string };
@@ -152,6 +154,15 @@ export async function startFakeRunware(options: FakeRunwareOptions = {}): Promis
     });
   });
 
+  /** Runs `fn` in `ms` if the socket is still open then. */
+  function after(socket: WebSocket, ms: number, fn: () => void): void {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      if (socket.readyState === WebSocket.OPEN) fn();
+    }, ms);
+    timers.add(timer);
+  }
+
   function handleTask(
     socket: WebSocket,
     connection: number,
@@ -162,16 +173,22 @@ export async function startFakeRunware(options: FakeRunwareOptions = {}): Promis
     const taskType = typeof task.taskType === 'string' ? task.taskType : 'unknown';
     stats.tasks[taskType] = (stats.tasks[taskType] ?? 0) + 1;
     if (taskType === 'authentication') {
-      if (options.apiKey && task.apiKey !== options.apiKey) {
-        const message = 'Invalid API key. Get one at https://my.runware.ai/signup';
-        return send(socket, { errors: [{ code: 'invalidApiKey', message, parameter: 'apiKey', taskType }] });
-      }
-      setAuthenticated(true);
-      const known =
-        typeof task.connectionSessionUUID === 'string' && sessions.has(task.connectionSessionUUID);
-      const connectionSessionUUID = known ? (task.connectionSessionUUID as string) : randomUUID();
-      sessions.add(connectionSessionUUID);
-      return send(socket, { data: [{ taskType, connectionSessionUUID }] });
+      const answer = () => {
+        if (options.apiKey && task.apiKey !== options.apiKey) {
+          const message = 'Invalid API key. Get one at https://my.runware.ai/signup';
+          return send(socket, {
+            errors: [{ code: 'invalidApiKey', message, parameter: 'apiKey', taskType }],
+          });
+        }
+        setAuthenticated(true);
+        const known =
+          typeof task.connectionSessionUUID === 'string' && sessions.has(task.connectionSessionUUID);
+        const connectionSessionUUID = known ? (task.connectionSessionUUID as string) : randomUUID();
+        sessions.add(connectionSessionUUID);
+        send(socket, { data: [{ taskType, connectionSessionUUID }] });
+      };
+      const latency = behaviours.standing().authLatencyMs ?? 0;
+      return latency > 0 ? after(socket, latency, answer) : answer();
     }
     if (taskType === 'ping') return send(socket, { data: [{ taskType: 'ping', pong: true }] });
     const taskUUID = typeof task.taskUUID === 'string' ? task.taskUUID : undefined;
@@ -218,13 +235,7 @@ export async function startFakeRunware(options: FakeRunwareOptions = {}): Promis
     const taskType = 'imageInference';
     const randomly = behaviour.fault || behaviour.error ? undefined : randomFault(behaviour, random);
     const fault = behaviour.fault ?? randomly;
-    const later = (ms: number, fn: () => void) => {
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        if (socket.readyState === WebSocket.OPEN) fn();
-      }, ms);
-      timers.add(timer);
-    };
+    const later = (ms: number, fn: () => void) => after(socket, ms, fn);
     const prompt = task.positivePrompt;
     if (typeof prompt !== 'string' || prompt.length < 2 || prompt.length > 3000) {
       const message = 'Invalid value for positivePrompt parameter. It must be between 2 and 3000 characters.';

@@ -280,15 +280,23 @@ export class RunwareImageRenderer implements ImageRenderer {
 
   /** The shared SDK instance, once its WebSocket is open and authenticated. */
   private async session(): Promise<RunwareServer> {
-    if (this.closed) throw new ProviderError('The Runware renderer is shutting down', true);
-    const sdk = (this.sdk ??= this.createSdk());
+    let sdk = this.shared();
     const deadline = Date.now() + this.config.connectTimeoutMs;
     for (;;) {
       const rejection = connectionError(sdk);
       if (apiErrorOf(rejection)) {
         // The SDK will not reconnect after a rejected key; start from a fresh instance next time.
+        this.keyRejected.set(sdk, rejection);
         this.discard(sdk, 'Runware rejected the API key at authentication');
-        throw mapRunwareError(rejection, this.config.timeoutMs, this.apiKey);
+      }
+      // Dropped while this render waited for it to authenticate (the instance never comes back): for a
+      // rejected key this render fails as the renders in flight on it did; otherwise it waits on the
+      // instance that replaced it, within the same deadline.
+      const keyRejection = this.keyRejected.get(sdk);
+      if (keyRejection !== undefined) throw mapRunwareError(keyRejection, this.config.timeoutMs, this.apiKey);
+      if (this.sdk !== sdk) {
+        sdk = this.shared();
+        continue;
       }
       if (isAuthenticated(sdk)) {
         this.watchForLoss(sdk);
@@ -301,6 +309,12 @@ export class RunwareImageRenderer implements ImageRenderer {
       }
       await new Promise((resolve) => setTimeout(resolve, CONNECT_POLL_MS));
     }
+  }
+
+  /** The instance every render shares, created on first use (and after a drop). */
+  private shared(): RunwareServer {
+    if (this.closed) throw new ProviderError('The Runware renderer is shutting down', true);
+    return (this.sdk ??= this.createSdk());
   }
 
   private createSdk(): RunwareServer {
