@@ -102,15 +102,17 @@ export async function exportS3(ctx: MeasureContext): Promise<MeasureResult> {
   }
 }
 
-const BUCKET = 'bench';
+export const BUCKET = 'bench';
 
 /** s3rver in a child process, with one bucket; `put` uploads through the SDK as the service would read. */
-async function startS3rver() {
+export async function startS3rver(nodeFlags: string[] = []) {
   const directory = mkdtempSync(path.join(tmpdir(), 'bench-s3-'));
   const script = `const S3rver = require('s3rver');
 new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory: ${JSON.stringify(directory)},
   configureBuckets: [{ name: '${BUCKET}' }] }).run().then((a) => console.log('port ' + a.port));`;
-  const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeFlags, '-e', script], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const port = await new Promise<number>((resolve, reject) => {
     child.stdout.on('data', (chunk: Buffer) => {
       const match = /port (\d+)/.exec(chunk.toString());

@@ -55,6 +55,9 @@ export class S3ImageStorage implements ImageStorage {
       credentials: config.credentials,
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
+      // Each command class's middleware is resolved once, not on every call (nothing here changes a stack
+      // after the first request): about 0.2 ms less CPU per call, measured by bench/probes/s3-read-cost.ts.
+      cacheMiddleware: true,
       requestHandler: {
         connectionTimeout: 5_000,
         // Until the response headers: a bucket that accepts the connection and then stalls fails the call.
