@@ -1,19 +1,19 @@
 /**
  * Where the s3 export's extra CPU goes (issue 10): the CPU this process spends reading the 20 ~2 MB images
- * of the export-s3 bench three ways, against s3rver in a child process, plus the CPU s3rver spends serving
+ * of the export-s3 bench four ways, against s3rver in a child process, plus the CPU s3rver spends serving
  * them. Not part of `npm run bench`; run it alone on an idle machine:
  *
  *   npx ts-node --transpile-only bench/probes/s3-read-cost.ts
  *
  * - disk: the files from local disk (what the local driver's export reads);
  * - driver: the service's s3 driver (`S3ImageStorage.read`, a GetObject through @aws-sdk/client-s3);
- * - sdk-uncached: the same GetObject from a client without `cacheMiddleware` (the SDK's default), which
- *   resolves the command's middleware stack on every call;
+ * - sdk-uncached: the same GetObject from a client with the driver's settings but `cacheMiddleware` off
+ *   (the SDK's default), which resolves the command's middleware stack on every call;
  * - http: a plain node:http GET of the same objects (s3rver serves them unsigned), the floor of any S3 read.
- * Each is run twice against s3rver as the bench starts it and twice against s3rver started with
- * `--initial-old-space-size=64` (its small heap otherwise runs a full GC every few tens of ms while it
- * streams), alternating, after a warm-up; figures are CPU ms per 20 images, median of the rounds. Last, the
- * CPU one GetObject costs besides its bytes, through the driver and through the uncached client.
+ * The four alternate for ROUNDS rounds after a warm-up, against s3rver as the bench starts it and then
+ * against s3rver started with `--initial-old-space-size=64` (a larger old generation for its small heap);
+ * figures are CPU ms per 20 images, median of the rounds. Last, the CPU one GetObject costs besides its
+ * bytes, through the driver and through the uncached client.
  */
 import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -24,7 +24,8 @@ import { PerformanceObserver, constants as perf } from 'node:perf_hooks';
 import { Readable } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { renderKey } from '../../src/storage/image-keys';
-import { S3ImageStorage } from '../../src/storage/s3/s3-image-storage';
+import { S3Config } from '../../src/config/app-config';
+import { S3ImageStorage, s3ClientConfig } from '../../src/storage/s3/s3-image-storage';
 import { BUCKET, startS3rver } from '../export-s3';
 import { cpuMsOf } from '../lib/cpu';
 import { median, round } from '../lib/stats';
@@ -70,23 +71,16 @@ async function main(): Promise<void> {
   const overhead: Record<string, number | string>[] = [];
   for (const flags of [[], ['--initial-old-space-size=64']]) {
     const s3 = await startS3rver(flags);
-    const credentials = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
-    const driver = new S3ImageStorage({
+    const config: S3Config = {
       bucket: BUCKET,
       endpoint: s3.endpoint,
       region: 'us-east-1',
-      credentials,
+      credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
       forcePathStyle: true,
       prefix: '',
-    });
-    const client = new S3Client({
-      endpoint: s3.endpoint,
-      region: 'us-east-1',
-      forcePathStyle: true,
-      credentials,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+    };
+    const driver = new S3ImageStorage(config);
+    const client = new S3Client({ ...s3ClientConfig(config), cacheMiddleware: false });
     const agent = new http.Agent({ keepAlive: true });
     try {
       for (const key of keys) await s3.put(key, image);

@@ -188,7 +188,8 @@ describe('RunwareImageRenderer against the fake Runware', () => {
     // the dropped connection used to end only at the connect timeout, as a retryable error.
     fake.set({ authLatencyMs: 100, fault: 'invalidApiKey' });
     const first = providerErrorOf(r.render(request(0)));
-    // Half a connection poll (25 ms) apart, so that they do not both see the authentication at once.
+    // Half a connection poll (25 ms) apart, so that they do not both see the authentication at once (should
+    // a stalled event loop let them, both send tasks and fail in flight, which passes without the path).
     await new Promise((resolve) => setTimeout(resolve, 12));
     const second = providerErrorOf(r.render(request(1)));
     const started = Date.now();
@@ -231,6 +232,23 @@ describe('RunwareImageRenderer against the fake Runware', () => {
     expect(error.retryable).toBe(true);
     expect(error.message).toMatch(/Could not connect to Runware/);
     expect(logged.lines).toEqual([dropping('not connected and authenticated within 500 ms')]);
+  });
+
+  it('drops a connection that does not authenticate once per connect timeout, not once per waiting render', async () => {
+    const r = renderer({ connectTimeoutMs: 300 });
+    fake.set({ authLatencyMs: 5000 });
+    const first = providerErrorOf(r.render(request(0)));
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    const second = providerErrorOf(r.render(request(1)));
+    const errors = await Promise.all([first, second]);
+    expect(errors.map((e) => [e.retryable, e.message])).toEqual([
+      [true, expect.stringMatching(/Could not connect to Runware/)],
+      [true, expect.stringMatching(/Could not connect to Runware/)],
+    ]);
+    // The first render's timeout drops the first connection. The second render then waits on the one that
+    // replaced it, which has not had its 300 ms when the second render's own time is up, and so stays.
+    expect(fake.stats.connections).toBeLessThanOrEqual(2);
+    expect(logged.lines).toEqual([dropping('not connected and authenticated within 300 ms')]);
   });
 
   it('fails a render still waiting to authenticate at close() at once, as retryable', async () => {

@@ -69,6 +69,8 @@ export class RunwareImageRenderer implements ImageRenderer {
   private closed = false;
   /** Connections dropped because Runware rejected the key, with that rejection. */
   private readonly keyRejected = new WeakMap<RunwareServer, unknown>();
+  /** When each instance was created: one is dropped for not authenticating only once its time is up. */
+  private readonly createdAt = new WeakMap<RunwareServer, number>();
   /** Sockets whose loss is logged; the SDK opens a new one on each reconnect. */
   private readonly watchedSockets = new WeakSet<object>();
   /**
@@ -280,8 +282,9 @@ export class RunwareImageRenderer implements ImageRenderer {
 
   /** The shared SDK instance, once its WebSocket is open and authenticated. */
   private async session(): Promise<RunwareServer> {
+    const { connectTimeoutMs } = this.config;
+    const deadline = Date.now() + connectTimeoutMs;
     let sdk = this.shared();
-    const deadline = Date.now() + this.config.connectTimeoutMs;
     for (;;) {
       const rejection = connectionError(sdk);
       if (apiErrorOf(rejection)) {
@@ -290,11 +293,12 @@ export class RunwareImageRenderer implements ImageRenderer {
         this.discard(sdk, 'Runware rejected the API key at authentication');
       }
       // Dropped while this render waited for it to authenticate (the instance never comes back): for a
-      // rejected key this render fails as the renders in flight on it did; otherwise it waits on the
-      // instance that replaced it, within the same deadline.
+      // rejected key this render fails as the renders in flight on it did; after another render's connect
+      // timeout, it waits on the instance that replaced it for what is left of its own.
       const keyRejection = this.keyRejected.get(sdk);
       if (keyRejection !== undefined) throw mapRunwareError(keyRejection, this.config.timeoutMs, this.apiKey);
       if (this.sdk !== sdk) {
+        if (Date.now() >= deadline) throw connectTimeoutError(connectTimeoutMs);
         sdk = this.shared();
         continue;
       }
@@ -303,9 +307,12 @@ export class RunwareImageRenderer implements ImageRenderer {
         return sdk;
       }
       if (Date.now() >= deadline) {
-        // A socket that opened but never authenticated would not recover by itself.
-        this.discard(sdk, `not connected and authenticated within ${this.config.connectTimeoutMs} ms`);
-        throw connectTimeoutError(this.config.connectTimeoutMs);
+        // A socket that opened but never authenticated would not recover by itself. One opened after this
+        // render began (another render gave up on the one before) has not had its time yet: it stays for
+        // the renders still waiting on it.
+        if (Date.now() - (this.createdAt.get(sdk) ?? 0) >= connectTimeoutMs)
+          this.discard(sdk, `not connected and authenticated within ${connectTimeoutMs} ms`);
+        throw connectTimeoutError(connectTimeoutMs);
       }
       await new Promise((resolve) => setTimeout(resolve, CONNECT_POLL_MS));
     }
@@ -314,7 +321,11 @@ export class RunwareImageRenderer implements ImageRenderer {
   /** The instance every render shares, created on first use (and after a drop). */
   private shared(): RunwareServer {
     if (this.closed) throw new ProviderError('The Runware renderer is shutting down', true);
-    return (this.sdk ??= this.createSdk());
+    if (!this.sdk) {
+      this.sdk = this.createSdk();
+      this.createdAt.set(this.sdk, Date.now());
+    }
+    return this.sdk;
   }
 
   private createSdk(): RunwareServer {

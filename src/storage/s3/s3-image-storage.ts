@@ -6,6 +6,7 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
+  S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { Readable } from 'node:stream';
@@ -37,6 +38,33 @@ const PART_BYTES = 5 * 1024 * 1024;
  * Objects are deleted one by one: DeleteObjects needs Content-MD5 or a flexible checksum, and servers
  * differ on which they accept.
  */
+/** The driver's client settings (exported for bench/probes/s3-read-cost.ts). */
+export function s3ClientConfig(config: S3Config): S3ClientConfig {
+  return {
+    region: config.region,
+    endpoint: config.endpoint,
+    forcePathStyle: config.forcePathStyle,
+    credentials: config.credentials,
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+    // Each command class's middleware stack is resolved once instead of on every call: about 0.2 ms less
+    // CPU per call (bench/probes/s3-read-cost.ts). Safe while every call of a class shares one bucket and
+    // one configuration and nothing changes a stack; a call with options (check()'s abort signal) resolves
+    // its own and empties the cache, which the next calls fill again.
+    cacheMiddleware: true,
+    requestHandler: {
+      connectionTimeout: 5_000,
+      // Until the response headers: a bucket that accepts the connection and then stalls fails the call.
+      requestTimeout: 30_000,
+      throwOnRequestTimeout: true,
+      // Between bytes of a body, read-ahead exports included (they wait while earlier images go out).
+      socketTimeout: 120_000,
+      // Exports hold a few GETs each: the SDK's default pool of 50 would starve /static and the probes.
+      httpAgent: { keepAlive: true, maxSockets: 256 },
+    },
+  };
+}
+
 export class S3ImageStorage implements ImageStorage {
   readonly driver = 's3';
   /** Measured: `BENCH_ONLY=export-s3 npm run bench` (2.14 opening one ahead, 1.79 with four). */
@@ -48,27 +76,7 @@ export class S3ImageStorage implements ImageStorage {
     quietenNodeVersionWarning();
     const where = config.endpoint ? redactUrl(config.endpoint) : `AWS ${config.region}`;
     this.location = `s3://${config.bucket}/${config.prefix} at ${where}`;
-    this.client = new S3Client({
-      region: config.region,
-      endpoint: config.endpoint,
-      forcePathStyle: config.forcePathStyle,
-      credentials: config.credentials,
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-      // Each command class's middleware is resolved once, not on every call (nothing here changes a stack
-      // after the first request): about 0.2 ms less CPU per call, measured by bench/probes/s3-read-cost.ts.
-      cacheMiddleware: true,
-      requestHandler: {
-        connectionTimeout: 5_000,
-        // Until the response headers: a bucket that accepts the connection and then stalls fails the call.
-        requestTimeout: 30_000,
-        throwOnRequestTimeout: true,
-        // Between bytes of a body, read-ahead exports included (they wait while earlier images go out).
-        socketTimeout: 120_000,
-        // Exports hold a few GETs each: the SDK's default pool of 50 would starve /static and the probes.
-        httpAgent: { keepAlive: true, maxSockets: 256 },
-      },
-    });
+    this.client = new S3Client(s3ClientConfig(config));
   }
 
   async write(key: string, data: Buffer | AsyncIterable<Buffer>, contentType: string): Promise<StoredImage> {
