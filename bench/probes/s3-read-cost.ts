@@ -48,15 +48,40 @@ async function drain(stream: Readable): Promise<number> {
   return bytes;
 }
 
-function httpGet(agent: http.Agent, url: string): Promise<number> {
+function httpGet(agent: http.Agent, url: string): Promise<Readable> {
   return new Promise((resolve, reject) => {
     http
       .get(url, { agent }, (res) => {
-        if (res.statusCode !== 200) reject(new Error(`GET ${url} answered ${res.statusCode}`));
-        drain(res).then(resolve, reject);
+        if (res.statusCode === 200) return resolve(res);
+        res.resume();
+        reject(new Error(`GET ${url} answered ${res.statusCode}`));
       })
       .on('error', reject);
   });
+}
+
+/**
+ * Runs each of `runs` once per round, in turn, for ROUNDS rounds after one warm-up round: the CPU ms this
+ * process and process `pid` used in each run.
+ */
+async function cpuPerRun(
+  runs: Record<string, () => Promise<void>>,
+  pid: number,
+): Promise<Record<string, { self: number; server: number }[]>> {
+  const cpu: Record<string, { self: number; server: number }[]> = {};
+  for (let pass = -1; pass < ROUNDS; pass++) {
+    for (const [name, run] of Object.entries(runs)) {
+      const before = { self: process.cpuUsage(), server: cpuMsOf(pid) };
+      await run();
+      const used = process.cpuUsage(before.self);
+      if (pass < 0) continue; // warm-up
+      (cpu[name] ??= []).push({
+        self: (used.user + used.system) / 1000,
+        server: cpuMsOf(pid) - before.server,
+      });
+    }
+  }
+  return cpu;
 }
 
 async function main(): Promise<void> {
@@ -84,72 +109,45 @@ async function main(): Promise<void> {
     const agent = new http.Agent({ keepAlive: true });
     try {
       for (const key of keys) await s3.put(key, image);
-      const ways: Record<string, () => Promise<number>> = {
-        disk: async () => {
-          let total = 0;
-          for (const key of keys)
-            total += await drain(createReadStream(path.join(folder, path.basename(key))));
-          return total;
-        },
-        driver: async () => {
-          let total = 0;
-          for (const key of keys) total += await drain(await driver.read(key));
-          return total;
-        },
-        'sdk-uncached': async () => {
-          let total = 0;
-          for (const key of keys) {
-            const object = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-            total += await drain(object.Body as Readable);
-          }
-          return total;
-        },
-        http: async () => {
-          let total = 0;
-          for (const key of keys) total += await httpGet(agent, `${s3.endpoint}/${BUCKET}/${key}`);
-          return total;
-        },
+      const readAll = (open: (key: string) => Promise<Readable>) => async () => {
+        let total = 0;
+        for (const key of keys) total += await drain(await open(key));
+        if (total !== IMAGES * BYTES) throw new Error(`read ${total} bytes`);
       };
-      const cpu: Record<string, { self: number[]; server: number[] }> = {};
-      for (let round = -1; round < ROUNDS; round++) {
-        for (const [name, read] of Object.entries(ways)) {
-          const before = { self: process.cpuUsage(), server: cpuMsOf(s3.pid) };
-          const bytes = await read();
-          if (bytes !== IMAGES * BYTES) throw new Error(`${name} read ${bytes} bytes`);
-          const used = process.cpuUsage(before.self);
-          if (round < 0) continue; // warm-up
-          (cpu[name] ??= { self: [], server: [] }).self.push((used.user + used.system) / 1000);
-          cpu[name].server.push(cpuMsOf(s3.pid) - before.server);
-        }
-      }
-      for (const [name, { self, server }] of Object.entries(cpu)) {
+      const getObject = async (key: string) =>
+        (await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }))).Body as Readable;
+      const perExport = await cpuPerRun(
+        {
+          disk: readAll(async (key) => createReadStream(path.join(folder, path.basename(key)))),
+          driver: readAll((key) => driver.read(key)),
+          'sdk-uncached': readAll(getObject),
+          http: readAll((key) => httpGet(agent, `${s3.endpoint}/${BUCKET}/${key}`)),
+        },
+        s3.pid,
+      );
+      for (const [name, runs] of Object.entries(perExport)) {
         rows.push({
           s3rver: flags.join(' ') || '(as in the bench)',
           read: name,
-          'this process CPU ms / 20 images': round(median(self)),
-          's3rver CPU ms / 20 images': name === 'disk' ? '-' : round(median(server)),
+          'this process CPU ms / 20 images': round(median(runs.map((run) => run.self))),
+          's3rver CPU ms / 20 images': name === 'disk' ? '-' : round(median(runs.map((run) => run.server))),
         });
       }
       if (flags.length > 0) {
         // What each GetObject costs besides its bytes: a 100-byte object read many times.
         const tiny = renderKey(sessionId, 99, 'png');
         await s3.put(tiny, image.subarray(0, 100));
-        const calls: Record<string, () => Promise<unknown>> = {
-          driver: async () => drain(await driver.read(tiny)),
-          'sdk-uncached': async () =>
-            drain((await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: tiny }))).Body as Readable),
+        const repeat = (open: (key: string) => Promise<Readable>) => async () => {
+          for (let i = 0; i < TINY_CALLS; i++) await drain(await open(tiny));
         };
-        const perCall: Record<string, number[]> = {};
-        for (let round = -1; round < ROUNDS; round++) {
-          for (const [name, call] of Object.entries(calls)) {
-            const before = process.cpuUsage();
-            for (let i = 0; i < TINY_CALLS; i++) await call();
-            const used = process.cpuUsage(before);
-            if (round >= 0) (perCall[name] ??= []).push((used.user + used.system) / 1000 / TINY_CALLS);
-          }
+        const perCall = await cpuPerRun(
+          { driver: repeat((key) => driver.read(key)), 'sdk-uncached': repeat(getObject) },
+          s3.pid,
+        );
+        for (const [name, runs] of Object.entries(perCall)) {
+          const ms = median(runs.map((run) => run.self / TINY_CALLS));
+          overhead.push({ read: name, 'CPU ms per GetObject of 100 bytes': round(ms, 3) });
         }
-        for (const [name, ms] of Object.entries(perCall))
-          overhead.push({ read: name, 'CPU ms per GetObject of 100 bytes': round(median(ms), 3) });
       }
     } finally {
       client.destroy();

@@ -9,7 +9,7 @@ import {
   SceneRecord,
   SessionRecord,
 } from '../domain/session.model';
-import { plannedPart } from '../domain/scene-versions';
+import { isRendering, plannedPart } from '../domain/scene-versions';
 import { promptLine } from '../providers/prompt-builder';
 import { pendingPortrait, portraitRequest } from '../generation/casting';
 import { JobQueue } from '../queue/job-queue.service';
@@ -100,8 +100,7 @@ function assertRedrawable(session: SessionRecord, member: CastMember): void {
     throw new ConflictException('The cast is still being drawn; try again once the scenes render');
   if (session.status === 'failed' && !session.finalized)
     throw new ConflictException('The session failed before its scenes were rendered; start a new one');
-  const status = member.portrait?.status;
-  if (status === 'pending' || status === 'rendering')
+  if (member.portrait && isRendering(member.portrait))
     throw new ConflictException(`The portrait of ${member.name} is being drawn`);
 }
 

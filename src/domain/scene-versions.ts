@@ -1,4 +1,4 @@
-import { newScene, SceneRecord, SceneRender } from './session.model';
+import { newScene, SceneRecord, SceneRender, SceneStatus } from './session.model';
 
 /**
  * A scene's versions. The current one is the scene's render record (`render:<index>`, merged into the
@@ -53,7 +53,13 @@ export function plannedPart(scene: SceneRecord): SceneRecord {
   return newScene(index, { title, description, image_prompt, negative_prompt, characters });
 }
 
-/** Whether a scene's current render is still to end: it cannot be edited, regenerated or switched. */
-export function isRendering(scene: SceneRecord): boolean {
-  return scene.status === 'pending' || scene.status === 'rendering';
+/**
+ * Whether a render (a scene's current one, or a portrait) is still to end: a scene in that state cannot be
+ * edited, regenerated or switched.
+ */
+export function isRendering(render: { status: SceneStatus }): boolean {
+  return render.status === 'pending' || render.status === 'rendering';
 }
+
+/** The error of a render that never recorded an end: its job failed for good, or was lost. */
+export const RENDER_NOT_COMPLETED = 'Rendering did not complete';

@@ -22,6 +22,7 @@ import {
 } from '../domain/jobs';
 import { SessionFinalizer } from '../sessions/session-finalizer';
 import { newScene, SceneRender } from '../domain/session.model';
+import { RENDER_NOT_COMPLETED } from '../domain/scene-versions';
 import { SessionStore } from '../sessions/session.store';
 import { WebhookEvents } from '../sessions/webhook-events';
 import {
@@ -117,7 +118,7 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
           status: 'failed',
           attempts: job.attemptsMade,
           provider: this.renderer.name,
-          error: 'Rendering did not complete',
+          error: RENDER_NOT_COMPLETED,
         });
         if (left === 0) await this.finalizer.finalize(sessionId);
         await this.regenerated(job.data);
@@ -132,7 +133,7 @@ export class GenerationProcessor extends WorkerHost implements JobProcessor {
         const left = await this.sessions.savePortrait(
           sessionId,
           job.data.castIndex,
-          { ...current, status: 'failed', attempts: job.attemptsMade, error: 'Rendering did not complete' },
+          { ...current, status: 'failed', attempts: job.attemptsMade, error: RENDER_NOT_COMPLETED },
           casting,
         );
         if (casting && left === 0) await this.dispatch.startScenes(sessionId);

@@ -1,13 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { referencesFor } from '../domain/cast-references';
 import { SceneRenderRequest } from '../domain/jobs';
+import { isRendering, RENDER_NOT_COMPLETED } from '../domain/scene-versions';
 import { SceneRecord, SessionRecord } from '../domain/session.model';
 import { JobQueue } from '../queue/job-queue.service';
 import { SessionStore } from '../sessions/session.store';
 import { portraitFailureWarning, portraitRequest } from './casting';
-
-/** What a portrait whose render never recorded an end is marked with when casting is closed without it. */
-const ABANDONED_PORTRAIT = 'Rendering did not complete';
 
 /**
  * Queues a planned session's renders: its scenes once casting is over, and whatever has not ended when a
@@ -48,7 +46,7 @@ export class SceneDispatch {
     if (session.finalized) return;
     if (session.phase === 'casting') {
       const drawing = session.cast.flatMap((member, castIndex) =>
-        member.portrait && isUnfinished(member.portrait.status)
+        member.portrait && isRendering(member.portrait)
           ? [portraitRequest(session, castIndex, member, member.portrait)]
           : [],
       );
@@ -57,7 +55,7 @@ export class SceneDispatch {
       else await this.startScenes(session.id);
       return;
     }
-    const unfinished = session.scenes.filter((scene) => isUnfinished(scene.status));
+    const unfinished = session.scenes.filter(isRendering);
     if (unfinished.length > 0)
       await this.jobs.renderScenes(session.id, unfinished.map(renderRequest(session)));
   }
@@ -72,21 +70,17 @@ export class SceneDispatch {
     if (!session || session.status !== 'processing' || session.phase !== 'casting') return false;
     for (const [castIndex, member] of session.cast.entries()) {
       const portrait = member.portrait;
-      if (!portrait || portrait.version !== 1 || !isUnfinished(portrait.status)) continue;
+      if (!portrait || portrait.version !== 1 || !isRendering(portrait)) continue;
       await this.sessions.savePortrait(
         sessionId,
         castIndex,
-        { ...portrait, status: 'failed', error: ABANDONED_PORTRAIT },
+        { ...portrait, status: 'failed', error: RENDER_NOT_COMPLETED },
         true,
       );
     }
     await this.startScenes(sessionId);
     return true;
   }
-}
-
-function isUnfinished(status: string): boolean {
-  return status === 'pending' || status === 'rendering';
 }
 
 /**

@@ -1,5 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import { SceneRecord } from '../domain/session.model';
+import { isRendering, RENDER_NOT_COMPLETED } from '../domain/scene-versions';
 import { countSessionEnd } from '../common/metrics';
 import { WebhookEvents } from './webhook-events';
 import { isRenderFailureWarning, outcomeOfRender } from './session-lifecycle';
@@ -28,9 +29,7 @@ export class SessionFinalizer {
     const session = await this.sessions.get(sessionId);
     if (!session || session.finalized || !session.planned) return false;
     const scenes = session.scenes.map((scene): SceneRecord =>
-      scene.status === 'pending' || scene.status === 'rendering'
-        ? { ...scene, status: 'failed', error: scene.error ?? 'Rendering did not complete' }
-        : scene,
+      isRendering(scene) ? { ...scene, status: 'failed', error: scene.error ?? RENDER_NOT_COMPLETED } : scene,
     );
     const unfinished = scenes.filter((scene, i) => scene !== session.scenes[i]);
     const outcome = outcomeOfRender(scenes);
@@ -53,7 +52,7 @@ export class SessionFinalizer {
         prompt,
         requested_at,
       })),
-      !stalled,
+      { onlyIfNoneLeft: !stalled },
     );
     if (written) {
       this.logger.log(`Session ${sessionId} ${outcome.status}`);

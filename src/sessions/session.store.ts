@@ -469,7 +469,7 @@ export class SessionStore {
     id: string,
     fields: SessionFields,
     renders: ({ index: number } & SceneRender)[],
-    onlyIfNoneLeft: boolean,
+    { onlyIfNoneLeft }: { onlyIfNoneLeft: boolean },
   ): Promise<boolean> {
     const args = this.fieldArgs(fields, [], renders);
     return (await this.finalizeScript(this.key(id), onlyIfNoneLeft ? '1' : '0', ...args)) === 1;

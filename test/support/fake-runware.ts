@@ -235,7 +235,6 @@ export async function startFakeRunware(options: FakeRunwareOptions = {}): Promis
     const taskType = 'imageInference';
     const randomly = behaviour.fault || behaviour.error ? undefined : randomFault(behaviour, random);
     const fault = behaviour.fault ?? randomly;
-    const later = (ms: number, fn: () => void) => after(socket, ms, fn);
     const prompt = task.positivePrompt;
     if (typeof prompt !== 'string' || prompt.length < 2 || prompt.length > 3000) {
       const message = 'Invalid value for positivePrompt parameter. It must be between 2 and 3000 characters.';
@@ -254,7 +253,7 @@ export async function startFakeRunware(options: FakeRunwareOptions = {}): Promis
     }
     if (behaviour.outageUntil !== undefined && Date.now() < behaviour.outageUntil) {
       stats.injected.outage = (stats.injected.outage ?? 0) + 1;
-      return later(behaviour.latencyMs, () =>
+      return after(socket, behaviour.latencyMs, () =>
         sendError(socket, {
           code: 'timeoutProvider',
           message: 'The image provider is unavailable. Please try again later.',
@@ -264,14 +263,16 @@ export async function startFakeRunware(options: FakeRunwareOptions = {}): Promis
       );
     }
     if (behaviour.error)
-      return later(behaviour.latencyMs, () => sendError(socket, { ...behaviour.error, taskType, taskUUID }));
+      return after(socket, behaviour.latencyMs, () =>
+        sendError(socket, { ...behaviour.error, taskType, taskUUID }),
+      );
     // Counted here, once the task is valid and no explicit behaviour overrides it: faults actually applied.
     if (randomly) stats.injected[randomly] = (stats.injected[randomly] ?? 0) + 1;
     switch (fault) {
       case 'drop':
         return;
       case 'disconnect':
-        return later(Math.floor(behaviour.latencyMs / 2), () => socket.terminate());
+        return after(socket, Math.floor(behaviour.latencyMs / 2), () => socket.terminate());
       case 'invalidApiKey':
         return sendError(socket, {
           code: 'invalidApiKey',
@@ -301,7 +302,7 @@ export async function startFakeRunware(options: FakeRunwareOptions = {}): Promis
           taskUUID,
         });
       case 'providerError':
-        return later(behaviour.latencyMs, () =>
+        return after(socket, behaviour.latencyMs, () =>
           sendError(socket, {
             code: 'timeoutProvider',
             message: 'The image provider did not respond in time. Please try again.',
@@ -314,7 +315,7 @@ export async function startFakeRunware(options: FakeRunwareOptions = {}): Promis
     const count =
       typeof task.numberResults === 'number' && task.numberResults > 0 ? Math.min(task.numberResults, 20) : 1;
     const seed = typeof task.seed === 'number' ? task.seed : Math.floor(random() * 2 ** 31) + 1;
-    later(behaviour.latencyMs, () => {
+    after(socket, behaviour.latencyMs, () => {
       const data = Array.from({ length: count }, (_, i) => {
         const imageUUID = randomUUID();
         record.imageUUIDs.push(imageUUID);

@@ -66,11 +66,11 @@ export class RunwareImageRenderer implements ImageRenderer {
   private readonly logger = new Logger(RunwareImageRenderer.name);
   private readonly apiKey: string;
   private sdk: RunwareServer | null = null;
+  /** When `sdk` was created: it is dropped for not authenticating only once its own time is up. */
+  private sdkCreatedAt = 0;
   private closed = false;
   /** Connections dropped because Runware rejected the key, with that rejection. */
   private readonly keyRejected = new WeakMap<RunwareServer, unknown>();
-  /** When each instance was created: one is dropped for not authenticating only once its time is up. */
-  private readonly createdAt = new WeakMap<RunwareServer, number>();
   /** Sockets whose loss is logged; the SDK opens a new one on each reconnect. */
   private readonly watchedSockets = new WeakSet<object>();
   /**
@@ -310,7 +310,7 @@ export class RunwareImageRenderer implements ImageRenderer {
         // A socket that opened but never authenticated would not recover by itself. One opened after this
         // render began (another render gave up on the one before) has not had its time yet: it stays for
         // the renders still waiting on it.
-        if (Date.now() - (this.createdAt.get(sdk) ?? 0) >= connectTimeoutMs)
+        if (Date.now() - this.sdkCreatedAt >= connectTimeoutMs)
           this.discard(sdk, `not connected and authenticated within ${connectTimeoutMs} ms`);
         throw connectTimeoutError(connectTimeoutMs);
       }
@@ -323,7 +323,7 @@ export class RunwareImageRenderer implements ImageRenderer {
     if (this.closed) throw new ProviderError('The Runware renderer is shutting down', true);
     if (!this.sdk) {
       this.sdk = this.createSdk();
-      this.createdAt.set(this.sdk, Date.now());
+      this.sdkCreatedAt = Date.now();
     }
     return this.sdk;
   }

@@ -28,16 +28,6 @@ const DELETE_CONCURRENCY = 16;
 /** lib-storage's smallest part: an image below it goes up in one PutObject, a larger one in parts. */
 const PART_BYTES = 5 * 1024 * 1024;
 
-/**
- * Images as objects `<S3_PREFIX><key>` in one bucket that every API and worker process shares, so no
- * process needs a disk of its own.
- *
- * Checksums are sent and checked only where S3 requires them (`WHEN_REQUIRED`): since early 2025 the SDK
- * adds CRC checksums (and aws-chunked uploads) to every request by default, which many S3-compatible
- * servers refuse. The export checks its own CRC-32 of every image it sends, recorded at write time.
- * Objects are deleted one by one: DeleteObjects needs Content-MD5 or a flexible checksum, and servers
- * differ on which they accept.
- */
 /** The driver's client settings (exported for bench/probes/s3-read-cost.ts). */
 export function s3ClientConfig(config: S3Config): S3ClientConfig {
   return {
@@ -65,6 +55,16 @@ export function s3ClientConfig(config: S3Config): S3ClientConfig {
   };
 }
 
+/**
+ * Images as objects `<S3_PREFIX><key>` in one bucket that every API and worker process shares, so no
+ * process needs a disk of its own.
+ *
+ * Checksums are sent and checked only where S3 requires them (`WHEN_REQUIRED`): since early 2025 the SDK
+ * adds CRC checksums (and aws-chunked uploads) to every request by default, which many S3-compatible
+ * servers refuse. The export checks its own CRC-32 of every image it sends, recorded at write time.
+ * Objects are deleted one by one: DeleteObjects needs Content-MD5 or a flexible checksum, and servers
+ * differ on which they accept.
+ */
 export class S3ImageStorage implements ImageStorage {
   readonly driver = 's3';
   /** Measured: `BENCH_ONLY=export-s3 npm run bench` (2.14 opening one ahead, 1.79 with four). */
